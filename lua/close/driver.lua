@@ -1,0 +1,167 @@
+--- The request driver: send, interpret, wait, retry.
+-- It lives in Lua because a C function cannot yield: under OpenResty the
+-- transport and the sleep yield to the event loop, so the loop that calls
+-- them must be Lua. The decisions it strings together are C's (close.core:
+-- status kinds, the server's wait hints, the retry verdict).
+-- @module close.driver
+
+local core = require "close.core"
+local cjson = require "cjson.safe"
+local Error = require "close.error"
+
+local M = {}
+
+local json = cjson.new()
+json.decode_max_depth(64)
+
+local function printable_snippet(body)
+  local s = body:sub(1, 200):gsub("[%c\128-\255]+", " ")
+  s = s:gsub("^%s+", ""):gsub("%s+$", "")
+  return s
+end
+
+-- Close's error bodies: {"error": "..."}, {"error": {"message": ..}},
+-- {"errors": [...], "field-errors": {...}}, {"message": ..}.
+local function describe(status, body)
+  local doc = body ~= "" and json.decode(body) or nil
+  local out = {}
+  if type(doc) == "table" then
+    local e = doc.error
+    if type(e) == "string" then out.message = e
+    elseif type(e) == "table" then
+      out.message = type(e.message) == "string" and e.message or nil
+      out.rate_reset = e.rate_reset
+    end
+    if type(doc.message) == "string" then out.message = out.message or doc.message end
+    out.rate_reset = out.rate_reset or doc.rate_reset
+    if type(doc["field-errors"]) == "table" and next(doc["field-errors"]) then
+      out.field_errors = {}
+      for k, v in pairs(doc["field-errors"]) do
+        out.field_errors[tostring(k)] = type(v) == "table" and table.concat(v, " ") or tostring(v)
+      end
+    end
+    if type(doc.errors) == "table" and #doc.errors > 0 then
+      out.errors = {}
+      for i, v in ipairs(doc.errors) do out.errors[i] = tostring(v) end
+      out.message = out.message or out.errors[1]
+    end
+    if not out.message and out.field_errors then out.message = "invalid fields" end
+  end
+  if not out.message then
+    local snippet = printable_snippet(body)
+    out.message = "HTTP " .. status .. (snippet ~= "" and (": " .. snippet) or "")
+  end
+  return out
+end
+
+local function query_string(query)
+  if not query then return "" end
+  local keys = {}
+  for k in pairs(query) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    parts[#parts + 1] = core.urlencode(k) .. "=" .. core.urlencode(tostring(query[k]))
+  end
+  return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
+end
+
+--- Sends one logical call with retries.
+-- `c` is the client's resolved configuration; `req` is
+-- `{method=, path=, query=, body=(table), idempotent=}`.
+-- Returns `decoded, nil, meta` or `nil, err`.
+function M.call(c, req)
+  local method = req.method
+  local url = c.base_url .. req.path .. query_string(req.query)
+  local headers = {
+    ["Authorization"] = c.auth_header,
+    ["User-Agent"] = c.user_agent,
+    ["Accept"] = "application/json",
+  }
+  local body
+  if req.body ~= nil then
+    body = json.encode(req.body)
+    headers["Content-Type"] = "application/json"
+  end
+  local start = c.clock()
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local elapsed = c.clock() - start
+    local remaining = c.deadline - elapsed
+    if remaining <= 0 then
+      return nil, Error.new("timeout", ("deadline of %gs passed"):format(c.deadline),
+        { attempts = attempt - 1, method = method, url = url })
+    end
+    local t0 = c.clock()
+    local res, terr = c.transport({
+      method = method, url = url, headers = headers, body = body,
+      timeout = math.min(c.timeout, remaining),
+      connect_timeout = math.min(c.connect_timeout, remaining),
+      ca_file = c.ca_file, max_body = c.max_body,
+    })
+    local duration = c.clock() - t0
+    local status, kind, rate_limit, hint, hint_source, info
+    if res then
+      status = res.status
+      res.headers = res.headers or {}
+      rate_limit = core.ratelimit(res.headers)
+      kind = core.status_kind(status)
+      if not kind then
+        local doc = res.body == "" and {} or json.decode(res.body)
+        if type(doc) ~= "table" then
+          kind = "protocol"
+          terr = { message = "response is not a JSON object" }
+        else
+          if c.on_attempt then
+            c.on_attempt({ method = method, url = url, attempt = attempt, status = status,
+              duration = duration, rate_limit = rate_limit })
+          end
+          return doc, nil, { status = status, headers = res.headers, rate_limit = rate_limit,
+            attempts = attempt, duration = c.clock() - start }
+        end
+      else
+        info = describe(status, res.body)
+        hint, hint_source = core.wait_hint(res.headers, info.rate_reset, c.wallclock())
+      end
+    else
+      if type(terr) ~= "table" or not Error.KINDS[terr.kind] then
+        terr = { kind = "network", message = tostring(terr and (terr.message or terr) or "transport failed") }
+      end
+      kind = terr.kind
+    end
+    local wait, verdict, needed = core.retry_decide({
+      attempt = attempt, max_retries = c.max_retries,
+      -- a 429 was refused before any effect, so even a non-idempotent call may repeat it
+      retryable = kind ~= "protocol" and (req.idempotent or status == 429)
+        and core.is_retryable(status, kind),
+      hint = hint, elapsed = c.clock() - start, deadline = c.deadline,
+      backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
+    })
+    if c.on_attempt then
+      c.on_attempt({ method = method, url = url, attempt = attempt, status = status, kind = kind,
+        duration = duration, wait = wait, wait_source = wait and (hint_source or "backoff") or nil,
+        rate_limit = rate_limit })
+    end
+    if not wait then
+      local fields = { status = status, attempts = attempt, method = method, url = url,
+        rate_limit = rate_limit, retry_after = hint }
+      local message
+      if info then
+        message = info.message
+        fields.field_errors, fields.errors = info.field_errors, info.errors
+      else
+        message = terr.message
+      end
+      if verdict == "wait_cap" then
+        message = message .. (" (the server asks to wait %gs, more than max_wait %gs)"):format(needed, c.max_wait)
+      elseif verdict == "deadline" then
+        message = message .. (" (a retry would pass the deadline of %gs)"):format(c.deadline)
+      end
+      return nil, Error.new(kind, message, fields, c.secrets)
+    end
+    c.sleep(wait)
+  end
+end
+
+return M

@@ -1,0 +1,51 @@
+/* Response interpretation: pure functions that turn a status and headers into
+ * an error kind, the rate-limit state and the wait the server asks for. */
+#ifndef CLOSE_RESPONSE_H
+#define CLOSE_RESPONSE_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* NULL for 2xx, else the error kind of the status ("bad_request", "auth",
+ * "permission", "not_found", "rate_limited", "server" or "api"). */
+const char *close_status_kind(int status);
+
+/* Whether a failed attempt may be retried: statuses 429, 502, 503, 504 and
+ * the transport kinds "timeout" and "network". */
+int close_is_retryable(int status, const char *kind);
+
+typedef struct {
+    double limit, remaining, reset; /* < 0 when absent */
+} close_ratelimit;
+
+/* Reads the rate-limit state from any of the formats Close has used:
+ * "RateLimit: limit=100, remaining=50, reset=5" (reset fractional), the IETF
+ * draft "RateLimit: "default";r=50;t=30" with "RateLimit-Policy: ...;q=100",
+ * and X-Rate-Limit-Limit/-Remaining/-Reset. Any argument may be NULL.
+ * Returns 1 when anything was found. */
+int close_parse_ratelimit(const char *ratelimit, const char *policy, const char *x_limit,
+                          const char *x_remaining, const char *x_reset, close_ratelimit *out);
+
+/* Parses a non-negative decimal number ("5", "0.595956"); whole string only.
+ * Returns 1 and sets *out on success. */
+int close_parse_seconds(const char *s, double *out);
+
+/* Parses an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"). Returns 1 on success. */
+int close_parse_http_date(const char *s, time_t *out);
+
+/* Retry-After: delta-seconds, or an HTTP-date measured against the
+ * response's Date header when there is one (server clock, immune to local
+ * clock skew), else against now. Never negative. Returns 1 when parsed. */
+int close_parse_retry_after(const char *value, const char *date_header, time_t now, double *out);
+
+/* The wait the server asks for, from (in order) Retry-After, RateLimit's
+ * reset, X-Rate-Limit-Reset, then the body's rate_reset (body_reset < 0 when
+ * absent). Sets *source to a static name of where it came from. Returns 1
+ * when a hint was found. */
+typedef struct {
+    const char *retry_after, *date, *ratelimit, *ratelimit_policy, *x_reset;
+} close_hint_headers;
+int close_wait_hint(const close_hint_headers *h, double body_reset, time_t now, double *out,
+                    const char **source);
+
+#endif

@@ -1,0 +1,1021 @@
+-- A fake of the Close API (the membership provisioning subset), run inside
+-- nginx + ngx_lua for integration tests. All mutable state lives in shared
+-- dicts so that it survives between requests; nginx runs one worker, and no
+-- handler yields between reading and writing state, so updates are atomic.
+
+local cjson = require "cjson.safe"
+
+local ngx = ngx
+local null = cjson.null
+
+local _M = {}
+
+local API_KEY = "ck_test_4f7a2b9c1d"
+local OAUTH_TOKEN = "ct_test_8e6d5c4b3a"
+
+local ORG_ID = "orga_yPVZsGazVKgng0gEEYRSyzKDNQz8C2vSz27FKNsHfCK"
+local ORG_NAME = "Acme Sales"
+local VERIFIED_DOMAINS = { ["acme.com"] = true, ["example.com"] = true }
+
+-- Predefined roles; only admin grants manage_organization.
+local PREDEFINED_ROLES = { admin = true, superuser = true, user = true, restricteduser = true }
+local CUSTOM_ROLES = {
+    { id = "role_3WbpmlYSKRFDXdPd2em3vSyQ6c5iRYIUmW95yp4i9zH", name = "Account Manager",
+      permissions = { "bulk_edit", "export" } },
+    { id = "role_WBTAHxOVMWwfjkaBi4UWpkPXhW7wjsYbNCTCpmbjFug", name = "Sales Rep",
+      permissions = { "calling" } },
+    { id = "role_qVcU1hjRWOERqER7EDSR1epSotVFKZl0UiqVA3S7b6Y", name = "Support",
+      permissions = { "view_all_leads" } },
+}
+
+local SEED_MEMBERS = {
+    { email = "admin@acme.com", first_name = "Ada", last_name = "Admin", role_id = "admin", active = true },
+    { email = "sam@acme.com", first_name = "Sam", last_name = "Seller", role_id = "user", active = true },
+    { email = "old@acme.com", first_name = "Olive", last_name = "Old", role_id = "user", active = false },
+}
+
+local DEFAULT_RATE_LIMIT = 1000
+local DEFAULT_RATE_WINDOW = 1
+local MAX_WAIT = 300                    -- cap for delay/hang faults, so every wait is bounded
+local MAX_OVERSIZE = 64 * 1024 * 1024
+local MAX_LOGGED_BODY = 256 * 1024
+
+local state_dict = ngx.shared.close_state
+local log_dict = ngx.shared.close_log
+
+---------------------------------------------------------------------------
+-- JSON output. The distro's lua-cjson cannot tell an empty array from an
+-- empty object, so structure is encoded here (arrays marked with array())
+-- and cjson only encodes scalars. Keys are sorted for stable output.
+
+local array_mt = {}
+
+local function array(t)
+    return setmetatable(t or {}, array_mt)
+end
+
+local function is_array(t)
+    if getmetatable(t) == array_mt then
+        return true
+    end
+    local n = #t
+    if n == 0 then
+        return false
+    end
+    local count = 0
+    for _ in pairs(t) do
+        count = count + 1
+    end
+    return count == n
+end
+
+local function encode_into(v, out)
+    if type(v) ~= "table" then
+        out[#out + 1] = v == nil and "null" or cjson.encode(v)
+    elseif is_array(v) then
+        out[#out + 1] = "["
+        for i = 1, #v do
+            if i > 1 then out[#out + 1] = "," end
+            encode_into(v[i], out)
+        end
+        out[#out + 1] = "]"
+    else
+        local keys = {}
+        for k in pairs(v) do
+            keys[#keys + 1] = k
+        end
+        table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+        out[#out + 1] = "{"
+        for i, k in ipairs(keys) do
+            if i > 1 then out[#out + 1] = "," end
+            out[#out + 1] = cjson.encode(tostring(k))
+            out[#out + 1] = ":"
+            encode_into(v[k], out)
+        end
+        out[#out + 1] = "}"
+    end
+end
+
+local function encode(v)
+    local out = {}
+    encode_into(v, out)
+    return table.concat(out)
+end
+
+local function nullable(v)
+    if v == nil then return null end
+    return v
+end
+
+local function copy_array(t)
+    local out = array()
+    for i, v in ipairs(t or {}) do out[i] = v end
+    return out
+end
+
+local function is_object(v)
+    return type(v) == "table" and (next(v) == nil or not is_array(v))
+end
+
+---------------------------------------------------------------------------
+-- Responses
+
+local function send_raw(status, body, content_type, headers)
+    ngx.status = status
+    ngx.header["Content-Type"] = content_type
+    ngx.header["Content-Length"] = #body
+    if ngx.var.https == "on" then
+        ngx.header["Strict-Transport-Security"] = "max-age=31536000"
+    end
+    for k, v in pairs(headers or {}) do
+        ngx.header[k] = v
+    end
+    ngx.print(body)
+end
+
+local function send_json(status, obj, headers)
+    return send_raw(status, encode(obj), "application/json", headers)
+end
+
+local function send_error(status, message, headers)
+    return send_json(status, { error = message }, headers)
+end
+
+local function send_invalid(errors, field_errors)
+    return send_json(400, { errors = array(errors), ["field-errors"] = field_errors or {} })
+end
+
+local function send_405(allowed)
+    return send_json(405, { error = 'Method "' .. ngx.req.get_method() .. '" not allowed.' },
+                     { Allow = table.concat(allowed, ", ") })
+end
+
+---------------------------------------------------------------------------
+-- Deterministic ids: md5 of the seed mapped onto the alphabet Close uses.
+
+local ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+local function derive_id(prefix, seed)
+    local bytes = ngx.md5_bin(prefix .. ":1:" .. seed) .. ngx.md5_bin(prefix .. ":2:" .. seed)
+                  .. ngx.md5_bin(prefix .. ":3:" .. seed)
+    local out = {}
+    for i = 1, 43 do
+        local j = bytes:byte(i) % 62 + 1
+        out[i] = ALNUM:sub(j, j)
+    end
+    return prefix .. "_" .. table.concat(out)
+end
+
+---------------------------------------------------------------------------
+-- State: one JSON document holding the memberships, in creation order.
+
+local function new_member(email, first_name, last_name, role_id, active)
+    return {
+        id = derive_id("memb", email),
+        user_id = derive_id("user", email),
+        email = email,
+        first_name = first_name,
+        last_name = last_name,
+        role_id = role_id,
+        active = active,
+        auto_record_calls = "unset",
+        may_workflows_impersonate = false,
+        track_email_opens = true,
+        saved_view_ids = {},
+        -- default_caller_id / hangup_recording_url: absent means null
+    }
+end
+
+local function seed_state()
+    local members = {}
+    for i, s in ipairs(SEED_MEMBERS) do
+        members[i] = new_member(s.email, s.first_name, s.last_name, s.role_id, s.active)
+    end
+    return { members = members }
+end
+
+local function load_state()
+    local raw = state_dict:get("state")
+    local st = raw and cjson.decode(raw)
+    if not st then
+        st = seed_state()
+    end
+    st.members = st.members or {}
+    return st
+end
+
+local function save_state(st)
+    local ok, err = state_dict:safe_set("state", encode(st))
+    if not ok then
+        ngx.log(ngx.ERR, "cannot save state: ", err)
+    end
+end
+
+local function find_member(st, id)
+    for _, m in ipairs(st.members) do
+        if m.id == id then return m end
+    end
+end
+
+local function find_member_by_email(st, email)
+    for _, m in ipairs(st.members) do
+        if m.email == email then return m end
+    end
+end
+
+local function find_custom_role(id)
+    for _, r in ipairs(CUSTOM_ROLES) do
+        if r.id == id then return r end
+    end
+end
+
+local function is_valid_role(id)
+    return PREDEFINED_ROLES[id] or find_custom_role(id) ~= nil
+end
+
+local function admin_member(st)
+    return find_member_by_email(st, "admin@acme.com") or new_member("admin@acme.com", "Ada", "Admin", "admin", true)
+end
+
+local function full_name(m)
+    local parts = {}
+    if m.first_name and m.first_name ~= "" then parts[#parts + 1] = m.first_name end
+    if m.last_name and m.last_name ~= "" then parts[#parts + 1] = m.last_name end
+    return table.concat(parts, " ")
+end
+
+local function membership_view(m)
+    return {
+        id = m.id,
+        user_id = m.user_id,
+        organization_id = ORG_ID,
+        role_id = m.role_id,
+        role = m.role_id,
+        auto_record_calls = m.auto_record_calls,
+        default_caller_id = nullable(m.default_caller_id),
+        hangup_recording_url = nullable(m.hangup_recording_url),
+        may_workflows_impersonate = m.may_workflows_impersonate,
+        track_email_opens = m.track_email_opens,
+        is_free = false,
+        onboarding_status = "in-progress",
+        permissions_granted = array(),
+    }
+end
+
+local function user_view(m)
+    return {
+        id = m.user_id,
+        email = m.email,
+        first_name = m.first_name,
+        last_name = m.last_name,
+        full_name = full_name(m),
+    }
+end
+
+---------------------------------------------------------------------------
+-- Rate limiting: a fixed window counter per credential. A generation number
+-- in the key lets a config change start fresh counts.
+
+local function rate_config()
+    return state_dict:get("rate_limit") or DEFAULT_RATE_LIMIT,
+           state_dict:get("rate_window") or DEFAULT_RATE_WINDOW
+end
+
+local function round_seconds(s)
+    s = math.max(s, 0.001)
+    return tonumber(string.format("%.3f", s))
+end
+
+local function format_number(n)
+    local s = string.format("%.3f", n):gsub("0+$", ""):gsub("%.$", "")
+    return s
+end
+
+-- Counts one call; returns allowed, header value, limit, window, reset.
+local function rate_check(credential)
+    local limit, window = rate_config()
+    ngx.update_time()
+    local now = ngx.now()
+    local index = math.floor(now / window)
+    local reset = round_seconds((index + 1) * window - now)
+    local gen = state_dict:get("rate_gen") or 0
+    local key = "rl:" .. gen .. ":" .. ngx.md5(credential) .. ":" .. index
+    local count, err = state_dict:incr(key, 1, 0, window + 1)
+    if not count then
+        ngx.log(ngx.ERR, "rate counter failed: ", err)
+        count = 1
+    end
+    local remaining = math.max(limit - count, 0)
+    local header = string.format("limit=%d, remaining=%d, reset=%s", limit, remaining, format_number(reset))
+    return count <= limit, header, limit, window, reset
+end
+
+---------------------------------------------------------------------------
+-- Authentication. Returns the scheme seen (for the request log) and, when
+-- the credential is valid, an opaque key for the rate limiter.
+
+local function authenticate()
+    local h = ngx.var.http_authorization
+    if not h then
+        return "none"
+    end
+    local scheme, value = h:match("^%s*(%S+)%s+(%S+)%s*$")
+    if not scheme then
+        return "invalid"
+    end
+    scheme = scheme:lower()
+    if scheme == "basic" then
+        local decoded = ngx.decode_base64(value)
+        local user, pass = (decoded or ""):match("^([^:]*):(.*)$")
+        if not user then
+            return "invalid"
+        end
+        if user == API_KEY and pass == "" then
+            return "basic", "basic:" .. user
+        end
+        return "basic"
+    elseif scheme == "bearer" then
+        if value == OAUTH_TOKEN then
+            return "bearer", "bearer:" .. value
+        end
+        return "bearer"
+    end
+    return "invalid"
+end
+
+---------------------------------------------------------------------------
+-- Request body and request log
+
+local function read_body()
+    ngx.req.read_body()
+    local body = ngx.req.get_body_data()
+    if body then return body end
+    local path = ngx.req.get_body_file()      -- large bodies are spooled to disk
+    if path then
+        local f = io.open(path, "rb")
+        if f then
+            body = f:read("*a")
+            f:close()
+            return body
+        end
+    end
+    return ""
+end
+
+local function log_request(body, auth_scheme, authenticated, fault)
+    ngx.update_time()
+    local entry = {
+        method = ngx.req.get_method(),
+        uri = ngx.var.request_uri,
+        content_type = nullable(ngx.var.http_content_type),
+        accept = nullable(ngx.var.http_accept),
+        user_agent = nullable(ngx.var.http_user_agent),
+        auth_scheme = auth_scheme,
+        authenticated = authenticated,
+        body = body,
+        time = ngx.now(),
+        fault = fault and fault.mode or null,
+    }
+    if #body > MAX_LOGGED_BODY then
+        entry.body = body:sub(1, MAX_LOGGED_BODY)
+        entry.body_truncated = true
+    end
+    local n = log_dict:incr("n", 1, 0)
+    local ok, err = log_dict:safe_set("r:" .. n, encode(entry))
+    if not ok then
+        ngx.log(ngx.WARN, "request log full, entry dropped: ", err)
+    end
+end
+
+---------------------------------------------------------------------------
+-- Faults: a FIFO queue of {mode, times, ...}; each API request takes one use
+-- of the head fault.
+
+local FAULT_MODES = { status = true, delay = true, reset = true, truncate = true,
+                      hang = true, oversize = true, garbage = true }
+
+local function load_faults()
+    local raw = state_dict:get("faults")
+    return raw and cjson.decode(raw) or {}
+end
+
+local function take_fault()
+    local queue = load_faults()
+    local f = queue[1]
+    if not f then return nil end
+    local left = (f.times or 1) - 1
+    if left <= 0 then
+        table.remove(queue, 1)
+    else
+        f.times = left
+    end
+    state_dict:set("faults", encode(array(queue)))
+    return f
+end
+
+local function bounded_seconds(v, default)
+    v = tonumber(v) or default
+    return math.min(math.max(v, 0), MAX_WAIT)
+end
+
+local function has_header(headers, name)
+    for k in pairs(headers) do
+        if k:lower() == name then return true end
+    end
+    return false
+end
+
+-- Returns true when the fault produced the whole outcome of the request.
+local function apply_fault(f)
+    local mode = f.mode
+    if mode == "delay" then
+        ngx.sleep(bounded_seconds(f.seconds, 1))
+        return false
+    elseif mode == "status" then
+        local body = f.body or ""
+        local headers = f.headers or {}
+        ngx.status = f.status
+        for k, v in pairs(headers) do
+            ngx.header[k] = v
+        end
+        if not has_header(headers, "content-type") then
+            -- Not given: label it by what it looks like.
+            ngx.header["Content-Type"] = (body ~= "" and cjson.decode(body) ~= nil)
+                                         and "application/json" or "text/plain"
+        end
+        ngx.header["Content-Length"] = #body
+        ngx.print(body)
+        return true
+    elseif mode == "reset" then
+        ngx.exit(444)                         -- nginx closes without a response
+        return true
+    elseif mode == "truncate" then
+        local full = encode({ id = derive_id("memb", "truncated"), organization_id = ORG_ID,
+                              role_id = "user", padding = string.rep("x", 200) })
+        ngx.status = 200
+        ngx.header["Content-Type"] = "application/json"
+        ngx.header["Content-Length"] = #full
+        ngx.print(full:sub(1, math.floor(#full / 2)))
+        ngx.flush(true)
+        ngx.exit(444)                         -- close with the body short of Content-Length
+        return true
+    elseif mode == "hang" then
+        ngx.sleep(bounded_seconds(f.seconds, 20))
+        ngx.exit(444)
+        return true
+    elseif mode == "oversize" then
+        local n = math.min(math.max(math.floor(tonumber(f.bytes) or 1048576), 2), MAX_OVERSIZE)
+        local body
+        if n >= 14 then
+            body = '{"padding":"' .. string.rep("x", n - 14) .. '"}'
+        else
+            body = "{}" .. string.rep(" ", n - 2)
+        end
+        send_raw(200, body, "application/json")
+        return true
+    elseif mode == "garbage" then
+        send_raw(200, "<html>oops</html>", "text/html")
+        return true
+    end
+    return false
+end
+
+---------------------------------------------------------------------------
+-- Validation helpers
+
+local function is_valid_email(email)
+    if type(email) ~= "string" or #email > 254 then return false end
+    local local_part, domain = email:match("^(.+)@([^@]+)$")
+    if not local_part then return false end
+    if not ngx.re.find(local_part, [[^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$]], "jo") then
+        return false
+    end
+    return ngx.re.find(domain, [[^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$]], "jo") ~= nil
+end
+
+local function is_json_request()
+    local ct = ngx.var.http_content_type
+    return ct ~= nil and ngx.re.find(ct, [[^\s*application/json\s*(;.*)?$]], "joi") ~= nil
+end
+
+-- Decodes a JSON object body; on failure sends the error and returns nil.
+local function json_object_body(body)
+    if not is_json_request() then
+        send_error(415, "Unsupported media type")
+        return nil
+    end
+    local obj = cjson.decode(body)
+    if obj == nil then
+        send_invalid({ "Request body is not valid JSON." })
+        return nil
+    end
+    if not is_object(obj) then
+        send_invalid({ "Request body must be a JSON object." })
+        return nil
+    end
+    return obj
+end
+
+local UPDATE_FIELDS = {
+    role_id = function(v)
+        if type(v) ~= "string" then return "Not a valid string." end
+        if not is_valid_role(v) then return "Invalid role." end
+    end,
+    auto_record_calls = function(v)
+        if v ~= "enabled" and v ~= "disabled" and v ~= "unset" then
+            return '"' .. tostring(v) .. '" is not a valid choice.'
+        end
+    end,
+    default_caller_id = function(v)
+        if v ~= null and type(v) ~= "string" then return "Not a valid string." end
+    end,
+    hangup_recording_url = function(v)
+        if v ~= null and type(v) ~= "string" then return "Not a valid string." end
+    end,
+    may_workflows_impersonate = function(v)
+        if type(v) ~= "boolean" then return "Must be a valid boolean." end
+    end,
+    track_email_opens = function(v)
+        if type(v) ~= "boolean" then return "Must be a valid boolean." end
+    end,
+}
+
+-- Checks update fields (ignoring keys in `skip`); returns the changes or
+-- sends a 400 and returns nil.
+local function validate_update(obj, skip)
+    local changes, errors, n = {}, {}, 0
+    for k, v in pairs(obj) do
+        if not (skip and skip[k]) then
+            local check = UPDATE_FIELDS[k]
+            local err
+            if check then
+                err = check(v)
+            else
+                err = "Unknown field."
+            end
+            if err then
+                errors[tostring(k)] = err
+            else
+                changes[k] = v
+                n = n + 1
+            end
+        end
+    end
+    if next(errors) then
+        send_invalid({}, errors)
+        return nil
+    end
+    if n == 0 then
+        send_invalid({ "At least one field to update is required." })
+        return nil
+    end
+    return changes
+end
+
+local function apply_changes(m, changes)
+    for k, v in pairs(changes) do
+        if v == null then
+            m[k] = nil
+        else
+            m[k] = v
+        end
+    end
+end
+
+---------------------------------------------------------------------------
+-- API handlers
+
+local function create_membership(body)
+    local obj = json_object_body(body)
+    if not obj then return end
+
+    local errors = {}
+    for k in pairs(obj) do
+        if k ~= "email" and k ~= "role_id" then
+            errors[tostring(k)] = "Unknown field."
+        end
+    end
+    local email, role_id = obj.email, obj.role_id
+    if email == nil then
+        errors.email = "This field is required."
+    elseif type(email) ~= "string" or not is_valid_email(email) then
+        errors.email = "Enter a valid email address."
+    end
+    if role_id == nil then
+        errors.role_id = "This field is required."
+    elseif type(role_id) ~= "string" or not is_valid_role(role_id) then
+        errors.role_id = "Invalid role."
+    end
+    if next(errors) then
+        return send_invalid({}, errors)
+    end
+
+    if role_id == "admin" then
+        return send_error(403, "You cannot grant a role with the manage_organization permission.")
+    end
+    email = email:lower()
+    local domain = email:match("@([^@]+)$")
+    if not VERIFIED_DOMAINS[domain] then
+        return send_invalid({ "Email domain is not one of the organization's verified domains." })
+    end
+
+    local st = load_state()
+    local m = find_member_by_email(st, email)
+    if m and m.active then
+        return send_json(200, membership_view(m))
+    elseif m then
+        m.active = true
+        m.role_id = role_id
+    else
+        m = new_member(email, email:match("^[^@]+"), "", role_id, true)
+        st.members[#st.members + 1] = m
+    end
+    save_state(st)
+    return send_json(200, membership_view(m))
+end
+
+local function bulk_update(body)
+    local obj = json_object_body(body)
+    if not obj then return end
+    local params = obj._params
+    local ids_csv = is_object(params) and params.id__in
+    if type(ids_csv) ~= "string" or not ngx.re.find(ids_csv, [[^memb_[A-Za-z0-9]+(,memb_[A-Za-z0-9]+)*$]], "jo") then
+        return send_invalid({}, { _params = "_params.id__in must be a comma-separated list of membership ids." })
+    end
+    local changes = validate_update(obj, { _params = true })
+    if not changes then return end
+
+    local st = load_state()
+    local seen, count = {}, 0
+    for id in ids_csv:gmatch("[^,]+") do
+        local m = not seen[id] and find_member(st, id)
+        seen[id] = true
+        if m then
+            apply_changes(m, changes)
+            count = count + 1
+        end
+    end
+    save_state(st)
+    return send_json(200, { count = count })
+end
+
+local function update_membership(id, body)
+    local obj = json_object_body(body)
+    if not obj then return end
+    local st = load_state()
+    local m = find_member(st, id)
+    if not m then
+        return send_error(404, "Membership not found.")
+    end
+    local changes = validate_update(obj)
+    if not changes then return end
+    apply_changes(m, changes)
+    save_state(st)
+    return send_json(200, membership_view(m))
+end
+
+local function delete_membership(id)
+    local st = load_state()
+    local m = find_member(st, id)
+    if not m then
+        return send_error(404, "Membership not found.")
+    end
+    m.active = false
+    save_state(st)
+    return send_json(200, {})
+end
+
+local function pinned_views(id, body)
+    local st = load_state()
+    local m = find_member(st, id)
+    if not m then
+        return send_error(404, "Membership not found.")
+    end
+    if ngx.req.get_method() == "PUT" then
+        local obj = json_object_body(body)
+        if not obj then return end
+        local errors = {}
+        for k in pairs(obj) do
+            if k ~= "saved_view_ids" then errors[tostring(k)] = "Unknown field." end
+        end
+        local ids = obj.saved_view_ids
+        if ids == nil then
+            errors.saved_view_ids = "This field is required."
+        elseif type(ids) ~= "table" or (next(ids) ~= nil and not is_array(ids)) then
+            errors.saved_view_ids = "Expected a list of items."
+        else
+            for _, v in ipairs(ids) do
+                if type(v) ~= "string" or not v:find("^save_[A-Za-z0-9]+$") then
+                    errors.saved_view_ids = "Invalid saved view id."
+                    break
+                end
+            end
+        end
+        if next(errors) then
+            return send_invalid({}, errors)
+        end
+        m.saved_view_ids = ids
+        save_state(st)
+    end
+    return send_json(200, { saved_view_ids = copy_array(m.saved_view_ids) })
+end
+
+local function split_set(s)
+    local set = {}
+    for item in (s or ""):gmatch("[^,%s]+") do set[item] = true end
+    return set
+end
+
+-- Applies `_fields` to a top-level object, if given.
+local function select_fields(obj)
+    local arg = ngx.var.arg__fields
+    if not arg or arg == "" then return obj end
+    local wanted, out = split_set(ngx.unescape_uri(arg)), {}
+    for k, v in pairs(obj) do
+        if wanted[k] then out[k] = v end
+    end
+    return out
+end
+
+local function get_me()
+    local st = load_state()
+    local admin = admin_member(st)
+    return send_json(200, select_fields({
+        id = admin.user_id,
+        email = admin.email,
+        first_name = admin.first_name,
+        last_name = admin.last_name,
+        organization_id = ORG_ID,
+        organizations = array({ { id = ORG_ID, name = ORG_NAME } }),
+    }))
+end
+
+local function get_organization(id)
+    if id ~= ORG_ID then
+        return send_error(404, "Organization not found.")
+    end
+    local expand = split_set(ngx.unescape_uri(ngx.var.arg__expand or ""))
+    local function list(active, expand_key)
+        local out = array()
+        for _, m in ipairs(load_state().members) do
+            if m.active == active then
+                local v = membership_view(m)
+                if expand[expand_key] then
+                    v.user = user_view(m)
+                else
+                    v.user_email = m.email
+                    v.user_full_name = full_name(m)
+                    v.user_first_name = m.first_name
+                    v.user_last_name = m.last_name
+                end
+                out[#out + 1] = v
+            end
+        end
+        return out
+    end
+    return send_json(200, select_fields({
+        id = ORG_ID,
+        name = ORG_NAME,
+        memberships = list(true, "memberships__user"),
+        inactive_memberships = list(false, "inactive_memberships__user"),
+    }))
+end
+
+local function role_view(r)
+    return {
+        id = r.id,
+        name = r.name,
+        editable = true,
+        permissions = copy_array(r.permissions),
+        visibility_user_lcf_behavior = null,
+        visibility_user_lcf_ids = null,
+    }
+end
+
+local function list_roles()
+    local data = array()
+    for i, r in ipairs(CUSTOM_ROLES) do data[i] = role_view(r) end
+    return send_json(200, { data = data, has_more = false })
+end
+
+local function get_role(id)
+    local r = find_custom_role(id)
+    if not r then
+        return send_error(404, "Role not found.")
+    end
+    return send_json(200, role_view(r))
+end
+
+-- Routes: pattern over the path below /api/v1, then method -> handler(captures, body).
+local ROUTES = {
+    { "^/membership/$", {
+        POST = function(_, body) return create_membership(body) end,
+        PUT = function(_, body) return bulk_update(body) end } },
+    { "^/membership/([^/]+)/$", {
+        PUT = function(c, body) return update_membership(c[1], body) end,
+        DELETE = function(c) return delete_membership(c[1]) end } },
+    { "^/membership/([^/]+)/pinned_views/$", {
+        GET = function(c) return pinned_views(c[1]) end,
+        PUT = function(c, body) return pinned_views(c[1], body) end } },
+    { "^/me/$", { GET = function() return get_me() end } },
+    { "^/organization/([^/]+)/$", { GET = function(c) return get_organization(c[1]) end } },
+    { "^/role/$", { GET = function() return list_roles() end } },
+    { "^/role/([^/]+)/$", { GET = function(c) return get_role(c[1]) end } },
+}
+
+local function route(path, body)
+    local method = ngx.req.get_method()
+    if method == "HEAD" then method = "GET" end
+    for _, r in ipairs(ROUTES) do
+        local captures = { path:match(r[1]) }
+        if captures[1] then
+            local handler = r[2][method]
+            if not handler then
+                local allowed = {}
+                for m in pairs(r[2]) do allowed[#allowed + 1] = m end
+                table.sort(allowed)
+                return send_405(allowed)
+            end
+            if captures[1] == path then captures = {} end   -- no capture groups
+            return handler(captures, body)
+        end
+    end
+    return send_error(404, "Not found.")
+end
+
+function _M.api()
+    local body = read_body()
+    local scheme, credential = authenticate()
+    local fault = take_fault()
+    log_request(body, scheme, credential ~= nil, fault)
+
+    -- Faults act like the ingress in front of the API: before auth and limits.
+    if fault and apply_fault(fault) then
+        return
+    end
+
+    if not credential then
+        return send_error(401, "Invalid API key")
+    end
+
+    local allowed, header, limit, window, reset = rate_check(credential)
+    ngx.header["RateLimit"] = header
+    if not allowed then
+        return send_json(429, { error = {
+            rate_reset = reset,
+            message = "API call count exceeded for this period",
+            rate_limit = limit,
+            rate_window = window,
+        } })
+    end
+
+    local path = ngx.var.uri:sub(#"/api/v1" + 1)
+    return route(path, body)
+end
+
+---------------------------------------------------------------------------
+-- Control API (/_test/...), no auth.
+
+local function validate_fault(f)
+    if not is_object(f) or not FAULT_MODES[f.mode] then
+        return "each fault needs a mode: status, delay, reset, truncate, hang, oversize or garbage"
+    end
+    if f.times ~= nil and (type(f.times) ~= "number" or f.times < 1 or f.times % 1 ~= 0) then
+        return "times must be a positive integer"
+    end
+    if f.mode == "status" then
+        if type(f.status) ~= "number" or f.status < 100 or f.status > 599 or f.status % 1 ~= 0 then
+            return "status must be an integer in 100..599"
+        end
+        if f.headers ~= nil and not is_object(f.headers) then
+            return "headers must be an object"
+        end
+        if f.body ~= nil and type(f.body) ~= "string" then
+            return "body must be a string"
+        end
+    end
+    if f.seconds ~= nil and type(f.seconds) ~= "number" then
+        return "seconds must be a number"
+    end
+    if f.bytes ~= nil and type(f.bytes) ~= "number" then
+        return "bytes must be a number"
+    end
+end
+
+local function control_reset()
+    state_dict:flush_all()
+    state_dict:flush_expired()
+    log_dict:flush_all()
+    log_dict:flush_expired()
+    save_state(seed_state())
+    return send_json(200, { ok = true })
+end
+
+local function config_view()
+    local limit, window = rate_config()
+    return { rate_limit = limit, rate_window = window }
+end
+
+local function control_config(body)
+    if ngx.req.get_method() == "POST" then
+        local obj = cjson.decode(body)
+        if not is_object(obj) then
+            return send_error(400, "expected a JSON object")
+        end
+        local limit, window = obj.rate_limit, obj.rate_window
+        if limit ~= nil and (type(limit) ~= "number" or limit < 0 or limit % 1 ~= 0) then
+            return send_error(400, "rate_limit must be a non-negative integer")
+        end
+        if window ~= nil and (type(window) ~= "number" or window <= 0 or window > 3600) then
+            return send_error(400, "rate_window must be a number of seconds in (0, 3600]")
+        end
+        if limit then state_dict:set("rate_limit", limit) end
+        if window then state_dict:set("rate_window", window) end
+        state_dict:incr("rate_gen", 1, 0)          -- start counting afresh
+    end
+    return send_json(200, config_view())
+end
+
+local function control_faults(body)
+    if ngx.req.get_method() == "POST" then
+        local list = cjson.decode(body)
+        if is_object(list) and list.mode then
+            list = { list }                         -- a single fault object
+        end
+        if type(list) ~= "table" or (next(list) ~= nil and not is_array(list)) then
+            return send_error(400, "expected a JSON array of faults")
+        end
+        for i, f in ipairs(list) do
+            local err = validate_fault(f)
+            if err then
+                return send_error(400, "fault " .. i .. ": " .. err)
+            end
+        end
+        local queue = load_faults()
+        for _, f in ipairs(list) do
+            queue[#queue + 1] = f
+        end
+        state_dict:set("faults", encode(array(queue)))
+    end
+    return send_json(200, array(load_faults()))
+end
+
+local function control_requests()
+    local n = log_dict:get("n") or 0
+    local entries = {}
+    for i = 1, n do
+        entries[#entries + 1] = log_dict:get("r:" .. i)
+    end
+    return send_raw(200, "[" .. table.concat(entries, ",") .. "]", "application/json")
+end
+
+local function control_state()
+    local st = load_state()
+    local members = array()
+    for i, m in ipairs(st.members) do
+        local v = user_view(m)
+        v.user_id, v.id = v.id, m.id
+        v.role_id = m.role_id
+        v.active = m.active
+        v.auto_record_calls = m.auto_record_calls
+        v.default_caller_id = nullable(m.default_caller_id)
+        v.hangup_recording_url = nullable(m.hangup_recording_url)
+        v.may_workflows_impersonate = m.may_workflows_impersonate
+        v.track_email_opens = m.track_email_opens
+        v.saved_view_ids = copy_array(m.saved_view_ids)
+        members[i] = v
+    end
+    return send_json(200, { organization_id = ORG_ID, memberships = members })
+end
+
+local CONTROL = {
+    ["/reset"] = { POST = control_reset },
+    ["/config"] = { GET = control_config, POST = control_config },
+    ["/faults"] = { GET = control_faults, POST = control_faults },
+    ["/requests"] = { GET = control_requests },
+    ["/state"] = { GET = control_state },
+    ["/ping"] = { GET = function() return send_json(200, { ok = true }) end },
+}
+
+function _M.control()
+    local body = read_body()
+    local path = ngx.var.uri:sub(#"/_test" + 1):gsub("/+$", "")
+    local methods = CONTROL[path]
+    if not methods then
+        return send_error(404, "Not found.")
+    end
+    local handler = methods[ngx.req.get_method()]
+    if not handler then
+        local allowed = {}
+        for m in pairs(methods) do allowed[#allowed + 1] = m end
+        table.sort(allowed)
+        return send_405(allowed)
+    end
+    return handler(body)
+end
+
+function _M.not_found()
+    return send_error(404, "Not found.")
+end
+
+return _M
