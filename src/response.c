@@ -1,6 +1,5 @@
 #include "response.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 const char *close_status_kind(int status) {
@@ -23,17 +22,24 @@ int close_is_retryable(int status, const char *kind) {
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 int close_parse_seconds(const char *s, double *out) {
-    char *end;
-    double v;
+    /* by hand, not strtod: strtod takes hex, exponents, inf, nan and signs,
+     * and follows the host's LC_NUMERIC, which a Lua host may have changed */
+    double v = 0, scale = 1; /* v / scale: one rounding, at the end */
+    int digits = 0, dot = 0;
     if (s == NULL) return 0;
     while (is_space(*s)) s++;
-    /* strtod would also take hex, inf, nan and signs: allow digits and a dot only */
-    if (!((*s >= '0' && *s <= '9') || *s == '.')) return 0;
-    v = strtod(s, &end);
-    if (end == s) return 0;
-    while (is_space(*end)) end++;
-    if (*end != '\0' || v < 0 || v != v || v > 1e9) return 0;
-    *out = v;
+    for (; *s && !is_space(*s); s++) {
+        if (*s == '.' && !dot) dot = 1;
+        else if (*s >= '0' && *s <= '9') {
+            digits++;
+            if (digits > 15) return 0; /* beyond a double's exact integers */
+            v = v * 10 + (*s - '0');
+            if (dot) scale *= 10;
+        } else return 0;
+    }
+    while (is_space(*s)) s++;
+    if (*s != '\0' || digits == 0 || v / scale > 1e9) return 0;
+    *out = v / scale;
     return 1;
 }
 

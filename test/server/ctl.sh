@@ -24,6 +24,8 @@ MODULES_DIR=${CLOSE_TEST_NGINX_MODULES:-/usr/lib/nginx/modules}
 API_KEY=ck_test_4f7a2b9c1d
 OAUTH_TOKEN=ct_test_8e6d5c4b3a
 
+case "$HTTP_PORT$HTTPS_PORT" in *[!0-9]*) echo "ctl.sh: ports must be numbers" >&2; exit 2 ;; esac
+
 PID_FILE=$STATE_DIR/nginx.pid
 READY_TIMEOUT_TENTHS=100     # ~10 s
 STOP_TIMEOUT_TENTHS=50       # ~5 s before kill -9
@@ -164,6 +166,7 @@ do_start() {
     gen_certs
     write_conf
     : >"$STATE_DIR/error.log"
+    : >"$STATE_DIR/access.log"
 
     # -e keeps even the early startup log out of /var/log/nginx.
     if ! "$NGINX" -p "$STATE_DIR" -e "$STATE_DIR/error.log" -c "$STATE_DIR/nginx.conf" \

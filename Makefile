@@ -1,0 +1,93 @@
+# close: a Lua module with a C core. `make test` is what CI runs.
+#
+#   make            build close/core.so for LUA_VERSION (default 5.4)
+#   make test       everything below, on a fresh Debian machine
+#   make demo       the main job against the local Close-compatible server
+#
+LUA_VERSION ?= 5.4
+LUA         ?= lua$(LUA_VERSION)
+LUA_INC     ?= /usr/include/lua$(LUA_VERSION)
+BUILD       := build/$(LUA_VERSION)
+CORE        := $(BUILD)/close/core.so
+
+SRC      := $(wildcard src/*.c)
+HDR      := $(wildcard src/*.h)
+PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=c99 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wpointer-arith -pedantic
+DEFS    := -D_POSIX_C_SOURCE=200809L
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(1)/?.so;;"
+BUSTED  = $(LUA) /usr/bin/busted
+
+.PHONY: all deps test lint check-c spec spec-integration conformance asan valgrind rock demo docs clean
+
+all: $(CORE)
+
+deps:
+	@scripts/deps.sh
+
+$(CORE): $(SRC) $(HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
+
+# C unit tests of the pure parts, with no Lua at all
+build/test_pure: test/c/test_pure.c $(PURE_SRC) $(HDR)
+	@mkdir -p build
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_pure.c $(PURE_SRC)
+
+check-c: build/test_pure
+	build/test_pure
+
+lint:
+	luacheck -q lua spec test examples bench
+
+spec: $(CORE)
+	$(call LUA_ENV,$(BUILD)) $(BUSTED) spec/unit
+
+# Integration specs: real libcurl against the local server (test/server),
+# started and stopped here.
+spec-integration: $(CORE)
+	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
+
+# Every request variant the client can send goes once to Prism serving the
+# OpenAPI documents; a violation fails the run.
+conformance: $(CORE)
+	scripts/conformance.sh $(LUA) $(BUILD)
+
+# The same specs with the C core built under ASan + UBSan.
+build/asan/close/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
+
+asan: build/asan/close/core.so
+	scripts/with-server.sh env $(call LUA_ENV,build/asan) \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=test/lsan.supp \
+	  $(BUSTED) spec/unit spec/integration
+
+# The specs under valgrind: no invalid access, no definite leak.
+valgrind: $(CORE)
+	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  $(BUSTED) spec/unit spec/integration
+
+# The rockspec builds and installs into a fresh tree, and the installed module loads.
+rock:
+	scripts/check-rock.sh $(LUA_VERSION)
+
+test: deps lint check-c spec spec-integration conformance asan valgrind rock
+	@echo "make test: all checks passed"
+
+demo: deps $(CORE)
+	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) examples/demo.lua
+
+docs:
+	ldoc -q .
+
+clean:
+	rm -rf build doc
