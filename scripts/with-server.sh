@@ -6,5 +6,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 ctl="$root/test/server/ctl.sh"
 "$ctl" start >/dev/null
 trap '"$ctl" stop >/dev/null 2>&1 || true' EXIT
-while IFS= read -r line; do export "${line?}"; done < <("$ctl" env)
+env_lines=$("$ctl" env)
+set -a; eval "$env_lines"; set +a
 "$@"
