@@ -375,6 +375,8 @@ local function log_request(body, auth_scheme, authenticated, fault)
         body = body,
         time = ngx.now(),
         fault = fault and fault.mode or null,
+        -- nginx's connection serial: equal for requests on one kept-alive connection
+        connection = tonumber(ngx.var.connection),
     }
     if #body > MAX_LOGGED_BODY then
         entry.body = body:sub(1, MAX_LOGGED_BODY)

@@ -1,0 +1,49 @@
+-- Control of the local Close-compatible server (test/server) from specs and
+-- the demo: its addresses and credentials come from the environment that
+-- scripts/with-server.sh exports.
+local core = require "close.core"
+local cjson = require "cjson"
+
+local M = {}
+
+local function env(name)
+  local v = os.getenv(name)
+  assert(v and v ~= "", name .. " is not set: run through scripts/with-server.sh")
+  return v
+end
+
+M.http_url = env("CLOSE_TEST_HTTP_URL")
+M.https_url = env("CLOSE_TEST_HTTPS_URL")
+M.https_localhost_url = env("CLOSE_TEST_HTTPS_LOCALHOST_URL")
+M.ca = env("CLOSE_TEST_CA")
+M.other_ca = env("CLOSE_TEST_OTHER_CA")
+M.api_key = env("CLOSE_TEST_API_KEY")
+M.oauth_token = env("CLOSE_TEST_OAUTH_TOKEN")
+M.control_url = env("CLOSE_TEST_CONTROL_URL")
+
+local http = core.http()
+
+local function control(method, path, body)
+  local res, err = http:request({
+    method = method, url = M.control_url .. path,
+    headers = { ["Content-Type"] = "application/json" },
+    body = body ~= nil and cjson.encode(body) or nil,
+    timeout = 5, connect_timeout = 2, max_body = 8 * 1048576,
+  })
+  assert(res, err and err.message)
+  assert(res.status == 200, "control " .. path .. ": HTTP " .. res.status .. " " .. res.body)
+  return cjson.decode(res.body)
+end
+
+--- Restores the seed organization; clears faults, limits and the request log.
+function M.reset() return control("POST", "/reset", {}) end
+--- Queues faults for the next API requests (see test/server/close_server.lua).
+function M.faults(list) return control("POST", "/faults", list) end
+--- Sets the rate limiter: {rate_limit = N, rate_window = seconds}.
+function M.config(t) return control("POST", "/config", t) end
+--- The API requests the server received since the last reset.
+function M.requests() return control("GET", "/requests") end
+--- The organization's memberships as the server holds them.
+function M.state() return control("GET", "/state") end
+
+return M
