@@ -76,9 +76,9 @@ function close.new(opts)
   local c = {}
   for k, v in pairs(DEFAULTS) do c[k] = opts[k] == nil and v or opts[k] end
   for _, k in ipairs({ "timeout", "connect_timeout", "deadline", "max_wait", "max_body" }) do
-    if not (c[k] > 0) then fail(("option '%s' must be positive"):format(k)) end
+    if c[k] ~= c[k] or c[k] <= 0 then fail(("option '%s' must be positive"):format(k)) end
   end
-  if not (c.backoff_base >= 0) then fail("option 'backoff_base' must not be negative") end
+  if c.backoff_base ~= c.backoff_base or c.backoff_base < 0 then fail("option 'backoff_base' must not be negative") end
   if c.max_retries < 0 or c.max_retries ~= math.floor(c.max_retries) then
     fail("option 'max_retries' must be a whole number >= 0")
   end

@@ -41,7 +41,8 @@ local auths = {
 
 -- Every operation the client has, as name -> function(client) -> ok, err
 local operations = {}
-for _, role in ipairs({ "admin", "superuser", "user", "restricteduser", "role_y6eLquXvRUdmwqi61tsmgCJUU7uGfxaRbDuLoONZL9p" }) do
+local ROLES = { "admin", "superuser", "user", "restricteduser", "role_y6eLquXvRUdmwqi61tsmgCJUU7uGfxaRbDuLoONZL9p" }
+for _, role in ipairs(ROLES) do
   operations[#operations + 1] = {
     name = "create_membership role_id=" .. role,
     seed = true, -- the seed document describes this endpoint too

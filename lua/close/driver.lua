@@ -122,7 +122,10 @@ function M.call(c, req)
         end
       else
         info = describe(status, res.body)
-        hint, hint_source = core.wait_hint(res.headers, info.rate_reset, c.wallclock())
+        -- a wait hint means something only on a response that asks to come back later
+        if core.is_retryable(status, kind) then
+          hint, hint_source = core.wait_hint(res.headers, info.rate_reset, c.wallclock())
+        end
       end
     else
       if type(terr) ~= "table" or not Error.KINDS[terr.kind] then

@@ -1,0 +1,43 @@
+rockspec_format = "3.0"
+package = "close"
+version = "0.1.0-1"
+source = {
+  url = "git+https://example.invalid/close-lua.git",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "Close CRM API client for Lua and OpenResty, centred on membership provisioning",
+  detailed = [[
+    close.create_membership{email=..., role_id=...} and friends: validation
+    before any I/O, one error shape, retries that honour Close's rate limits,
+    and a libcurl transport (or any transport you pass).
+  ]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson >= 2.1",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["close"] = "lua/close.lua",
+    ["close.error"] = "lua/close/error.lua",
+    ["close.validate"] = "lua/close/validate.lua",
+    ["close.driver"] = "lua/close/driver.lua",
+    ["close.transport.curl"] = "lua/close/transport/curl.lua",
+    ["close.core"] = {
+      sources = {
+        "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
+        "src/retry.c", "src/http_curl.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+  },
+}
