@@ -23,7 +23,9 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(1)/?.so;;"
 BUSTED  = $(LUA) /usr/bin/busted
 
-.PHONY: all deps test lint check-c spec spec-integration conformance asan valgrind rock demo docs clean
+VERSIONS := 5.1 5.2 5.3 5.4
+
+.PHONY: all deps test lint check-c spec spec-integration versions conformance asan valgrind rock rocks demo docs clean
 
 all: $(CORE)
 
@@ -53,6 +55,12 @@ spec: $(CORE)
 spec-integration: $(CORE)
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
 
+# The unit and integration specs on every Lua version, and on LuaJIT with
+# the module built against the 5.1 headers (as OpenResty loads it).
+versions:
+	@for v in $(VERSIONS); do $(MAKE) --no-print-directory LUA_VERSION=$$v spec spec-integration || exit 1; done
+	$(MAKE) --no-print-directory LUA_VERSION=5.1 LUA=luajit spec spec-integration
+
 # Every request variant the client can send goes once to Prism serving the
 # OpenAPI documents; a violation fails the run.
 conformance: $(CORE)
@@ -80,7 +88,10 @@ valgrind: $(CORE)
 rock:
 	scripts/check-rock.sh $(LUA_VERSION)
 
-test: deps lint check-c spec spec-integration conformance asan valgrind rock
+rocks:
+	@for v in $(VERSIONS); do scripts/check-rock.sh $$v || exit 1; done
+
+test: deps lint check-c versions conformance asan valgrind rocks
 	@echo "make test: all checks passed"
 
 demo: deps $(CORE)

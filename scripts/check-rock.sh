@@ -16,13 +16,15 @@ CFG
 cp -r "$root/src" "$root/lua" "$root"/close-*.rockspec "$tree/"
 (cd "$tree" && LUAROCKS_CONFIG="$tree/config.lua" luarocks --lua-version="$ver" --tree="$tree/rocks" \
   make close-*.rockspec >"$tree/build.log" 2>&1) || { cat "$tree/build.log"; exit 1; }
-lua=lua$ver
-[ "$ver" = luajit ] && lua=luajit
-out=$(cd / && env -u LUA_PATH -u LUA_CPATH "$(command -v "$lua")" -e "
-  package.path = '$tree/rocks/share/lua/$ver/?.lua;' .. package.path
-  package.cpath = '$tree/rocks/lib/lua/$ver/?.so;' .. package.cpath
-  local close = require 'close'
-  assert(package.searchpath('close.core', package.cpath):find('$tree', 1, true), 'core not from the tree')
-  local c = close.new{ api_key = 'k' }
-  print(close.VERSION, tostring(c))")
-echo "rock ($ver): installed and loaded: $out"
+# the rock built for 5.1 must also load in LuaJIT (OpenResty's Lua)
+runtimes=("lua$ver"); [ "$ver" = 5.1 ] && runtimes+=(luajit)
+for lua in "${runtimes[@]}"; do
+  out=$(cd / && env -u LUA_PATH -u LUA_CPATH "$(command -v "$lua")" -e "
+    package.path = '$tree/rocks/share/lua/$ver/?.lua;' .. package.path
+    package.cpath = '$tree/rocks/lib/lua/$ver/?.so;' .. package.cpath
+    assert(io.open('$tree/rocks/lib/lua/$ver/close/core.so'), 'close/core.so is not in the tree')
+    local close = require 'close'
+    local c = close.new{ api_key = 'k' }
+    print(close.VERSION, tostring(c), (require 'close.core').curl_version())")
+  echo "rock ($ver): installed, loaded in $lua: $out"
+done
