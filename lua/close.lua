@@ -131,22 +131,419 @@ local function check_args(method, args)
   end
 end
 
---- Ensures an active membership for `email` with `role_id` (POST /membership/).
+local cjson = require "cjson.safe"
+
+--- JSON null, for fields that accept it (`default_caller_id = close.null`).
+close.null = cjson.null
+
+local MEMBERSHIP = "/membership/"
+local memb_id = validate.id("memb_")
+local save_id = validate.id("save_")
+
+local function enum(...)
+  local allowed, list = {}, table.concat({ ... }, ", ")
+  for _, v in ipairs({ ... }) do allowed[v] = true end
+  return function(v)
+    if type(v) ~= "string" then return "must be a string (got " .. type(v) .. ")" end
+    if not allowed[v] then return "must be one of " .. list end
+  end
+end
+
+local function string_or_null(v)
+  if v == cjson.null then return end
+  if type(v) ~= "string" then return "must be a string or close.null (got " .. type(v) .. ")" end
+end
+
+local function boolean(v)
+  if type(v) ~= "boolean" then return "must be a boolean (got " .. type(v) .. ")" end
+end
+
+-- A role given by name instead of id: checked for type here, resolved later.
+local function role_name(v)
+  if type(v) ~= "string" then return "must be a string (got " .. type(v) .. ")" end
+  if v:match("^%s*$") then return "must not be empty" end
+end
+
+-- The fields a membership update takes (PUT /membership/{id}/ and bulk).
+local UPDATE_FIELDS = {
+  role_id = validate.role_id,
+  role = role_name,
+  auto_record_calls = enum("enabled", "disabled", "unset"),
+  default_caller_id = string_or_null,
+  hangup_recording_url = string_or_null,
+  may_workflows_impersonate = boolean,
+  track_email_opens = boolean,
+}
+
+local CREATE_FIELDS = { email = validate.email, role_id = validate.role_id, role = role_name }
+
+local function check_role_choice(args, errs)
+  if args.role ~= nil and args.role_id ~= nil then
+    errs = errs or {}
+    errs.role = "give either role or role_id, not both"
+  end
+  return errs
+end
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+local PREDEFINED = { admin = true, superuser = true, user = true, restricteduser = true }
+
+--- Lists the organization's roles (GET /role/), cached per client.
+-- @return list of role tables (`id`, `name`, ...) ; or nil, err
+function Client:roles()
+  local c = config(self, "roles")
+  if c.roles then return c.roles end
+  local roles, skip = {}, 0
+  for _ = 1, 100 do -- bounded: 100 pages of roles is far past any real organization
+    local page, err = driver.call(c, { method = "GET", path = "/role/", idempotent = true,
+      query = skip > 0 and { _skip = skip } or nil })
+    if not page then return nil, err end
+    local data = type(page.data) == "table" and page.data or {}
+    for _, r in ipairs(data) do roles[#roles + 1] = r end
+    if page.has_more ~= true or #data == 0 then break end
+    skip = skip + #data
+  end
+  c.roles = roles
+  return roles
+end
+
+-- Resolves `role` (a name) to a role id, in place; returns nil or an error.
+local function resolve_role(self, args, method, url)
+  if args.role == nil then return end
+  local wanted = args.role:lower():gsub("^%s+", ""):gsub("%s+$", "")
+  local resolved
+  if PREDEFINED[wanted] then
+    resolved = wanted
+  else
+    local roles, err = self:roles()
+    if not roles then return err end
+    local matches, names = {}, {}
+    for _, r in ipairs(roles) do
+      if type(r.name) == "string" then
+        names[#names + 1] = r.name
+        if r.name:lower() == wanted then matches[#matches + 1] = r end
+      end
+    end
+    if #matches == 0 then
+      table.sort(names)
+      return Error.validation({ role = ("unknown role '%s' (roles: %s)"):format(args.role,
+        #names > 0 and table.concat(names, ", ") or "none") }, method, url)
+    elseif #matches > 1 then
+      local ids = {}
+      for _, r in ipairs(matches) do ids[#ids + 1] = r.id .. " (" .. r.name .. ")" end
+      return Error.validation({ role = ("ambiguous role name '%s' matches %s: give role_id"):format(
+        args.role, table.concat(ids, ", ")) }, method, url)
+    end
+    resolved = matches[1].id
+  end
+  args.role, args.role_id = nil, resolved
+end
+
+-- Validates an argument table for a call; returns the checked copy or an error.
+local function prepare(self, method, url, args, schema, required)
+  local errs = check_role_choice(args, validate.fields(args, schema, required))
+  if errs then return nil, Error.validation(errs, method, url) end
+  args = copy(args)
+  local err = resolve_role(self, args, method, url)
+  if err then return nil, err end
+  return args
+end
+
+--- Ensures an active membership for `email` (POST /membership/).
 -- Close adds an existing user to the organization or provisions a new one;
 -- repeating the call for the same email is harmless, so it is retried.
--- @tparam table args `{email = string, role_id = string}`
+-- @tparam table args `{email = string, role_id = string}` (or `role = "Role name"`)
 -- @return membership table, nil, meta (`status`, `headers`, `rate_limit`,
 --   `attempts`, `duration`) ; or nil, err
 function Client:create_membership(args)
   local c = config(self, "create_membership")
   check_args("create_membership", args)
-  local errs = validate.fields(args, { email = validate.email, role_id = validate.role_id },
-    { "email", "role_id" })
-  if errs then return nil, Error.validation(errs, "POST", c.base_url .. "/membership/") end
-  return driver.call(c, {
-    method = "POST", path = "/membership/", idempotent = true,
-    body = { email = args.email, role_id = args.role_id },
+  local url = c.base_url .. MEMBERSHIP
+  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" })
+  if not a then return nil, err end
+  if a.role_id == nil then
+    return nil, Error.validation({ role_id = "is required" }, "POST", url)
+  end
+  return driver.call(c, { method = "POST", path = MEMBERSHIP, idempotent = true,
+    body = { email = a.email, role_id = a.role_id } })
+end
+
+local function check_id(checker, field, id, method, url)
+  local why = checker(id)
+  if why then return Error.validation({ [field] = why }, method, url) end
+end
+
+--- Updates a membership (PUT /membership/{id}/) with any of `role_id` (or
+-- `role`), `auto_record_calls`, `default_caller_id`, `hangup_recording_url`,
+-- `may_workflows_impersonate`, `track_email_opens`.
+-- @return the membership, nil, meta ; or nil, err
+function Client:update_membership(id, fields)
+  local c = config(self, "update_membership")
+  check_args("update_membership", fields)
+  local path = MEMBERSHIP .. tostring(id) .. "/"
+  local err = check_id(memb_id, "id", id, "PUT", c.base_url .. MEMBERSHIP)
+  if err then return nil, err end
+  if next(fields) == nil then
+    return nil, Error.validation({ fields = "name at least one field to update" }, "PUT", c.base_url .. path)
+  end
+  local a
+  a, err = prepare(self, "PUT", c.base_url .. path, fields, UPDATE_FIELDS)
+  if not a then return nil, err end
+  return driver.call(c, { method = "PUT", path = path, idempotent = true, body = a })
+end
+
+-- How many ids go into one bulk call: Close reads `id__in` from the body,
+-- but proxies and servers cap bodies and logs, so stay well under 8 KiB.
+local BULK_IDS_BYTES = 4000
+
+--- Updates many memberships (PUT /membership/ with `_params.id__in`). Long
+-- lists are split into several calls and the counts summed.
+-- @return `{count = N}`, nil, meta (`calls`) ; or nil, err where
+--   `err.count` is how many were updated by the calls that succeeded
+function Client:bulk_update_memberships(ids, fields)
+  local c = config(self, "bulk_update_memberships")
+  if type(ids) ~= "table" then
+    error("close: bulk_update_memberships expects a list of membership ids, got " .. type(ids), 2)
+  end
+  check_args("bulk_update_memberships", fields)
+  local url = c.base_url .. MEMBERSHIP
+  local errs, seen = {}, {}
+  if #ids == 0 then errs.ids = "must name at least one membership" end
+  for i, id in ipairs(ids) do
+    local why = memb_id(id)
+    if why then errs["ids[" .. i .. "]"] = why
+    elseif seen[id] then errs["ids[" .. i .. "]"] = "duplicate of ids[" .. seen[id] .. "]"
+    else seen[id] = i end
+  end
+  if next(fields) == nil then errs.fields = "name at least one field to update" end
+  if next(errs) then return nil, Error.validation(errs, "PUT", url) end
+  local a, err = prepare(self, "PUT", url, fields, UPDATE_FIELDS)
+  if not a then return nil, err end
+  local total, calls, i = 0, 0, 1
+  while i <= #ids do
+    local chunk, size = {}, 0
+    while i <= #ids and (size == 0 or size + #ids[i] + 1 <= BULK_IDS_BYTES) do
+      chunk[#chunk + 1] = ids[i]
+      size = size + #ids[i] + 1
+      i = i + 1
+    end
+    local body = copy(a)
+    body._params = { id__in = table.concat(chunk, ",") }
+    local res
+    res, err = driver.call(c, { method = "PUT", path = MEMBERSHIP, idempotent = true, body = body })
+    if not res then
+      err.count = total
+      return nil, err
+    end
+    calls = calls + 1
+    total = total + (tonumber(res.count) or 0)
+  end
+  return { count = total }, nil, { calls = calls }
+end
+
+--- Deactivates a membership (DELETE /membership/{id}/), removing the user
+-- from the organization.
+-- @return the (empty) response table, nil, meta ; or nil, err
+function Client:deactivate_membership(id)
+  local c = config(self, "deactivate_membership")
+  local err = check_id(memb_id, "id", id, "DELETE", c.base_url .. MEMBERSHIP)
+  if err then return nil, err end
+  return driver.call(c, { method = "DELETE", path = MEMBERSHIP .. id .. "/", idempotent = true })
+end
+
+--- The ordered pinned views of a membership.
+-- @return list of saved view ids, nil, meta ; or nil, err
+function Client:pinned_views(id)
+  local c = config(self, "pinned_views")
+  local err = check_id(memb_id, "id", id, "GET", c.base_url .. MEMBERSHIP)
+  if err then return nil, err end
+  local res, meta
+  res, err, meta = driver.call(c, { method = "GET", path = MEMBERSHIP .. id .. "/pinned_views/", idempotent = true })
+  if not res then return nil, err end
+  return res.saved_view_ids or {}, nil, meta
+end
+
+--- Replaces the ordered pinned views of a membership.
+-- @return list of saved view ids, nil, meta ; or nil, err
+function Client:set_pinned_views(id, saved_view_ids)
+  local c = config(self, "set_pinned_views")
+  if type(saved_view_ids) ~= "table" then
+    error("close: set_pinned_views expects a list of saved view ids, got " .. type(saved_view_ids), 2)
+  end
+  local path = MEMBERSHIP .. tostring(id) .. "/pinned_views/"
+  local err = check_id(memb_id, "id", id, "PUT", c.base_url .. MEMBERSHIP)
+  if err then return nil, err end
+  local errs, list = {}, {}
+  for i, v in ipairs(saved_view_ids) do
+    local why = save_id(v)
+    if why then errs["saved_view_ids[" .. i .. "]"] = why end
+    list[i] = v
+  end
+  if next(errs) then return nil, Error.validation(errs, "PUT", c.base_url .. path) end
+  -- written by hand: cjson (Debian's) writes an empty list as {}, and the ids
+  -- are checked to be letters, digits and '_' so they need no escaping
+  local json = '{"saved_view_ids":[' .. (#list > 0 and ('"' .. table.concat(list, '","') .. '"') or "") .. "]}"
+  local res, meta
+  res, err, meta = driver.call(c, { method = "PUT", path = path, idempotent = true, json = json })
+  if not res then return nil, err end
+  return res.saved_view_ids or {}, nil, meta
+end
+
+-- A membership as returned by GET /organization/{id}/ (user_ fields or a
+-- nested user), as a plain table.
+local function flatten(m, active)
+  local u = type(m.user) == "table" and m.user or {}
+  return {
+    id = m.id, user_id = m.user_id or u.id, role_id = m.role_id, active = active,
+    email = m.user_email or u.email,
+    name = m.user_full_name or u.full_name,
+    first_name = m.user_first_name or u.first_name,
+    last_name = m.user_last_name or u.last_name,
+    organization_id = m.organization_id,
+  }
+end
+
+--- The organization's memberships (GET /me/, then GET /organization/{id}/).
+-- @tparam[opt] table opts `{inactive = true}` to include inactive memberships
+-- @return list of `{id, user_id, email, name, first_name, last_name,
+--   role_id, active}`, nil, meta ; or nil, err
+function Client:memberships(opts)
+  local c = config(self, "memberships")
+  opts = opts or {}
+  check_args("memberships", opts)
+  for k, v in pairs(opts) do
+    if k ~= "inactive" then error("close: memberships: unknown option '" .. tostring(k) .. "'", 2) end
+    if type(v) ~= "boolean" then error("close: memberships: option 'inactive' must be a boolean", 2) end
+  end
+  if not c.organization_id then
+    local me, err = driver.call(c, { method = "GET", path = "/me/", idempotent = true,
+      query = { _fields = "organization_id" } })
+    if not me then return nil, err end
+    if type(me.organization_id) ~= "string" then
+      return nil, Error.new("protocol", "GET /me/ returned no organization_id",
+        { method = "GET", url = c.base_url .. "/me/" })
+    end
+    c.organization_id = me.organization_id
+  end
+  local lists = opts.inactive and { "memberships", "inactive_memberships" } or { "memberships" }
+  local expand = {}
+  for i, l in ipairs(lists) do expand[i] = l .. "__user" end
+  local org, err, meta = driver.call(c, {
+    method = "GET", path = "/organization/" .. core.urlencode(c.organization_id) .. "/", idempotent = true,
+    query = { _fields = "id," .. table.concat(lists, ","), _expand = table.concat(expand, ",") },
   })
+  if not org then return nil, err end
+  local out = {}
+  for _, l in ipairs(lists) do
+    for _, m in ipairs(type(org[l]) == "table" and org[l] or {}) do
+      local f = flatten(m, l == "memberships")
+      f.organization_id = f.organization_id or c.organization_id
+      out[#out + 1] = f
+    end
+  end
+  return out, nil, meta
+end
+
+-- Emails match with the local part as written and the domain in any case.
+local function email_key(email)
+  local at = email:match("^.*()@")
+  if not at then return email end
+  return email:sub(1, at) .. email:sub(at + 1):lower()
+end
+
+--- The membership of `email`: the active one, else the inactive one
+-- (`active = false`), else nil with no error.
+-- @tparam table args `{email = string}`
+-- @return membership table (as in `memberships`) or nil ; or nil, err
+function Client:find_membership(args)
+  local c = config(self, "find_membership")
+  check_args("find_membership", args)
+  local errs = validate.fields(args, { email = validate.email }, { "email" })
+  if errs then return nil, Error.validation(errs, "GET", c.base_url .. "/organization/") end
+  local all, err = self:memberships{ inactive = true }
+  if not all then return nil, err end
+  local key, found = email_key(args.email), nil
+  for _, m in ipairs(all) do
+    if type(m.email) == "string" and email_key(m.email) == key then
+      if m.active then return m end
+      found = found or m
+    end
+  end
+  return found
+end
+
+--- The idempotent call automation wants: afterwards `email` has an active
+-- membership with the role. Creates (or reactivates) it when absent or
+-- inactive, changes the role when it differs, does nothing when it matches.
+-- @tparam table args `{email = string, role_id = string}` (or `role = "Role name"`)
+-- @return membership, nil, action ("created", "reactivated", "role_changed"
+--   or "unchanged") ; or nil, err
+function Client:ensure_membership(args)
+  local c = config(self, "ensure_membership")
+  check_args("ensure_membership", args)
+  local url = c.base_url .. MEMBERSHIP
+  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" })
+  if not a then return nil, err end
+  if a.role_id == nil then return nil, Error.validation({ role_id = "is required" }, "POST", url) end
+  local existing
+  existing, err = self:find_membership{ email = a.email }
+  if err then return nil, err end
+  if existing and existing.active then
+    if existing.role_id == a.role_id then return existing, nil, "unchanged" end
+    local m
+    m, err = self:update_membership(existing.id, { role_id = a.role_id })
+    if not m then return nil, err end
+    return m, nil, "role_changed"
+  end
+  local m
+  m, err = self:create_membership{ email = a.email, role_id = a.role_id }
+  if not m then return nil, err end
+  if m.role_id ~= nil and m.role_id ~= a.role_id then
+    m, err = self:update_membership(m.id, { role_id = a.role_id })
+    if not m then return nil, err end
+  end
+  return m, nil, existing and "reactivated" or "created"
+end
+
+local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true }
+local IDEMPOTENT = { GET = true, PUT = true, DELETE = true }
+
+--- Any other Close endpoint, with the client's auth, retries and error shape.
+-- Retries only idempotent methods (GET, PUT, DELETE) unless `retry = true`.
+-- @tparam string method "GET", "POST", "PUT", "PATCH" or "DELETE"
+-- @tparam string path relative to base_url, e.g. "/lead/"
+-- @tparam[opt] table opts `{query = {...}, body = {...}, retry = boolean}`
+-- @return the decoded response, nil, meta ; or nil, err
+function Client:request(method, path, opts)
+  local c = config(self, "request")
+  opts = opts or {}
+  if type(method) ~= "string" or not METHODS[method:upper()] then
+    error("close: request: method must be one of GET, POST, PUT, PATCH, DELETE", 2)
+  end
+  if type(path) ~= "string" then error("close: request: path must be a string", 2) end
+  check_args("request", opts)
+  for k in pairs(opts) do
+    if k ~= "query" and k ~= "body" and k ~= "retry" then
+      error("close: request: unknown option '" .. tostring(k) .. "'", 2)
+    end
+  end
+  method = method:upper()
+  local why
+  if path:sub(1, 1) ~= "/" then why = "must start with '/'"
+  elseif path:find("%.%.") then why = "must not contain '..'"
+  elseif path:find("[%s%c?#]") then why = "must not contain spaces, '?' or '#' (pass query = {...})"
+  end
+  if why then return nil, Error.validation({ path = why }, method, c.base_url .. path) end
+  if opts.query ~= nil and type(opts.query) ~= "table" then
+    return nil, Error.validation({ query = "must be a table" }, method, c.base_url .. path)
+  end
+  return driver.call(c, { method = method, path = path, query = opts.query, body = opts.body,
+    idempotent = IDEMPOTENT[method] or opts.retry == true })
 end
 
 --- Releases the client's connection. Idempotent; the client is unusable after.

@@ -68,7 +68,7 @@ end
 
 --- Sends one logical call with retries.
 -- `c` is the client's resolved configuration; `req` is
--- `{method=, path=, query=, body=(table), idempotent=}`.
+-- `{method=, path=, query=, body=(table) or json=(string), idempotent=}`.
 -- Returns `decoded, nil, meta` or `nil, err`.
 function M.call(c, req)
   local method = req.method
@@ -78,11 +78,15 @@ function M.call(c, req)
     ["User-Agent"] = c.user_agent,
     ["Accept"] = "application/json",
   }
-  local body
-  if req.body ~= nil then
-    body = json.encode(req.body)
-    headers["Content-Type"] = "application/json"
+  local body = req.json -- already encoded, when cjson cannot say it
+  if body == nil and req.body ~= nil then
+    local why
+    body, why = json.encode(req.body)
+    if not body then
+      return nil, Error.validation({ body = "cannot be encoded as JSON: " .. tostring(why) }, method, url)
+    end
   end
+  if body ~= nil then headers["Content-Type"] = "application/json" end
   local start = c.clock()
   local attempt = 0
   while true do
