@@ -50,6 +50,46 @@ for _, role in ipairs(ROLES) do
   }
 end
 
+local MEMB = "memb_JPCqDJq0AmoZFhemXAWrWk9327DqfJgUF2VGPMOL4Lp"
+local MEMB2 = "memb_SLfZq4IU5E2nBA3PBzHFsi1HUv98cPmGUIZGlWK7Z3y"
+local function op(name, run) operations[#operations + 1] = { name = name, run = run } end
+op("create_membership role=<name> (GET /role/, then POST)", function(c)
+  return c:create_membership{ email = "jane@acme.com", role = "Account Manager" }
+end)
+op("update_membership every field", function(c)
+  return c:update_membership(MEMB, { role_id = "user", auto_record_calls = "disabled",
+    default_caller_id = "phon_abc", hangup_recording_url = "https://example.com/r.mp3",
+    may_workflows_impersonate = true, track_email_opens = false })
+end)
+op("update_membership null fields", function(c)
+  return c:update_membership(MEMB, { default_caller_id = close.null, hangup_recording_url = close.null })
+end)
+for _, v in ipairs({ "enabled", "disabled", "unset" }) do
+  op("update_membership auto_record_calls=" .. v, function(c)
+    return c:update_membership(MEMB, { auto_record_calls = v })
+  end)
+end
+op("bulk_update_memberships", function(c)
+  return c:bulk_update_memberships({ MEMB, MEMB2 }, { role_id = "restricteduser", track_email_opens = true })
+end)
+op("deactivate_membership", function(c) return c:deactivate_membership(MEMB) end)
+op("pinned_views", function(c) return c:pinned_views(MEMB) end)
+op("set_pinned_views", function(c)
+  return c:set_pinned_views(MEMB, { "save_LCt6QxYsDbdJfMiIkLjBFJBkJTwS9TufXu3nSkHopXM" })
+end)
+op("set_pinned_views empty", function(c) return c:set_pinned_views(MEMB, {}) end)
+op("memberships (GET /me/, GET /organization/{id}/)", function(c) return c:memberships() end)
+op("memberships inactive", function(c) return c:memberships{ inactive = true } end)
+op("find_membership", function(c)
+  local m, err = c:find_membership{ email = "jane@salesteam.com" }
+  return m ~= nil or err == nil, err
+end)
+op("ensure_membership", function(c) return c:ensure_membership{ email = "jane@salesteam.com", role_id = "user" } end)
+op("roles", function(c) return c:roles() end)
+op("request GET /role/{id}/", function(c)
+  return c:request("GET", "/role/role_y6eLquXvRUdmwqi61tsmgCJUU7uGfxaRbDuLoONZL9p/")
+end)
+
 for _, spec in ipairs({ { name = "close-memberships.yaml", url = full_url, all = true },
                         { name = "create-membership.seed.yaml", url = seed_url } }) do
   for _, auth in ipairs(auths) do
