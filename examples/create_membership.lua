@@ -8,7 +8,7 @@
 -- the failed lines so they can be fixed and run again (create is idempotent).
 local close = require "close"
 
-local path = arg and arg[1] or "examples/members.csv"
+local path = ... or "examples/members.csv"
 local file = assert(io.open(path, "r"))
 local rows = {}
 for line in file:lines() do

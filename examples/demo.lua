@@ -22,8 +22,7 @@ close.set_default(close.new{
   end,
 })
 
-arg = { [0] = "examples/demo.lua", "examples/members.csv" }
-local provisioned, failed = dofile("examples/create_membership.lua")
+local provisioned, failed = assert(loadfile("examples/create_membership.lua"))("examples/members.csv")
 -- the file holds two lines meant to fail: one refused before sending, one by the server
 if provisioned ~= 5 or #failed ~= 2 then
   print("demo: unexpected outcome")
