@@ -79,8 +79,11 @@ function close.new(opts)
     if c[k] ~= c[k] or c[k] <= 0 then fail(("option '%s' must be positive"):format(k)) end
   end
   if c.backoff_base ~= c.backoff_base or c.backoff_base < 0 then fail("option 'backoff_base' must not be negative") end
-  if c.max_retries < 0 or c.max_retries ~= math.floor(c.max_retries) then
-    fail("option 'max_retries' must be a whole number >= 0")
+  if not (c.max_retries >= 0 and c.max_retries <= 100) or c.max_retries ~= math.floor(c.max_retries) then
+    fail("option 'max_retries' must be a whole number from 0 to 100")
+  end
+  for _, k in ipairs({ "timeout", "connect_timeout" }) do
+    if c[k] > 86400 then fail(("option '%s' must be at most 86400 seconds"):format(k)) end
   end
 
   if (opts.api_key == nil) == (opts.oauth_token == nil) then
@@ -245,8 +248,13 @@ local function resolve_role(self, args, method, url)
 end
 
 -- Validates an argument table for a call; returns the checked copy or an error.
-local function prepare(self, method, url, args, schema, required)
+-- With need_role, one of role_id and role is required.
+local function prepare(self, method, url, args, schema, required, need_role)
   local errs = check_role_choice(args, validate.fields(args, schema, required))
+  if need_role and args.role_id == nil and args.role == nil then
+    errs = errs or {}
+    errs.role_id = "is required"
+  end
   if errs then return nil, Error.validation(errs, method, url) end
   args = copy(args)
   local err = resolve_role(self, args, method, url)
@@ -264,11 +272,8 @@ function Client:create_membership(args)
   local c = config(self, "create_membership")
   check_args("create_membership", args)
   local url = c.base_url .. MEMBERSHIP
-  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" })
+  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" }, true)
   if not a then return nil, err end
-  if a.role_id == nil then
-    return nil, Error.validation({ role_id = "is required" }, "POST", url)
-  end
   return driver.call(c, { method = "POST", path = MEMBERSHIP, idempotent = true,
     body = { email = a.email, role_id = a.role_id } })
 end
@@ -487,9 +492,8 @@ function Client:ensure_membership(args)
   local c = config(self, "ensure_membership")
   check_args("ensure_membership", args)
   local url = c.base_url .. MEMBERSHIP
-  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" })
+  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" }, true)
   if not a then return nil, err end
-  if a.role_id == nil then return nil, Error.validation({ role_id = "is required" }, "POST", url) end
   local existing
   existing, err = self:find_membership{ email = a.email }
   if err then return nil, err end
@@ -587,7 +591,9 @@ end
 
 --- Replaces the default client (nil: rebuild from the environment on next use).
 function close.set_default(client)
-  if client ~= nil then config(client, "set_default") end
+  if client ~= nil and not (type(client) == "table" and private[client]) then
+    error("close.set_default: expected a client from close.new (or nil)", 2)
+  end
   default_client = client
 end
 

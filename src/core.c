@@ -161,19 +161,22 @@ static int l_ratelimit(lua_State *L) {
     return 1;
 }
 
-/* wait_hint(headers, body_rate_reset|nil, now) -> seconds, source | nil */
+/* wait_hint(status, headers, body_rate_reset|nil, now) -> seconds, source | nil */
 static int l_wait_hint(lua_State *L) {
     close_hint_headers h;
     double out, body_reset = -1;
     const char *source = NULL;
-    if (lua_type(L, 2) == LUA_TNUMBER) body_reset = lua_tonumber(L, 2);
-    else if (lua_type(L, 2) == LUA_TSTRING && !close_parse_seconds(lua_tostring(L, 2), &body_reset)) body_reset = -1;
-    h.retry_after = header(L, 1, "retry-after");
-    h.date = header(L, 1, "date");
-    h.ratelimit = header(L, 1, "ratelimit");
-    h.ratelimit_policy = header(L, 1, "ratelimit-policy");
-    h.x_reset = header(L, 1, "x-rate-limit-reset");
-    if (!close_wait_hint(&h, body_reset, (time_t)luaL_optnumber(L, 3, (lua_Number)time(NULL)), &out, &source)) {
+    h.status = (int)luaL_checkinteger(L, 1);
+    if (lua_type(L, 3) == LUA_TNUMBER) body_reset = lua_tonumber(L, 3);
+    else if (lua_type(L, 3) == LUA_TSTRING && !close_parse_seconds(lua_tostring(L, 3), &body_reset)) body_reset = -1;
+    if (!(body_reset >= 0)) body_reset = -1; /* NaN and negatives are no hint */
+    h.retry_after = header(L, 2, "retry-after");
+    h.date = header(L, 2, "date");
+    h.ratelimit = header(L, 2, "ratelimit");
+    h.ratelimit_policy = header(L, 2, "ratelimit-policy");
+    h.x_remaining = header(L, 2, "x-rate-limit-remaining");
+    h.x_reset = header(L, 2, "x-rate-limit-reset");
+    if (!close_wait_hint(&h, body_reset, (time_t)luaL_optnumber(L, 4, (lua_Number)time(NULL)), &out, &source)) {
         lua_pushnil(L);
         return 1;
     }
@@ -189,6 +192,18 @@ static double num_field(lua_State *L, int idx, const char *k, double dflt) {
     return v;
 }
 
+/* a double to int without undefined behaviour for huge values or NaN */
+static int clamp_int(double v) {
+    if (!(v > 0)) return 0;
+    return v > 1e9 ? 1000000000 : (int)v;
+}
+
+/* seconds to milliseconds for curl, within [1 ms, 1 day] */
+static long clamp_ms(double s) {
+    if (!(s > 0.001)) return 1;
+    return s > 86400 ? 86400000L : (long)(s * 1000);
+}
+
 /* retry_decide{attempt=, max_retries=, retryable=, hint=, elapsed=, deadline=,
  *              backoff_base=, max_wait=, random=} -> wait | nil, verdict, wait */
 static int l_retry_decide(lua_State *L) {
@@ -196,11 +211,11 @@ static int l_retry_decide(lua_State *L) {
     close_retry_verdict v;
     double wait;
     luaL_checktype(L, 1, LUA_TTABLE);
-    in.attempt = (int)num_field(L, 1, "attempt", 1);
-    in.max_retries = (int)num_field(L, 1, "max_retries", 0);
+    in.attempt = clamp_int(num_field(L, 1, "attempt", 1));
+    in.max_retries = clamp_int(num_field(L, 1, "max_retries", 0));
     in.retryable = (close_getfield(L, 1, "retryable"), lua_toboolean(L, -1));
     lua_pop(L, 1);
-    in.has_hint = close_getfield(L, 1, "hint") == LUA_TNUMBER;
+    in.has_hint = close_getfield(L, 1, "hint") == LUA_TNUMBER && lua_tonumber(L, -1) >= 0;
     lua_pop(L, 1);
     in.hint = num_field(L, 1, "hint", 0);
     in.elapsed = num_field(L, 1, "elapsed", 0);
@@ -315,11 +330,12 @@ static int l_http_request(lua_State *L) {
     if (!r.method || !r.url) return luaL_argerror(L, 2, "method and url are required");
     r.body = str_field(L, 2, "body", &r.body_len);
     r.ca_file = str_field(L, 2, "ca_file", NULL);
-    r.timeout_ms = (long)(num_field(L, 2, "timeout", 30) * 1000);
-    r.connect_timeout_ms = (long)(num_field(L, 2, "connect_timeout", 10) * 1000);
-    if (r.timeout_ms < 1) r.timeout_ms = 1;
-    if (r.connect_timeout_ms < 1) r.connect_timeout_ms = 1;
-    r.max_body = (size_t)num_field(L, 2, "max_body", 1 << 20);
+    r.timeout_ms = clamp_ms(num_field(L, 2, "timeout", 30));
+    r.connect_timeout_ms = clamp_ms(num_field(L, 2, "connect_timeout", 10));
+    {
+        double mb = num_field(L, 2, "max_body", 1 << 20);
+        r.max_body = !(mb > 0) ? 0 : mb > 1e12 ? (size_t)1e12 : (size_t)mb;
+    }
 
     /* "Name: value" lines built on the Lua stack, kept alive in a table */
     lua_newtable(L); /* index 3 */

@@ -144,20 +144,23 @@ int close_parse_retry_after(const char *value, const char *date_header, time_t n
 int close_wait_hint(const close_hint_headers *h, double body_reset, time_t now, double *out,
                     const char **source) {
     close_ratelimit rl;
+    double remaining;
     if (close_parse_retry_after(h->retry_after, h->date, now, out)) {
         *source = "retry-after";
         return 1;
     }
-    if (close_parse_ratelimit(h->ratelimit, h->ratelimit_policy, NULL, NULL, NULL, &rl) && rl.reset >= 0) {
+    if (close_parse_ratelimit(h->ratelimit, h->ratelimit_policy, NULL, NULL, NULL, &rl) && rl.reset >= 0 &&
+        (h->status == 429 || rl.remaining == 0)) {
         *out = rl.reset;
         *source = "ratelimit";
         return 1;
     }
-    if (close_parse_seconds(h->x_reset, out)) {
+    if ((h->status == 429 || (close_parse_seconds(h->x_remaining, &remaining) && remaining == 0)) &&
+        close_parse_seconds(h->x_reset, out)) {
         *source = "x-rate-limit-reset";
         return 1;
     }
-    if (body_reset >= 0) {
+    if (body_reset >= 0 && h->status == 429) {
         *out = body_reset;
         *source = "body";
         return 1;

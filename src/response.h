@@ -40,10 +40,13 @@ int close_parse_retry_after(const char *value, const char *date_header, time_t n
 
 /* The wait the server asks for, from (in order) Retry-After, RateLimit's
  * reset, X-Rate-Limit-Reset, then the body's rate_reset (body_reset < 0 when
- * absent). Sets *source to a static name of where it came from. Returns 1
- * when a hint was found. */
+ * absent). A rate-limit reset is a wait only on a 429 or when the window is
+ * spent (remaining 0): a 503 from a key with calls left is no reason to sit
+ * out the whole window. Sets *source to a static name of where it came
+ * from. Returns 1 when a hint was found. */
 typedef struct {
-    const char *retry_after, *date, *ratelimit, *ratelimit_policy, *x_reset;
+    int status;
+    const char *retry_after, *date, *ratelimit, *ratelimit_policy, *x_remaining, *x_reset;
 } close_hint_headers;
 int close_wait_hint(const close_hint_headers *h, double body_reset, time_t now, double *out,
                     const char **source);

@@ -14,15 +14,26 @@ local M = {}
 local json = cjson.new()
 json.decode_max_depth(64)
 
-local function printable_snippet(body)
-  local s = body:sub(1, 200):gsub("[%c\128-\255]+", " ")
+-- The start of a non-JSON body for the message, secrets removed before the
+-- cut so that no piece of one survives it.
+local function printable_snippet(body, secrets)
+  local s = Error.scrub(body, secrets):sub(1, 200):gsub("[%c\128-\255]+", " ")
   s = s:gsub("^%s+", ""):gsub("%s+$", "")
   return s
 end
 
+-- The strings and numbers of a JSON list, joined; anything else is skipped.
+local function join_strings(list)
+  local parts = {}
+  for _, v in ipairs(list) do
+    if type(v) == "string" or type(v) == "number" then parts[#parts + 1] = tostring(v) end
+  end
+  return table.concat(parts, " ")
+end
+
 -- Close's error bodies: {"error": "..."}, {"error": {"message": ..}},
 -- {"errors": [...], "field-errors": {...}}, {"message": ..}.
-local function describe(status, body)
+local function describe(status, body, secrets)
   local doc = body ~= "" and json.decode(body) or nil
   local out = {}
   if type(doc) == "table" then
@@ -37,18 +48,20 @@ local function describe(status, body)
     if type(doc["field-errors"]) == "table" and next(doc["field-errors"]) then
       out.field_errors = {}
       for k, v in pairs(doc["field-errors"]) do
-        out.field_errors[tostring(k)] = type(v) == "table" and table.concat(v, " ") or tostring(v)
+        out.field_errors[tostring(k)] = type(v) == "table" and join_strings(v) or tostring(v)
       end
     end
     if type(doc.errors) == "table" and #doc.errors > 0 then
       out.errors = {}
-      for i, v in ipairs(doc.errors) do out.errors[i] = tostring(v) end
+      for _, v in ipairs(doc.errors) do
+        if type(v) == "string" or type(v) == "number" then out.errors[#out.errors + 1] = tostring(v) end
+      end
       out.message = out.message or out.errors[1]
     end
     if not out.message and out.field_errors then out.message = "invalid fields" end
   end
   if not out.message then
-    local snippet = printable_snippet(body)
+    local snippet = printable_snippet(body, secrets)
     out.message = "HTTP " .. status .. (snippet ~= "" and (": " .. snippet) or "")
   end
   return out
@@ -113,7 +126,8 @@ function M.call(c, req)
       kind = core.status_kind(status)
       if not kind then
         local doc = res.body == "" and {} or json.decode(res.body)
-        if type(doc) ~= "table" then
+        -- an object is expected (cjson cannot tell [] from {}; a list with items is refused)
+        if type(doc) ~= "table" or #doc > 0 then
           kind = "protocol"
           terr = { message = "response is not a JSON object" }
         else
@@ -125,17 +139,19 @@ function M.call(c, req)
             attempts = attempt, duration = c.clock() - start }
         end
       else
-        info = describe(status, res.body)
+        info = describe(status, res.body, c.secrets)
         -- a wait hint means something only on a response that asks to come back later
         if core.is_retryable(status, kind) then
-          hint, hint_source = core.wait_hint(res.headers, info.rate_reset, c.wallclock())
+          hint, hint_source = core.wait_hint(status, res.headers, info.rate_reset, c.wallclock())
         end
       end
     else
-      if type(terr) ~= "table" or not Error.KINDS[terr.kind] then
-        terr = { kind = "network", message = tostring(terr and (terr.message or terr) or "transport failed") }
-      end
-      kind = terr.kind
+      -- a transport of the user's may return anything: make it the shape we need
+      local t = type(terr) == "table" and terr or { message = terr }
+      kind = Error.KINDS[t.kind] and t.kind or "network"
+      local msg = t.message
+      if msg == nil then msg = Error.KINDS[t.kind] and t.kind or "transport failed" end
+      terr = { kind = kind, message = tostring(msg) }
     end
     local wait, verdict, needed = core.retry_decide({
       attempt = attempt, max_retries = c.max_retries,

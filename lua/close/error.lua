@@ -75,7 +75,9 @@ function Error.new(kind, message, fields, secrets)
   for k, v in pairs(fields or {}) do e[k] = v end
   e.kind, e.message = kind, scrub(message, secrets)
   if e.field_errors then
-    for k, v in pairs(e.field_errors) do e.field_errors[k] = scrub(v, secrets) end
+    local fe = {}
+    for k, v in pairs(e.field_errors) do fe[scrub(k, secrets)] = scrub(v, secrets) end
+    e.field_errors = fe
   end
   if e.errors then
     for i, v in ipairs(e.errors) do e.errors[i] = scrub(v, secrets) end

@@ -107,6 +107,11 @@ static void test_response(void) {
     CHECK(!close_wait_hint(&h, -1, 0, &w, &src));
     h.ratelimit = "limit=20, remaining=0, reset=1.5";
     CHECK(close_wait_hint(&h, 3, 0, &w, &src) && w == 1.5 && streq(src, "ratelimit"));
+    h.ratelimit = "limit=100, remaining=50, reset=5";
+    h.status = 503; /* calls left: the window's reset is no reason to wait */
+    CHECK(!close_wait_hint(&h, -1, 0, &w, &src));
+    h.status = 429;
+    CHECK(close_wait_hint(&h, -1, 0, &w, &src) && w == 5 && streq(src, "ratelimit"));
     h.retry_after = "2";
     CHECK(close_wait_hint(&h, 3, 0, &w, &src) && w == 2 && streq(src, "retry-after"));
 }

@@ -1,0 +1,549 @@
+--- The OpenResty transport: HTTP/1.1 over ngx_lua cosockets.
+-- Inside nginx a request handler must not block (libcurl would stall every
+-- request of the worker), so this transport talks HTTP itself over
+-- `ngx.socket.tcp`, which yields to the event loop while it waits.
+--
+--     local t = require "close.transport.ngx"
+--     local client = close.new{ api_key = ..., transport = t.new(), sleep = t.sleep }
+--
+-- Same interface as `close.transport.curl`: `transport(request)` returns
+-- `{status=, headers=, body=}` or `nil, {kind=, message=}`. Differences:
+--
+-- * Certificates are checked against `lua_ssl_trusted_certificate` (and
+--   `lua_ssl_verify_depth`) of the nginx configuration; `request.ca_file` is
+--   ignored. nginx matches the certificate against the host name only (DNS
+--   names), so an https URL with an IP address fails verification even when
+--   the certificate lists that IP.
+-- * Host names are resolved by nginx's `resolver` directive, which must be
+--   configured for any name but `localhost` and `*.localhost`: those are
+--   loopback (RFC 6761) and connect to 127.0.0.1 without a resolver, as curl
+--   does.
+-- * Connections are kept in the cosocket pool of the worker
+--   (`lua_socket_pool_size`, `lua_socket_keepalive_timeout`), one pool per
+--   scheme, host, port and TLS server name.
+--
+-- Only some phases have cosockets: rewrite, access, content, ngx.timer and
+-- the ssl_certificate/ssl_session_fetch/ssl_client_hello handlers. Elsewhere
+-- (init, init_worker, set, header_filter, body_filter, log, balancer...) the
+-- transport and `sleep` raise an error that says so; `available()` tells in
+-- advance.
+-- @module close.transport.ngx
+
+-- luacheck: read globals ngx
+local ngx = ngx -- nil outside nginx: then only available() may be called
+
+local M = {}
+
+local MAX_HEAD = 65536        -- status line and headers (and chunked trailers), like curl's cap
+local MAX_CHUNK_LINE = 4096   -- one chunk-size line, extensions included
+local MAX_INTERIM = 8         -- 1xx responses skipped before the final one
+local BLOCK = 16384           -- bytes asked of the socket per read
+local MAX_STALE_RETRIES = 1   -- fresh attempts after a pooled connection turned out dead
+
+local BODY_TOO_LARGE = "response body is larger than max_body"
+
+local COSOCKET_PHASES = {
+  rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true,
+}
+
+--- Whether cosockets can be used here and now.
+-- @return true; or false and a message naming the phase and what to do
+function M.available()
+  if type(ngx) ~= "table" or type(ngx.socket) ~= "table" or type(ngx.get_phase) ~= "function" then
+    return false, "close: ngx.socket is not available: this is not OpenResty (nginx with ngx_lua)"
+  end
+  local phase = ngx.get_phase()
+  if COSOCKET_PHASES[phase] then return true end
+  return false, ("close: cosockets are not available in the '%s' phase; call it from a handler "
+    .. "(rewrite_by_lua*, access_by_lua*, content_by_lua*) or from ngx.timer.at"):format(tostring(phase))
+end
+
+local function check_phase()
+  local ok, msg = M.available()
+  if not ok then error(msg, 0) end
+end
+
+--- Waits without blocking the worker (`ngx.sleep`), for the client's `sleep` option.
+-- @tparam number seconds
+function M.sleep(seconds)
+  check_phase()
+  if type(seconds) == "number" and seconds > 0 then ngx.sleep(seconds) end
+end
+
+local function dotted(v)
+  v = tonumber(v) or 0
+  return ("%d.%d.%d"):format(math.floor(v / 1000000), math.floor(v / 1000) % 1000, v % 1000)
+end
+
+--- "nginx/1.22.1; ngx_lua/0.10.23", for a User-Agent; nil outside nginx.
+function M.runtime()
+  if type(ngx) ~= "table" or type(ngx.config) ~= "table" then return nil end
+  return ("nginx/%s; ngx_lua/%s"):format(dotted(ngx.config.nginx_version), dotted(ngx.config.ngx_lua_version))
+end
+
+local function fail(kind, message)
+  return nil, { kind = kind, message = message }
+end
+
+---------------------------------------------------------------------------
+-- URL
+
+local function is_loopback_name(host)
+  return host == "localhost" or host:sub(-10) == ".localhost"
+end
+
+--- Splits an http(s) URL; exported for tests.
+-- @return `{scheme=, host=, port=, path=, tls=, ipv6=, connect_host=, host_header=}` or nil, reason
+function M.parse_url(url)
+  if type(url) ~= "string" then return nil, "the URL is not a string" end
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil, "not an absolute URL" end
+  scheme = scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then
+    return nil, "unsupported scheme '" .. scheme .. "'"
+  end
+  local authority, path = rest:match("^([^/?#]*)(.*)$")
+  path = path:gsub("#.*$", "")
+  if path == "" or path:sub(1, 1) == "?" then path = "/" .. path end
+  if path:find("[%c ]") then return nil, "the URL path has spaces or control characters" end
+  if authority:find("@", 1, true) then return nil, "user info in the URL is not supported" end
+  local host, port, ipv6
+  local v6, after = authority:match("^%[([%x:.]+)%](.*)$")
+  if v6 then
+    host, ipv6 = v6:lower(), true
+    if after ~= "" then
+      port = after:match("^:(%d*)$")
+      if not port then return nil, "malformed host" end
+    end
+  else
+    host, port = authority:match("^([^:]*):(%d*)$")
+    if not host then host = authority end
+    host = host:lower()
+    if not host:match("^[%w._-]+$") then return nil, "malformed host" end
+  end
+  if host == "" then return nil, "no host in the URL" end
+  local default_port = scheme == "https" and 443 or 80
+  port = (port == nil or port == "") and default_port or tonumber(port)
+  if not port or port < 1 or port > 65535 then return nil, "port out of range" end
+
+  local u = { scheme = scheme, host = host, port = port, path = path, tls = scheme == "https", ipv6 = ipv6 }
+  local bracketed = ipv6 and ("[" .. host .. "]") or host
+  u.connect_host = (not ipv6 and is_loopback_name(host)) and "127.0.0.1" or bracketed
+  u.host_header = port == default_port and bracketed or (bracketed .. ":" .. port)
+  return u
+end
+
+---------------------------------------------------------------------------
+-- Request
+
+local function sanitize(s)
+  return (s:sub(1, 80):gsub("[%c\128-\255]", "?"))
+end
+
+local TOKEN = "^[%w!#$%%&'*+.^_`|~-]+$"
+
+local function build_request(req, u)
+  local method = req.method
+  if type(method) ~= "string" or not method:match(TOKEN) then
+    return nil, "invalid method"
+  end
+  local names, given, close_asked = {}, {}, false
+  if req.headers ~= nil and type(req.headers) ~= "table" then return nil, "headers must be a table" end
+  for name, value in pairs(req.headers or {}) do
+    if type(name) ~= "string" or not name:match(TOKEN) then
+      return nil, "invalid header name"
+        .. (type(name) == "string" and (" '" .. sanitize(name) .. "'") or (" of type " .. type(name)))
+    end
+    if type(value) == "number" then value = tostring(value) end
+    if type(value) ~= "string" then return nil, "header '" .. name .. "' must have a string value" end
+    -- never echo the value: it may be the Authorization header
+    if value:find("[\r\n]") or value:find("\0", 1, true) then
+      return nil, "header '" .. name .. "' has a CR, LF or NUL in its value"
+    end
+    local lname = name:lower()
+    if given[lname] then return nil, "header '" .. name .. "' is given twice" end
+    if lname ~= "content-length" and lname ~= "transfer-encoding" then
+      names[#names + 1] = name
+      given[lname] = value
+    end
+  end
+  if given.connection then
+    for token in given.connection:lower():gmatch("[^,%s]+") do
+      if token == "close" then close_asked = true end
+    end
+  end
+  table.sort(names)
+  local out = { method, " ", u.path, " HTTP/1.1\r\n" }
+  local function add(name, value)
+    out[#out + 1] = name
+    out[#out + 1] = ": "
+    out[#out + 1] = value
+    out[#out + 1] = "\r\n"
+  end
+  if not given.host then add("Host", u.host_header) end
+  if not given.connection then add("Connection", "keep-alive") end
+  for _, name in ipairs(names) do add(name, given[name:lower()]) end
+  local body = req.body
+  if body ~= nil and type(body) ~= "string" then return nil, "body must be a string" end
+  if body then
+    add("Content-Length", tostring(#body))
+  elseif method == "POST" or method == "PUT" or method == "PATCH" then
+    add("Content-Length", "0")
+  end
+  out[#out + 1] = "\r\n"
+  if body and body ~= "" then out[#out + 1] = body end
+  return out, close_asked
+end
+
+---------------------------------------------------------------------------
+-- Reading, with one deadline for the whole attempt
+
+local function ms(seconds)
+  local v = math.floor(seconds * 1000 + 0.5)
+  if v < 1 then v = 1 end
+  return v
+end
+
+local function arm(st)
+  local left = st.deadline - ngx.now()
+  if left <= 0 then return false end
+  st.sock:settimeout(ms(left))
+  return true
+end
+
+local function fill(st)
+  if not arm(st) then return nil, "timeout" end
+  local data, err = st.sock:receiveany(BLOCK)
+  if not data then return nil, err end
+  st.buf = st.buf .. data
+  st.received = st.received + #data
+  return true
+end
+
+local function read_line(st, limit)
+  while true do
+    local i = st.buf:find("\n", 1, true)
+    if i then
+      if i - 1 > limit then return nil, "too long" end
+      local line = st.buf:sub(1, i - 1)
+      st.buf = st.buf:sub(i + 1)
+      if line:sub(-1) == "\r" then line = line:sub(1, -2) end
+      return line
+    end
+    if #st.buf > limit then return nil, "too long" end
+    local ok, err = fill(st)
+    if not ok then return nil, err end
+  end
+end
+
+local function read_exact(st, n)
+  local have = #st.buf
+  if have >= n then
+    local data = st.buf:sub(1, n)
+    st.buf = st.buf:sub(n + 1)
+    return data
+  end
+  if not arm(st) then return nil, "timeout", have end
+  local data, err, partial = st.sock:receive(n - have)
+  if not data then
+    return nil, err, have + #(partial or "")
+  end
+  data = st.buf .. data
+  st.buf = ""
+  return data
+end
+
+-- The failure of a read in the middle of a body or head.
+local function cut(err, what)
+  if err == "timeout" then return fail("timeout", "timed out reading the " .. what) end
+  if err == "closed" then return fail("protocol", "the connection closed in the middle of the " .. what) end
+  return fail("network", "reading the " .. what .. ": " .. tostring(err))
+end
+
+-- Reads one response head; returns status, headers, version, head size or nil, err.
+local function read_head(st)
+  local stop
+  while true do
+    local s, e = st.buf:find("\n\r?\n")
+    if s then
+      if e > MAX_HEAD then break end
+      stop = s
+      break
+    end
+    if #st.buf > MAX_HEAD then break end
+    local ok, err = fill(st)
+    if not ok then
+      if st.received == 0 then
+        if err == "timeout" then return fail("timeout", "timed out waiting for the response") end
+        st.empty = true -- nothing came back: a dead pooled connection, maybe
+        if err == "closed" then return fail("network", "the server closed the connection without a response") end
+        return fail("network", "reading the response: " .. tostring(err))
+      end
+      return cut(err, "response headers")
+    end
+  end
+  if not stop then return fail("protocol", "response headers are too large") end
+  local head = st.buf:sub(1, stop)
+  local size = #st.buf
+  st.buf = st.buf:sub(stop + 1):gsub("^\r?\n", "")
+  size = size - #st.buf
+  local lines = {}
+  for line in head:gmatch("([^\n]*)\n") do
+    if line:sub(-1) == "\r" then line = line:sub(1, -2) end
+    lines[#lines + 1] = line
+  end
+  local major, minor, code, reason = (lines[1] or ""):match("^HTTP/(%d)%.(%d) (%d%d%d)(.*)$")
+  if not major or (reason ~= "" and reason:sub(1, 1) ~= " ") then
+    return fail("protocol", "malformed status line: " .. sanitize(lines[1] or ""))
+  end
+  local headers, last = {}, nil
+  for i = 2, #lines do
+    local line = lines[i]
+    if line:match("^[ \t]") and last then -- obsolete line folding
+      headers[last] = headers[last] .. " " .. line:match("^[ \t]*(.-)[ \t]*$")
+    else
+      local name, value = line:match("^([^:]+):[ \t]*(.-)[ \t]*$")
+      if not name or not name:match(TOKEN) then
+        return fail("protocol", "malformed header line: " .. sanitize(line))
+      end
+      name = name:lower()
+      if headers[name] then
+        headers[name] = headers[name] .. ", " .. value
+      else
+        headers[name] = value
+      end
+      last = name
+    end
+  end
+  return tonumber(code), headers, tonumber(major) * 10 + tonumber(minor), size
+end
+
+local function has_token(value, token)
+  if not value then return false end
+  for t in value:lower():gmatch("[^,%s]+") do
+    if t == token then return true end
+  end
+  return false
+end
+
+local function read_chunked(st, max_body, trailer_room)
+  local parts, total = {}, 0
+  while true do
+    local line, err = read_line(st, MAX_CHUNK_LINE)
+    if not line then
+      if err == "too long" then return fail("protocol", "malformed chunked body: chunk size line too long") end
+      return cut(err, "response body")
+    end
+    local hex, ext = line:match("^(%x+)(.*)$")
+    if not hex or not (ext == "" or ext:match("^[ \t]*;")) then
+      return fail("protocol", "malformed chunked body: bad chunk size")
+    end
+    hex = hex:gsub("^0+(%x)", "%1")
+    if #hex > 8 then return fail("protocol", BODY_TOO_LARGE) end
+    local size = tonumber(hex, 16)
+    if size == 0 then break end
+    if total + size > max_body then return fail("protocol", BODY_TOO_LARGE) end
+    local data, rerr = read_exact(st, size)
+    if not data then return cut(rerr, "response body") end
+    parts[#parts + 1] = data
+    total = total + size
+    local crlf, lerr = read_line(st, 0)
+    if not crlf then
+      if lerr == "too long" then return fail("protocol", "malformed chunked body: no CRLF after a chunk") end
+      return cut(lerr, "response body")
+    end
+  end
+  -- trailers: read and dropped, within what is left of the header allowance
+  while true do
+    local line, err = read_line(st, trailer_room)
+    if not line then
+      if err == "too long" then return fail("protocol", "response headers are too large") end
+      return cut(err, "response body")
+    end
+    if line == "" then break end
+    trailer_room = trailer_room - #line - 2
+    if trailer_room < 0 then return fail("protocol", "response headers are too large") end
+  end
+  return table.concat(parts)
+end
+
+local function read_until_close(st, max_body)
+  local parts, total = { st.buf }, #st.buf
+  st.buf = ""
+  if total > max_body then return fail("protocol", BODY_TOO_LARGE) end
+  while true do
+    if not arm(st) then return fail("timeout", "timed out reading the response body") end
+    local data, err = st.sock:receiveany(BLOCK)
+    if not data then
+      if err == "closed" then break end
+      return cut(err, "response body")
+    end
+    total = total + #data
+    if total > max_body then return fail("protocol", BODY_TOO_LARGE) end
+    parts[#parts + 1] = data
+  end
+  return table.concat(parts)
+end
+
+-- Reads the whole response: returns response, reusable or nil, err.
+local function read_response(st, method, max_body)
+  local status, headers, version, size
+  local used = 0
+  for _ = 1, MAX_INTERIM + 1 do
+    status, headers, version, size = read_head(st)
+    if not status then return nil, headers end
+    used = used + size
+    if status >= 200 or status == 101 then break end
+  end
+  if status < 200 then
+    return fail("protocol", status == 101 and "unexpected 101 Switching Protocols" or "too many 1xx responses")
+  end
+  local keep = version >= 11 and not has_token(headers.connection, "close")
+    or version == 10 and has_token(headers.connection, "keep-alive")
+
+  local body, err
+  local te, cl = headers["transfer-encoding"], headers["content-length"]
+  if method == "HEAD" or status == 204 or status == 304 then
+    body = ""
+  elseif te then
+    local codings = {}
+    for t in te:lower():gmatch("[^,%s]+") do codings[#codings + 1] = t end
+    if codings[#codings] == "chunked" then
+      if #codings > 1 then return fail("protocol", "unsupported transfer-coding: " .. sanitize(te)) end
+      body, err = read_chunked(st, max_body, math.max(MAX_HEAD - used, 0))
+    else
+      keep = false
+      body, err = read_until_close(st, max_body)
+    end
+  elseif cl then
+    local n
+    for v in cl:gmatch("[^,]+") do -- repeated identical values are allowed
+      local d = v:match("^%s*(%d+)%s*$")
+      if not d or (n and tonumber(d) ~= n) then return fail("protocol", "invalid Content-Length") end
+      n = tonumber(d)
+    end
+    if not n then return fail("protocol", "invalid Content-Length") end
+    if n > max_body then return fail("protocol", BODY_TOO_LARGE) end
+    local rerr, got
+    body, rerr, got = read_exact(st, n)
+    if not body then
+      if rerr == "closed" then
+        return fail("protocol", ("the connection closed in the middle of the response body (%d of %d bytes)")
+          :format(got or 0, n))
+      end
+      return cut(rerr, "response body")
+    end
+  else
+    keep = false
+    body, err = read_until_close(st, max_body)
+  end
+  if not body then return nil, err end
+  if st.buf ~= "" then keep = false end -- bytes past the response: do not reuse
+  return { status = status, headers = headers, body = body }, keep
+end
+
+---------------------------------------------------------------------------
+-- One attempt on one connection
+
+local function connect_error(err)
+  if err == "timeout" then return fail("timeout", "timed out connecting") end
+  return fail("network", "cannot connect: " .. tostring(err))
+end
+
+local function attempt(u, req, wire, close_asked, pool_label)
+  ngx.update_time()
+  local now = ngx.now()
+  local timeout = tonumber(req.timeout) or 30
+  local connect_timeout = math.min(tonumber(req.connect_timeout) or 10, timeout)
+  local max_body = tonumber(req.max_body) or 1048576
+  local st = { buf = "", received = 0, deadline = now + timeout }
+  local connect_deadline = now + connect_timeout
+
+  local sock, serr = ngx.socket.tcp()
+  if not sock then return fail("network", "cannot create a socket: " .. tostring(serr)) end
+  st.sock = sock
+  local pool = u.scheme .. "://" .. u.host .. ":" .. u.port
+  if u.tls then pool = pool .. "|tls:" .. u.host .. ":verify" end
+  if pool_label then pool = pool .. "|" .. pool_label end
+
+  sock:settimeouts(ms(connect_timeout), ms(timeout), ms(timeout))
+  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool })
+  if not ok then return connect_error(err) end
+  local reused = (sock:getreusedtimes() or 0) > 0
+
+  if u.tls and not reused then
+    local left = connect_deadline - ngx.now()
+    if left <= 0 then
+      sock:close()
+      return fail("timeout", "timed out connecting")
+    end
+    sock:settimeouts(ms(left), ms(left), ms(left))
+    local session, herr = sock:sslhandshake(nil, u.host, true)
+    if not session then
+      sock:close()
+      if herr == "timeout" then return fail("timeout", "timed out in the TLS handshake") end
+      return fail("tls", "TLS handshake with " .. u.host .. " failed: " .. tostring(herr))
+    end
+  end
+
+  if not arm(st) then
+    sock:close()
+    return fail("timeout", "timed out before sending the request")
+  end
+  local sent, werr = sock:send(wire)
+  if not sent then
+    sock:close()
+    if werr == "timeout" then return fail("timeout", "timed out sending the request") end
+    return nil, { kind = "network", message = "sending the request: " .. tostring(werr) }, reused
+  end
+
+  local res, keep = read_response(st, req.method, max_body)
+  if not res then
+    sock:close()
+    return nil, keep, reused and st.empty -- keep is the error here
+  end
+  if keep and not close_asked then
+    local kept = sock:setkeepalive()
+    if not kept then sock:close() end
+  else
+    sock:close()
+  end
+  return res
+end
+
+---------------------------------------------------------------------------
+
+--- Creates a transport.
+-- @tparam[opt] table opts `pool`: a label added to the connection pool
+--   names, for locations that trust different CAs (a pooled connection is
+--   not verified again).
+-- @return `transport` (a function `request -> response | nil, err`)
+function M.new(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("close.transport.ngx.new: expected a table of options or nothing", 2)
+  end
+  local pool_label = opts and opts.pool
+  if pool_label ~= nil and type(pool_label) ~= "string" then
+    error("close.transport.ngx.new: option 'pool' must be a string", 2)
+  end
+  return function(req)
+    check_phase()
+    if type(req) ~= "table" then error("close.transport.ngx: the request must be a table", 2) end
+    local u, why = M.parse_url(req.url)
+    if not u then return fail("protocol", "bad URL: " .. why) end
+    local wire, close_asked = build_request(req, u)
+    if not wire then return fail("protocol", "bad request: " .. close_asked) end -- close_asked: the reason
+    local res, err, stale
+    for _ = 0, MAX_STALE_RETRIES do
+      -- a pooled connection the server already closed fails before any
+      -- response byte; that request never reached the server, so send it
+      -- again on a new connection (as curl does)
+      res, err, stale = attempt(u, req, wire, close_asked, pool_label)
+      if res or not stale then break end
+    end
+    return res, err
+  end
+end
+
+return M
