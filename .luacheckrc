@@ -1,5 +1,8 @@
 std = "max"
 max_line_length = 120
 files["spec"] = { std = "+busted" }
-files["test/server"] = { globals = { "ngx" } }
+-- code that runs inside nginx
+files["test/server"] = { std = "max+ngx_lua" }
+files["test/openresty"] = { std = "max+ngx_lua" }
+files["lua/close/transport/ngx.lua"] = { std = "max+ngx_lua" }
 exclude_files = { ".tools", "build" }

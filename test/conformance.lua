@@ -93,12 +93,12 @@ end)
 for _, spec in ipairs({ { name = "close-memberships.yaml", url = full_url, all = true },
                         { name = "create-membership.seed.yaml", url = seed_url } }) do
   for _, auth in ipairs(auths) do
-    for _, op in ipairs(operations) do
-      if spec.all or op.seed then
+    for _, operation in ipairs(operations) do
+      if spec.all or operation.seed then
         last = nil
         local c = client(spec.url, auth.opts)
-        local res, err = op.run(c)
-        check(("%s %s %s"):format(spec.name, auth.name, op.name), res ~= nil, err)
+        local res, err = operation.run(c)
+        check(("%s %s %s"):format(spec.name, auth.name, operation.name), res ~= nil, err)
         c:close()
       end
     end

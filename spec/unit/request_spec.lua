@@ -237,7 +237,8 @@ describe("close.new", function()
     { "deadline", 0 / 0, "must be positive" },
     { "max_wait", 0, "must be positive" }, { "max_body", 0, "must be positive" },
     { "backoff_base", -0.1, "must not be negative" }, { "backoff_base", 0 / 0, "must not be negative" },
-    { "max_retries", -1, "must be a whole number from 0 to 100" }, { "max_retries", 1.5, "must be a whole number from 0 to 100" },
+    { "max_retries", -1, "must be a whole number from 0 to 100" },
+    { "max_retries", 1.5, "must be a whole number from 0 to 100" },
     { "max_retries", 0 / 0, "must be a whole number from 0 to 100" },
   }
   for _, case in ipairs(BAD_NUMBERS) do
