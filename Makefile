@@ -25,7 +25,7 @@ BUSTED  = $(LUA) /usr/bin/busted
 
 VERSIONS := 5.1 5.2 5.3 5.4
 
-.PHONY: all deps test lint check-c spec spec-integration versions conformance asan valgrind rock rocks demo docs clean
+.PHONY: bench all deps test lint check-c spec spec-integration versions conformance asan valgrind rock rocks demo docs clean
 
 all: $(CORE)
 
@@ -98,6 +98,10 @@ demo: deps $(CORE)
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) examples/demo.lua
 
 # API docs from the sources; an LDoc warning (undocumented or malformed) fails
+# Benchmarks: ratios against baselines measured in the same run
+bench: $(CORE)
+	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
+
 docs:
 	@out=$$(ldoc . 2>&1); echo "$$out" | grep -v "^format:\|^reading\|^output" || true; \
 	  ! echo "$$out" | grep -q ":[0-9]*: "
