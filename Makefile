@@ -10,6 +10,10 @@ LUA_INC     ?= /usr/include/lua$(LUA_VERSION)
 BUILD       := build/$(LUA_VERSION)
 CORE        := $(BUILD)/close/core.so
 
+# close.core as OpenResty loads it: built against the LuaJIT (5.1 API) headers
+LUAJIT_INC ?= /usr/include/luajit-2.1
+CORE_JIT   := build/5.1/close/core.so
+
 SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
 PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c
@@ -25,7 +29,7 @@ BUSTED  = $(LUA) /usr/bin/busted
 
 VERSIONS := 5.1 5.2 5.3 5.4
 
-.PHONY: bench all deps test lint check-c spec spec-integration versions conformance asan valgrind rock rocks demo docs clean
+.PHONY: bench all deps test lint check-c spec spec-integration spec-openresty versions conformance asan valgrind rock rocks demo docs clean
 
 all: $(CORE)
 
@@ -54,6 +58,19 @@ spec: $(CORE)
 # started and stopped here.
 spec-integration: $(CORE)
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
+
+# close.core for the nginx of spec-openresty (LUA_VERSION=5.1 builds the same
+# path with the 5.1 headers, which LuaJIT loads as well)
+ifneq ($(LUA_VERSION),5.1)
+$(CORE_JIT): $(SRC) $(HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUAJIT_INC) -shared -o $@ $(SRC) -lcurl
+endif
+
+# OpenResty: an app nginx (test/openresty) runs close with the cosocket
+# transport against the local server; the specs drive it over loopback.
+spec-openresty: $(CORE) $(CORE_JIT)
+	scripts/with-openresty.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/openresty
 
 # The unit and integration specs on every Lua version, and on LuaJIT with
 # the module built against the 5.1 headers (as OpenResty loads it).
@@ -91,7 +108,7 @@ rock:
 rocks:
 	@for v in $(VERSIONS); do scripts/check-rock.sh $$v || exit 1; done
 
-test: deps lint docs check-c versions conformance asan valgrind rocks
+test: deps lint docs check-c versions spec-openresty conformance asan valgrind rocks
 	@echo "make test: all checks passed"
 
 demo: deps $(CORE)

@@ -51,6 +51,16 @@ local function runtime_name()
   return _VERSION
 end
 
+-- Inside OpenResty (nginx + ngx_lua) libcurl and nanosleep would block the
+-- worker: there the defaults are the cosocket transport and ngx.sleep.
+local function ngx_host()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.socket) == "table" and type(ngx.socket.tcp) == "function"
+    and type(ngx.get_phase) == "function" then
+    return require("close.transport.ngx")
+  end
+end
+
 local function fail(msg)
   error("close.new: " .. msg, 3)
 end
@@ -103,14 +113,21 @@ function close.new(opts)
   c.base_url = base
   c.ca_file = opts.ca_file
 
-  c.user_agent = ("close-lua/%s (%s; libcurl/%s)"):format(close.VERSION, runtime_name(), core.curl_version())
-  c.sleep = opts.sleep or core.sleep
+  local in_ngx = ngx_host()
+  c.user_agent = ("close-lua/%s (%s; %s)"):format(close.VERSION, runtime_name(),
+    in_ngx and in_ngx.runtime() or ("libcurl/" .. core.curl_version()))
+  c.sleep = opts.sleep or (in_ngx and in_ngx.sleep) or core.sleep
   c.clock = opts.clock or core.now
   c.wallclock = opts.wallclock or os.time
   c.random = opts.random or math.random
   c.on_attempt = opts.on_attempt
   c.transport = opts.transport
-  if not c.transport then
+  if in_ngx then
+    c.transport = c.transport or in_ngx.new()
+    -- a call from a phase without cosockets (init, init_worker, set, log,
+    -- filters) is refused before any I/O instead of blocking the worker
+    c.check_phase = in_ngx.available
+  elseif not c.transport then
     c.transport, c.http = require("close.transport.curl").new()
   end
   c.auth_name = opts.api_key and "api_key" or "oauth_token"

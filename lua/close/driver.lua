@@ -86,6 +86,12 @@ end
 function M.call(c, req)
   local method = req.method
   local url = c.base_url .. req.path .. query_string(req.query)
+  if c.check_phase then
+    local ok, why = c.check_phase()
+    if not ok then
+      return nil, Error.new("validation", (why:gsub("^close: ", "")), { method = method, url = url })
+    end
+  end
   local headers = {
     ["Authorization"] = c.auth_header,
     ["User-Agent"] = c.user_agent,

@@ -4,7 +4,7 @@
 -- small upstream (the "raw" server) whose crafted responses exercise the
 -- transport's HTTP reading. Everything is reported back as JSON.
 --
--- luacheck: read globals ngx
+-- luacheck: globals ngx
 
 local cjson = require "cjson.safe"
 local close = require "close"
@@ -73,7 +73,10 @@ local function client_for(args, pool)
     if kind == "ngx" then
       opts.transport = transport.new{ pool = pool }
       opts.sleep = transport.sleep
-    elseif kind ~= "curl" then -- "curl": the default, blocking transport, as the control of the concurrency spec
+    elseif kind == "curl" then -- the blocking libcurl transport: the control of the concurrency spec
+      opts.transport = require("close.transport.curl").new()
+      opts.sleep = require("close.core").sleep
+    else
       error("unknown transport " .. kind)
     end
     clients[key] = close.new(opts)
@@ -98,12 +101,12 @@ end
 -- keep the message for the specs.
 
 local function try_call_here()
-  local client = close.new{ api_key = "ck_unused", base_url = "http://127.0.0.1:9/api/v1",
-                            transport = transport.new(), sleep = transport.sleep }
+  local client = close.new{ api_key = "ck_unused", base_url = "http://127.0.0.1:9/api/v1" }
   local ok, res, err = pcall(client.create_membership, client, { email = "phase@acme.com", role_id = "user" })
   local _, available_msg = transport.available()
   local out = { phase = ngx.get_phase(), raised = not ok, available_message = available_msg }
-  if not ok then out.message = tostring(res) elseif not res then out.message = err and err.message end
+  if not ok then out.message = tostring(res)
+  elseif not res then out.message, out.kind, out.attempts = err.message, err.kind, err.attempts end
   return out
 end
 
@@ -131,7 +134,7 @@ function M.refusal_in_log()
 end
 
 function M.stored_refusal()
-  local v = dict:get("refusal:" .. (ngx.var.arg_phase or ""))
+  local v = dict:get("refusal:" .. tostring(ngx.req.get_uri_args().phase))
   if not v then return send(404, { error = "nothing stored for this phase" }) end
   ngx.header["Content-Type"] = "application/json"
   ngx.say(v)
@@ -154,6 +157,14 @@ function M.membership(pool)
   send(200, { results = results, phase = ngx.get_phase() })
 end
 
+-- GET /defaults?email= : a client given no transport nor sleep, so that
+-- close picks them (the cosocket ones inside nginx).
+function M.defaults()
+  clients.defaults = clients.defaults or close.new{ api_key = env("CLOSE_TEST_API_KEY"),
+    base_url = env("CLOSE_TEST_HTTP_URL"), backoff_base = 0.05 }
+  send(200, { results = { outcome(clients.defaults, ngx.req.get_uri_args().email or "defaults@acme.com") } })
+end
+
 -- GET /timer?id=&email= : the call runs in a timer, after the response;
 -- GET /timer/result?id= : its outcome, or 404 while it runs.
 function M.timer()
@@ -171,7 +182,7 @@ function M.timer()
 end
 
 function M.timer_result()
-  local v = dict:get("timer:" .. (ngx.var.arg_id or ""))
+  local v = dict:get("timer:" .. tostring(ngx.req.get_uri_args().id))
   if not v then return send(404, { pending = true }) end
   ngx.header["Content-Type"] = "application/json"
   ngx.say(v)
@@ -232,6 +243,26 @@ function M.raw()
     sock:send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
     ngx.sleep(3)
     out = "defghij"
+  elseif case == "close_on_next" then
+    -- answers as if the connection could be kept, then closes it when the
+    -- next request comes: what a server that timed out an idle connection
+    -- does, in the worst moment
+    sock:send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Conn: " .. ngx.var.connection .. "\r\n\r\n{}")
+    sock:settimeout(5000)
+    sock:receive("*l")
+    return
+  elseif case == "close_but_stays" then
+    -- says Connection: close but keeps serving requests on the connection:
+    -- a client that pooled it anyway would be seen reusing it
+    local conn = ngx.var.connection
+    sock:settimeout(2000)
+    for _ = 1, 3 do
+      sock:send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\nX-Conn: " .. conn .. "\r\n\r\n{}")
+      local line
+      repeat line = sock:receive("*l") until not line or line == ""
+      if not line then return end
+    end
+    return
   elseif case == "slow_head" then
     ngx.sleep(3)
     out = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"

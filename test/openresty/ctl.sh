@@ -46,13 +46,23 @@ absolute_state_dir() {
     PID_FILE=$STATE_DIR/nginx.pid
 }
 
+# Whether a pid is a live process. A zombie counts as gone: the master is a
+# daemon reparented to init, and some inits reap late (kill -0 succeeds on a
+# zombie).
+alive() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Prints the master pid if the pid file names a live nginx process.
 running_pid() {
     local pid
     [ -f "$PID_FILE" ] || return 1
     pid=$(tr -dc '0-9' <"$PID_FILE")
     [ -n "$pid" ] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    alive "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q nginx || return 1
     echo "$pid"
 }
@@ -110,10 +120,10 @@ do_stop() {
     children=$(pgrep -P "$pid" 2>/dev/null || true)
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < STOP_TIMEOUT_TENTHS; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
         echo "openresty/ctl.sh: nginx $pid did not stop, killing it" >&2
         kill -9 "$pid" $children 2>/dev/null || true
     fi
@@ -161,6 +171,7 @@ do_env() {
         printf 'CLOSE_TEST_RAW_URL6=%q\n' "http://[::1]:$RAW_PORT"
     fi
     printf 'CLOSE_TEST_APP_ERROR_LOG=%q\n' "$STATE_DIR/error.log"
+    printf 'CLOSE_TEST_CLOSED_PORT=%q\n' "$CLOSED_PORT"
 }
 
 case "${1:-}" in

@@ -120,9 +120,9 @@ function M.parse_url(url)
     host, port = authority:match("^([^:]*):(%d*)$")
     if not host then host = authority end
     host = host:lower()
+    if host == "" then return nil, "no host in the URL" end
     if not host:match("^[%w._-]+$") then return nil, "malformed host" end
   end
-  if host == "" then return nil, "no host in the URL" end
   local default_port = scheme == "https" and 443 or 80
   port = (port == nil or port == "") and default_port or tonumber(port)
   if not port or port < 1 or port > 65535 then return nil, "port out of range" end
@@ -348,9 +348,9 @@ local function read_chunked(st, max_body, trailer_room)
     if not data then return cut(rerr, "response body") end
     parts[#parts + 1] = data
     total = total + size
-    local crlf, lerr = read_line(st, 0)
-    if not crlf then
-      if lerr == "too long" then return fail("protocol", "malformed chunked body: no CRLF after a chunk") end
+    local crlf, lerr = read_line(st, 1)
+    if crlf ~= "" then
+      if crlf or lerr == "too long" then return fail("protocol", "malformed chunked body: no CRLF after a chunk") end
       return cut(lerr, "response body")
     end
   end
@@ -411,7 +411,7 @@ local function read_response(st, method, max_body)
     for t in te:lower():gmatch("[^,%s]+") do codings[#codings + 1] = t end
     if codings[#codings] == "chunked" then
       if #codings > 1 then return fail("protocol", "unsupported transfer-coding: " .. sanitize(te)) end
-      body, err = read_chunked(st, max_body, math.max(MAX_HEAD - used, 0))
+      body, err = read_chunked(st, max_body, math.max(MAX_HEAD - used, 2))
     else
       keep = false
       body, err = read_until_close(st, max_body)
@@ -483,6 +483,8 @@ local function attempt(u, req, wire, close_asked, pool_label)
     if not session then
       sock:close()
       if herr == "timeout" then return fail("timeout", "timed out in the TLS handshake") end
+      -- ngx_lua reports a failed verification as "<X509 code>: <reason>"
+      if type(herr) == "string" and herr:match("^%d+: ") then herr = "certificate verify error " .. herr end
       return fail("tls", "TLS handshake with " .. u.host .. " failed: " .. tostring(herr))
     end
   end

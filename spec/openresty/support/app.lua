@@ -2,7 +2,7 @@
 -- its addresses come from the environment that scripts/with-openresty.sh
 -- exports; requests go over loopback through close.core's libcurl handle.
 local core = require "close.core"
-local cjson = require "cjson"
+local cjson = require "cjson.safe"
 
 local M = {}
 
