@@ -24,9 +24,9 @@
 --
 -- Only some phases have cosockets: rewrite, access, content, ngx.timer and
 -- the ssl_certificate/ssl_session_fetch/ssl_client_hello handlers. Elsewhere
--- (init, init_worker, set, header_filter, body_filter, log, balancer...) the
--- transport and `sleep` raise an error that says so; `available()` tells in
--- advance.
+-- (init, init_worker, set, header_filter, body_filter, log, balancer...) a
+-- client call returns `nil, err` saying so before any I/O (close.lua checks
+-- `available()` first); the transport and `sleep` called directly raise.
 -- @module close.transport.ngx
 
 -- luacheck: read globals ngx
