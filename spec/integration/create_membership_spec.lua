@@ -174,6 +174,17 @@ describe("create_membership against the local server", function()
       assert.equal(3, #server.requests())
     end)
 
+    it("never follows a redirect (it would carry the Authorization header elsewhere)", function()
+      server.faults{ { mode = "status", status = 302, body = "",
+        headers = { Location = server.control_url .. "/requests" } } }
+      local _, err = client():create_membership{ email = "r@acme.com", role_id = "user" }
+      assert.equal("api", err.kind)
+      assert.equal(302, err.status)
+      assert.equal(1, err.attempts)
+      assert.equal("HTTP 302", err.message)
+      assert.equal(1, #server.requests())
+    end)
+
     it("does not retry a 500", function()
       server.faults{ { mode = "status", status = 500, body = "boom" } }
       local _, err = client():create_membership{ email = "e@acme.com", role_id = "user" }

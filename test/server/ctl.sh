@@ -19,40 +19,16 @@ HTTP_PORT=${CLOSE_TEST_HTTP_PORT:-18480}
 HTTPS_PORT=${CLOSE_TEST_HTTPS_PORT:-18443}
 NGINX=${CLOSE_TEST_NGINX:-nginx}
 MODULES_DIR=${CLOSE_TEST_NGINX_MODULES:-/usr/lib/nginx/modules}
+CTL_NAME=ctl.sh
+CTL_WHAT="the test server"
+# shellcheck source-path=SCRIPTDIR source=../lib/nginx.sh
+. "$SERVER_DIR/../lib/nginx.sh"
 
 # Must match close_server.lua.
 API_KEY=ck_test_4f7a2b9c1d
 OAUTH_TOKEN=ct_test_8e6d5c4b3a
 
 case "$HTTP_PORT$HTTPS_PORT" in *[!0-9]*) echo "ctl.sh: ports must be numbers" >&2; exit 2 ;; esac
-
-PID_FILE=$STATE_DIR/nginx.pid
-READY_TIMEOUT_TENTHS=100     # ~10 s
-STOP_TIMEOUT_TENTHS=50       # ~5 s before kill -9
-
-die() {
-    echo "ctl.sh: $*" >&2
-    exit 1
-}
-
-# nginx needs absolute paths; create the dir first so it can be resolved.
-absolute_state_dir() {
-    mkdir -p "$STATE_DIR"
-    STATE_DIR=$(cd "$STATE_DIR" && pwd -P)
-    PID_FILE=$STATE_DIR/nginx.pid
-}
-
-# Prints the master pid if the pid file names a live nginx process.
-running_pid() {
-    local pid
-    [ -f "$PID_FILE" ] || return 1
-    pid=$(tr -dc '0-9' <"$PID_FILE")
-    [ -n "$pid" ] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against a recycled pid belonging to something else.
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q nginx || return 1
-    echo "$pid"
-}
 
 gen_certs() {
     command -v openssl >/dev/null || die "openssl not found"
@@ -101,86 +77,19 @@ EOF
     chmod 600 "$d"/*.key
 }
 
-# Escapes a string for use as a sed replacement with | as delimiter.
-sed_escape() {
-    printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
-}
-
 write_conf() {
-    local load=""
-    if [ "$MODULES_DIR" != none ]; then
-        local m
-        for m in ndk_http_module.so ngx_http_lua_module.so; do
-            [ -f "$MODULES_DIR/$m" ] || die "missing $MODULES_DIR/$m (apt-get install libnginx-mod-http-lua)"
-        done
-        load="load_module $MODULES_DIR/ndk_http_module.so;\\
-load_module $MODULES_DIR/ngx_http_lua_module.so;"
-    fi
-    sed -e "s|@STATE_DIR@|$(sed_escape "$STATE_DIR")|g" \
+    render_conf "$SERVER_DIR/nginx.conf.in" \
         -e "s|@SERVER_DIR@|$(sed_escape "$SERVER_DIR")|g" \
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
-        -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
-        -e "s|@LOAD_MODULES@|$load|" \
-        "$SERVER_DIR/nginx.conf.in" >"$STATE_DIR/nginx.conf"
-}
-
-fail_start() {
-    echo "ctl.sh: the test server did not come up: $*" >&2
-    [ -s "$STATE_DIR/start.log" ] && cat "$STATE_DIR/start.log" >&2
-    if [ -f "$STATE_DIR/error.log" ]; then
-        echo "--- tail of $STATE_DIR/error.log" >&2
-        tail -n 30 "$STATE_DIR/error.log" >&2
-    fi
-    do_stop >/dev/null 2>&1 || true
-    exit 1
-}
-
-do_stop() {
-    local pid children i
-    absolute_state_dir
-    if ! pid=$(running_pid); then
-        rm -f "$PID_FILE"
-        return 0
-    fi
-    children=$(pgrep -P "$pid" 2>/dev/null || true)
-    # TERM is nginx's fast shutdown: it does not wait for hanging requests.
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT_TENTHS; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "ctl.sh: nginx $pid did not stop, killing it" >&2
-        kill -9 "$pid" $children 2>/dev/null || true
-    fi
-    rm -f "$PID_FILE"
+        -e "s|@HTTPS_PORT@|$HTTPS_PORT|g"
 }
 
 do_start() {
-    local i code
-    command -v "$NGINX" >/dev/null || die "$NGINX not found (apt-get install nginx)"
-    command -v curl >/dev/null || die "curl not found"
-    absolute_state_dir
-    do_stop
-    mkdir -p "$STATE_DIR/tmp"
+    require_tools
+    reset_state_dir
     gen_certs
     write_conf
-    : >"$STATE_DIR/error.log"
-    : >"$STATE_DIR/access.log"
-
-    # -e keeps even the early startup log out of /var/log/nginx.
-    if ! "$NGINX" -p "$STATE_DIR" -e "$STATE_DIR/error.log" -c "$STATE_DIR/nginx.conf" \
-            >"$STATE_DIR/start.log" 2>&1; then
-        fail_start "nginx exited with an error"
-    fi
-
-    for ((i = 0; i < READY_TIMEOUT_TENTHS; i++)); do
-        code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/_test/ping" || true)
-        [ "$code" = 200 ] && break
-        running_pid >/dev/null || fail_start "nginx is not running"
-        sleep 0.1
-    done
-    [ "$code" = 200 ] || fail_start "no answer on http://127.0.0.1:$HTTP_PORT within 10 s"
+    start_nginx "http://127.0.0.1:$HTTP_PORT" /_test/ping
     curl -s -o /dev/null -m 5 --cacert "$STATE_DIR/ca.pem" "https://127.0.0.1:$HTTPS_PORT/_test/ping" \
         || fail_start "HTTPS on 127.0.0.1:$HTTPS_PORT does not verify against $STATE_DIR/ca.pem"
     echo "close test server running (pid $(running_pid)), state in $STATE_DIR"
@@ -198,12 +107,4 @@ do_env() {
     printf 'CLOSE_TEST_CONTROL_URL=%q\n' "http://127.0.0.1:$HTTP_PORT/_test"
 }
 
-case "${1:-}" in
-    start) do_start ;;
-    stop) do_stop ;;
-    env) do_env ;;
-    *)
-        echo "usage: $0 start|stop|env" >&2
-        exit 2
-        ;;
-esac
+ctl_main "$@"
