@@ -29,6 +29,7 @@ build = {
     ["close.validate"] = "lua/close/validate.lua",
     ["close.driver"] = "lua/close/driver.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
+    ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.core"] = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",

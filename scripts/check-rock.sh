@@ -12,6 +12,10 @@ rocks_provided = { ["lua-cjson"] = "2.1.0-1" }
 external_deps_dirs = { "/usr", "/usr/local" }
 external_deps_subdirs = { bin = "bin", lib = { "lib/x86_64-linux-gnu", "lib" }, include = { "include/x86_64-linux-gnu", "include" } }
 CFG
+# every Lua module of the tree is in the rockspec
+for f in $(cd "$root" && find lua -name '*.lua' | sort); do
+  grep -q "\"$f\"" "$root"/close-*.rockspec || { echo "rockspec does not list $f"; exit 1; }
+done
 # build in a copy: luarocks make writes objects next to the sources
 cp -r "$root/src" "$root/lua" "$root"/close-*.rockspec "$tree/"
 (cd "$tree" && LUAROCKS_CONFIG="$tree/config.lua" luarocks --lua-version="$ver" --tree="$tree/rocks" \
