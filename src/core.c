@@ -44,12 +44,6 @@ static int l_validate_id(lua_State *L) {
     return push_check(L, close_validate_id(s, len, luaL_checkstring(L, 2)));
 }
 
-static int l_validate_credential(lua_State *L) {
-    size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
-    return push_check(L, close_validate_credential(s, len, lua_toboolean(L, 2)));
-}
-
 static int l_check_base_url(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
@@ -399,7 +393,6 @@ static const luaL_Reg funcs[] = {
     {"validate_email", l_validate_email},
     {"validate_role", l_validate_role},
     {"validate_id", l_validate_id},
-    {"validate_credential", l_validate_credential},
     {"check_base_url", l_check_base_url},
     {"auth_header", l_auth_header},
     {"urlencode", l_urlencode},
