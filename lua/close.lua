@@ -218,18 +218,26 @@ local PREDEFINED = { admin = true, superuser = true, user = true, restricteduser
 function Client:roles()
   local c = config(self, "roles")
   if c.roles then return c.roles end
-  local roles, skip = {}, 0
+  local roles, skip, meta = {}, 0, nil
   for _ = 1, 100 do -- bounded: 100 pages of roles is far past any real organization
-    local page, err = driver.call(c, { method = "GET", path = "/role/", idempotent = true,
+    local page, err
+    page, err, meta = driver.call(c, { method = "GET", path = "/role/", idempotent = true,
       query = skip > 0 and { _skip = skip } or nil })
     if not page then return nil, err end
     local data = type(page.data) == "table" and page.data or {}
-    for _, r in ipairs(data) do roles[#roles + 1] = r end
-    if page.has_more ~= true or #data == 0 then break end
+    -- a role is usable only with an id; anything else in the list is skipped
+    for _, r in ipairs(data) do
+      if type(r) == "table" and type(r.id) == "string" then roles[#roles + 1] = r end
+    end
+    if page.has_more ~= true or #data == 0 then
+      c.roles = roles
+      return roles
+    end
     skip = skip + #data
   end
-  c.roles = roles
-  return roles
+  -- a partial list, cached, would later call a real role unknown
+  return nil, Error.new("protocol", "GET /role/ still has more after 100 pages",
+    { method = "GET", url = c.base_url .. "/role/", status = meta.status, attempts = meta.attempts })
 end
 
 -- Resolves `role` (a name) to a role id, in place; returns nil or an error.
@@ -336,7 +344,8 @@ function Client:bulk_update_memberships(ids, fields)
   local url = c.base_url .. MEMBERSHIP
   local errs, seen = {}, {}
   if #ids == 0 then errs.ids = "must name at least one membership" end
-  for i, id in ipairs(ids) do
+  for i = 1, #ids do -- not ipairs: a hole must be reported, not end the list
+    local id = ids[i]
     local why = memb_id(id)
     if why then errs["ids[" .. i .. "]"] = why
     elseif seen[id] then errs["ids[" .. i .. "]"] = "duplicate of ids[" .. seen[id] .. "]"
@@ -401,7 +410,8 @@ function Client:set_pinned_views(id, saved_view_ids)
   local err = check_id(memb_id, "id", id, "PUT", c.base_url .. MEMBERSHIP)
   if err then return nil, err end
   local errs, list = {}, {}
-  for i, v in ipairs(saved_view_ids) do
+  for i = 1, #saved_view_ids do -- not ipairs: a hole must be reported, not end the list
+    local v = saved_view_ids[i]
     local why = save_id(v)
     if why then errs["saved_view_ids[" .. i .. "]"] = why end
     list[i] = v
@@ -443,12 +453,13 @@ function Client:memberships(opts)
     if type(v) ~= "boolean" then error("close: memberships: option 'inactive' must be a boolean", 2) end
   end
   if not c.organization_id then
-    local me, err = driver.call(c, { method = "GET", path = "/me/", idempotent = true,
+    local me, err, me_meta = driver.call(c, { method = "GET", path = "/me/", idempotent = true,
       query = { _fields = "organization_id" } })
     if not me then return nil, err end
     if type(me.organization_id) ~= "string" then
       return nil, Error.new("protocol", "GET /me/ returned no organization_id",
-        { method = "GET", url = c.base_url .. "/me/" })
+        { method = "GET", url = c.base_url .. "/me/?_fields=organization_id",
+          status = me_meta.status, attempts = me_meta.attempts })
     end
     c.organization_id = me.organization_id
   end
@@ -463,6 +474,10 @@ function Client:memberships(opts)
   local out = {}
   for _, l in ipairs(lists) do
     for _, m in ipairs(type(org[l]) == "table" and org[l] or {}) do
+      if type(m) ~= "table" then
+        return nil, Error.new("protocol", ("GET /organization/ returned a %s in %s"):format(type(m), l),
+          { method = "GET", url = c.base_url .. "/organization/", status = meta.status, attempts = meta.attempts })
+      end
       local f = flatten(m, l == "memberships")
       f.organization_id = f.organization_id or c.organization_id
       out[#out + 1] = f
@@ -553,6 +568,9 @@ function Client:request(method, path, opts)
       error("close: request: unknown option '" .. tostring(k) .. "'", 2)
     end
   end
+  if opts.retry ~= nil and type(opts.retry) ~= "boolean" then
+    error("close: request: option 'retry' must be a boolean", 2)
+  end
   method = method:upper()
   local why
   if path:sub(1, 1) ~= "/" then why = "must start with '/'"
@@ -560,8 +578,15 @@ function Client:request(method, path, opts)
   elseif path:find("[%s%c?#]") then why = "must not contain spaces, '?' or '#' (pass query = {...})"
   end
   if why then return nil, Error.validation({ path = why }, method, c.base_url .. path) end
-  if opts.query ~= nil and type(opts.query) ~= "table" then
-    return nil, Error.validation({ query = "must be a table" }, method, c.base_url .. path)
+  if opts.query ~= nil then
+    local bad = type(opts.query) ~= "table" and "must be a table"
+    for k, v in pairs(type(opts.query) == "table" and opts.query or {}) do
+      if type(k) ~= "string" then bad = "keys must be strings"
+      elseif type(v) ~= "string" and type(v) ~= "number" and type(v) ~= "boolean" then
+        bad = ("'%s' must be a string, number or boolean"):format(k)
+      end
+    end
+    if bad then return nil, Error.validation({ query = bad }, method, c.base_url .. path) end
   end
   return driver.call(c, { method = method, path = path, query = opts.query, body = opts.body,
     idempotent = IDEMPOTENT[method] or opts.retry == true })
