@@ -137,17 +137,19 @@ function close.new(opts)
   return client
 end
 
-local function config(self, method)
+-- Both raise at the caller of the public method: `depth` is how many
+-- functions of ours stand between it and them (default 1: the method).
+local function config(self, method, depth)
   local c = type(self) == "table" and private[self]
   if not c then
-    error(("close: call client:%s{...} with ':' on a client from close.new"):format(method), 3)
+    error(("close: call client:%s{...} with ':' on a client from close.new"):format(method), 2 + (depth or 1))
   end
   return c
 end
 
-local function check_args(method, args)
+local function check_args(method, args, depth)
   if type(args) ~= "table" then
-    error(("close: %s expects a table of fields, got %s"):format(method, type(args)), 3)
+    error(("close: %s expects a table of fields, got %s"):format(method, type(args)), 2 + (depth or 1))
   end
 end
 
@@ -287,6 +289,15 @@ local function prepare(self, method, url, args, schema, required, need_role)
   return args
 end
 
+-- The arguments of a create (`email` and `role_id` or `role`), checked.
+-- Returns the client's config and the checked arguments, or the config, nil, err.
+local function prepare_create(self, method_name, args)
+  local c = config(self, method_name, 2)
+  check_args(method_name, args, 2)
+  local a, err = prepare(self, "POST", c.base_url .. MEMBERSHIP, args, CREATE_FIELDS, { "email" }, true)
+  return c, a, err
+end
+
 --- Ensures an active membership for `email` (POST /membership/).
 -- Close adds an existing user to the organization or provisions a new one;
 -- repeating the call for the same email is harmless, so it is retried.
@@ -294,10 +305,7 @@ end
 -- @return membership table, nil, meta (`status`, `headers`, `rate_limit`,
 --   `attempts`, `duration`) ; or nil, err
 function Client:create_membership(args)
-  local c = config(self, "create_membership")
-  check_args("create_membership", args)
-  local url = c.base_url .. MEMBERSHIP
-  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" }, true)
+  local c, a, err = prepare_create(self, "create_membership", args)
   if not a then return nil, err end
   return driver.call(c, { method = "POST", path = MEMBERSHIP, idempotent = true,
     body = { email = a.email, role_id = a.role_id } })
@@ -521,10 +529,7 @@ end
 -- @return membership, nil, action ("created", "reactivated", "role_changed"
 --   or "unchanged") ; or nil, err
 function Client:ensure_membership(args)
-  local c = config(self, "ensure_membership")
-  check_args("ensure_membership", args)
-  local url = c.base_url .. MEMBERSHIP
-  local a, err = prepare(self, "POST", url, args, CREATE_FIELDS, { "email" }, true)
+  local _, a, err = prepare_create(self, "ensure_membership", args)
   if not a then return nil, err end
   local existing
   existing, err = self:find_membership{ email = a.email }

@@ -7,9 +7,7 @@ local cjson = require "cjson"
 local M = {}
 
 local function env(name)
-  local v = os.getenv(name)
-  assert(v and v ~= "", name .. " is not set: run through scripts/with-server.sh")
-  return v
+  return require("spec.support.env")(name, "scripts/with-server.sh")
 end
 
 M.http_url = env("CLOSE_TEST_HTTP_URL")

@@ -7,9 +7,7 @@ local cjson = require "cjson.safe"
 local M = {}
 
 local function env(name)
-  local v = os.getenv(name)
-  assert(v and v ~= "", name .. " is not set: run through scripts/with-openresty.sh")
-  return v
+  return require("spec.support.env")(name, "scripts/with-openresty.sh")
 end
 
 M.url = env("CLOSE_TEST_APP_URL")
