@@ -23,9 +23,13 @@ external_dependencies = {
 }
 build = {
   type = "builtin",
+  install = {
+    bin = { ["close-provision"] = "bin/close-provision" },
+  },
   modules = {
     ["close"] = "lua/close.lua",
     ["close.error"] = "lua/close/error.lua",
+    ["close.cli"] = "lua/close/cli.lua",
     ["close.validate"] = "lua/close/validate.lua",
     ["close.driver"] = "lua/close/driver.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",

@@ -17,9 +17,12 @@ for f in $(cd "$root" && find lua -name '*.lua' | sort); do
   grep -q "\"$f\"" "$root"/close-*.rockspec || { echo "rockspec does not list $f"; exit 1; }
 done
 # build in a copy: luarocks make writes objects next to the sources
-cp -r "$root/src" "$root/lua" "$root"/close-*.rockspec "$tree/"
+cp -r "$root/src" "$root/lua" "$root/bin" "$root"/close-*.rockspec "$tree/"
 (cd "$tree" && LUAROCKS_CONFIG="$tree/config.lua" luarocks --lua-version="$ver" --tree="$tree/rocks" \
   make close-*.rockspec >"$tree/build.log" 2>&1) || { cat "$tree/build.log"; exit 1; }
+# the command-line tool is installed and runs from the tree
+(cd / && env -u LUA_PATH -u LUA_CPATH "$tree/rocks/bin/close-provision" --help | grep -q "^usage: close-provision") \
+  || { echo "close-provision is not installed or does not run"; exit 1; }
 # the rock built for 5.1 must also load in LuaJIT (OpenResty's Lua)
 runtimes=("lua$ver"); [ "$ver" = 5.1 ] && runtimes+=(luajit)
 for lua in "${runtimes[@]}"; do
