@@ -241,7 +241,8 @@ describe("create_membership against the local server", function()
       local took = core.now() - t0
       assert.equal("timeout", err.kind)
       assert.is_true(err.attempts >= 2)
-      assert.is_true(took < 1.5 + 0.5, "took " .. took .. "s, past the 1.5s deadline")
+      -- a bound, not a benchmark: the deadline plus slack for a loaded machine
+      assert.is_true(took < 1.5 + 1.0, "took " .. took .. "s, past the 1.5s deadline")
     end)
   end)
 
