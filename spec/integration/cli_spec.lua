@@ -1,21 +1,8 @@
 -- bin/close-provision, run as a user runs it, against the local server.
 local server = require "spec.support.server"
 
-local function tmpfile(content)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(content)
-  f:close()
-  return path
-end
-
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local files = require "spec.support.files"
+local tmpfile, read = files.tmpfile, files.read
 
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
@@ -32,15 +19,15 @@ local function run(args, key)
 end
 
 describe("close-provision", function()
-  local file, files
+  local file, created
   before_each(function()
     server.reset()
     file = tmpfile("# team\njane@acme.com,user\njoe@acme.com, Sales Rep\nkim@acme.com,superuser\n" ..
       "lou@acme.com,restricteduser\n")
-    files = { file, file .. ".journal", file .. ".failed" }
+    created = { file, file .. ".journal", file .. ".failed" }
   end)
   after_each(function()
-    for _, f in ipairs(files) do os.remove(f) end
+    for _, f in ipairs(created) do os.remove(f) end
   end)
 
   it("provisions every line, shows progress and a summary, exits 0", function()
@@ -83,8 +70,8 @@ describe("close-provision", function()
 
   it("--ensure reports what it did for each line", function()
     local team = tmpfile("sam@acme.com,user\nold@acme.com,user\nsam@acme.com,Account Manager\nnew@acme.com,user\n")
-    files[#files + 1] = team
-    files[#files + 1] = team .. ".journal"
+    created[#created + 1] = team
+    created[#created + 1] = team .. ".journal"
     local code, out = run("--ensure --journal /dev/null " .. team)
     assert.equal(0, code)
     assert.matches("[1/4] sam@acme.com: unchanged", out, 1, true)
@@ -95,7 +82,7 @@ describe("close-provision", function()
 
   it("--dry-run checks every line and sends nothing", function()
     local bad = tmpfile("jane@acme.com,user\nno-at-sign,user\nkim@acme.com,Admin\nlou@acme.com,role_x-y\n")
-    files[#files + 1] = bad
+    created[#created + 1] = bad
     local code, out = run("--dry-run " .. bad)
     assert.equal(1, code)
     assert.matches("[2/4] no-at-sign: INVALID email: must contain '@'", out, 1, true)

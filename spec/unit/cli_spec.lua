@@ -3,13 +3,7 @@
 local cli = require "close.cli"
 local fake = require "spec.unit.support.fake"
 
-local function tmpfile(content)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(content)
-  f:close()
-  return path
-end
+local tmpfile = require("spec.support.files").tmpfile
 
 local function run(argv, client)
   local lines = {}
@@ -42,9 +36,8 @@ describe("close.cli", function()
     assert.equal(1, #h.calls)
     assert.matches("[1/2] a@acme.com: already done (journal)", out, 1, true)
     assert.matches("[2/2] b@acme.com: provisioned memb_B", out, 1, true)
-    local f = io.open(journal)
-    assert.equal("a@acme.com\tprovisioned\tmemb_A\nb@acme.com\tprovisioned\tmemb_B\n", f:read("*a"))
-    f:close()
+    assert.equal("a@acme.com\tprovisioned\tmemb_A\nb@acme.com\tprovisioned\tmemb_B\n",
+      require("spec.support.files").read(journal))
     os.remove(path); os.remove(journal); os.remove(path .. ".failed")
   end)
 
@@ -57,9 +50,7 @@ describe("close.cli", function()
     assert.equal(3, #h.calls)
     assert.matches("[1/4] a@acme.com: FAILED close: bad_request: nope", out, 1, true)
     assert.matches("stopped: permission errors would fail every remaining line", out, 1, true)
-    local f = io.open(path .. ".failed")
-    assert.equal("a@acme.com,user\nc@acme.com,user\n", f:read("*a"))
-    f:close()
+    assert.equal("a@acme.com,user\nc@acme.com,user\n", require("spec.support.files").read(path .. ".failed"))
     os.remove(path); os.remove(path .. ".journal"); os.remove(path .. ".failed")
   end)
 

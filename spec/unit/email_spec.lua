@@ -2,7 +2,7 @@
 -- An invalid email is refused before any I/O: nil + a validation error, and
 -- the transport is never called.
 
-local fake = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "support/fake.lua")
+local fake = require "spec.unit.support.fake"
 local core = require "close.core"
 
 -- A domain of exactly n characters (n >= 64) made of 62-letter labels and

@@ -2,9 +2,8 @@
 -- per client, then GET /organization/{id}/), find_membership and every path of
 -- ensure_membership, with the exact sequence of requests and error propagation.
 
-local dir = debug.getinfo(1, "S").source:match("^@(.*/)")
-local fake = dofile(dir .. "support/fake.lua")
-local lc = dofile(dir .. "support/lifecycle.lua")
+local fake = require "spec.unit.support.fake"
+local lc = require "spec.unit.support.lifecycle"
 local close = require "close"
 
 local SRC = debug.getinfo(1, "S").short_src

@@ -2,9 +2,8 @@
 -- retries and error shape. The exact request, query encoding, which methods
 -- are retried, and every refusal.
 
-local dir = debug.getinfo(1, "S").source:match("^@(.*/)")
-local fake = dofile(dir .. "support/fake.lua")
-local lc = dofile(dir .. "support/lifecycle.lua")
+local fake = require "spec.unit.support.fake"
+local lc = require "spec.unit.support.lifecycle"
 local close = require "close"
 
 local SRC = debug.getinfo(1, "S").short_src

@@ -2,9 +2,8 @@
 -- resolution through GET /role/, the predefined names, the per-client cache,
 -- pagination, unknown and ambiguous names, and a failing GET /role/.
 
-local dir = debug.getinfo(1, "S").source:match("^@(.*/)")
-local fake = dofile(dir .. "support/fake.lua")
-local lc = dofile(dir .. "support/lifecycle.lua")
+local fake = require "spec.unit.support.fake"
+local lc = require "spec.unit.support.lifecycle"
 local close = require "close"
 
 local BASE = lc.BASE

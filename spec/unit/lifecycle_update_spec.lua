@@ -3,9 +3,8 @@
 -- pinned_views and set_pinned_views. The exact request of each call, every
 -- refusal before I/O, and the mapping of results and errors.
 
-local dir = debug.getinfo(1, "S").source:match("^@(.*/)")
-local fake = dofile(dir .. "support/fake.lua")
-local lc = dofile(dir .. "support/lifecycle.lua")
+local fake = require "spec.unit.support.fake"
+local lc = require "spec.unit.support.lifecycle"
 local close = require "close"
 
 local SRC = debug.getinfo(1, "S").short_src

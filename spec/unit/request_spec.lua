@@ -1,7 +1,7 @@
 -- The shape of create_membership's argument, close.new's refusals, the exact
 -- request that reaches the transport, and the module-level default client.
 
-local fake = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "support/fake.lua")
+local fake = require "spec.unit.support.fake"
 local close = require "close"
 local core = require "close.core"
 

@@ -2,7 +2,7 @@
 -- on_attempt hook, and close.core's retry_decide / wait_hint / ratelimit.
 -- The fake sleep moves the fake clock and never sleeps.
 
-local fake = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "support/fake.lua")
+local fake = require "spec.unit.support.fake"
 local core = require "close.core"
 
 local URL = fake.URL

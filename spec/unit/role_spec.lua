@@ -1,7 +1,7 @@
 -- role_id validation: the four predefined roles and custom role ids
 -- ("role_" + letters and digits); everything else refused before any I/O.
 
-local fake = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "support/fake.lua")
+local fake = require "spec.unit.support.fake"
 local core = require "close.core"
 
 local GENERIC = "must be 'admin', 'superuser', 'user', 'restricteduser' or a role id 'role_...'"

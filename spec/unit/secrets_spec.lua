@@ -3,7 +3,7 @@
 -- and the errors close.new raises. The server and the transport are fakes
 -- that ECHO the credential, its Authorization header and its base64 back.
 
-local fake = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "support/fake.lua")
+local fake = require "spec.unit.support.fake"
 local close = require "close"
 
 local KEY = "sk_SECRET_zq7Xw3Vb9Ln2Rt5Yp8Hm4Jc6"

@@ -1,6 +1,6 @@
 -- How each HTTP status, body and transport failure becomes a result or an error.
 
-local fake = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "support/fake.lua")
+local fake = require "spec.unit.support.fake"
 local close = require "close"
 
 local URL = fake.URL

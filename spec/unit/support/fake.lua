@@ -2,7 +2,7 @@
 -- fakes move, a sleep that records its waits and never sleeps, a fixed
 -- random and a recording on_attempt hook. No network, no real time.
 --
---     local fake = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "support/fake.lua")
+--     local fake = require "spec.unit.support.fake"
 --     local h = fake.harness({ fake.ok() })          -- scripted responses, the last one repeats
 --     local m, err, meta = h.client:create_membership{ email = "a@b.co", role_id = "user" }
 --     -- h.calls (copies of every request), h.waits, h.hooks, h.now

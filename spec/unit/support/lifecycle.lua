@@ -2,9 +2,8 @@
 -- the exact headers of a request, the method + path sequence of a harness,
 -- validation refusals and errors raised at the caller's line.
 --
---     local dir = debug.getinfo(1, "S").source:match("^@(.*/)")
---     local fake = dofile(dir .. "support/fake.lua")
---     local lc = dofile(dir .. "support/lifecycle.lua")
+--     --     local fake = require "spec.unit.support.fake"
+--     local lc = require "spec.unit.support.lifecycle"
 
 local assert = require "luassert"
 local core = require "close.core"

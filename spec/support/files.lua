@@ -1,0 +1,22 @@
+-- Temporary files for the specs of file-reading code.
+local M = {}
+
+--- Writes content to a new temporary file; returns its path.
+function M.tmpfile(content)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(content)
+  f:close()
+  return path
+end
+
+--- The content of a file, or nil when it does not exist.
+function M.read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+return M
