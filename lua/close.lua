@@ -119,7 +119,7 @@ function close.new(opts)
   c.sleep = opts.sleep or (in_ngx and in_ngx.sleep) or core.sleep
   c.clock = opts.clock or core.now
   c.wallclock = opts.wallclock or os.time
-  c.random = opts.random or math.random
+  c.random = opts.random or core.random
   c.on_attempt = opts.on_attempt
   c.transport = opts.transport
   if in_ngx then

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "http_curl.h"
@@ -225,6 +227,30 @@ static int l_retry_decide(lua_State *L) {
     return 3;
 }
 
+/* random() -> [0, 1): the jitter source. math.random is unseeded before Lua
+ * 5.4, so every process would jitter alike, which defeats the purpose; and
+ * nginx workers forked from one master must not share a sequence either, so
+ * the state is reseeded whenever the pid changes. */
+static int l_random(lua_State *L) {
+    static uint64_t state;
+    static pid_t seeded_for;
+    pid_t pid = getpid();
+    if (state == 0 || seeded_for != pid) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)pid << 40) ^
+                (uint64_t)(uintptr_t)&state;
+        if (state == 0) state = 0x9e3779b97f4a7c15ULL;
+        seeded_for = pid;
+    }
+    /* xorshift64* */
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    lua_pushnumber(L, (lua_Number)((state * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0);
+    return 1;
+}
+
 static int l_now(lua_State *L) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -402,6 +428,7 @@ static const luaL_Reg funcs[] = {
     {"wait_hint", l_wait_hint},
     {"retry_decide", l_retry_decide},
     {"now", l_now},
+    {"random", l_random},
     {"sleep", l_sleep},
     {"http", l_http_new},
     {"curl_version", l_curl_version},
