@@ -1,4 +1,4 @@
--- Provisions the memberships listed in a file, one "email,role_id" a line.
+-- Provisions the memberships listed in a file, one "email,role" a line.
 --
 --   CLOSE_API_KEY=... lua5.4 examples/create_membership.lua members.csv
 --
@@ -9,27 +9,19 @@
 local close = require "close"
 
 local path = ... or "examples/members.csv"
-local file = assert(io.open(path, "r"))
-local rows = {}
-for line in file:lines() do
-  line = line:gsub("#.*", ""):gsub("^%s+", ""):gsub("%s+$", "")
-  if line ~= "" then
-    local email, role_id = line:match("^([^,]*),([^,]*)$")
-    rows[#rows + 1] = { email = email or line, role_id = role_id or "", line = line }
-  end
-end
-file:close()
+-- the file format of bin/close-provision: "email,role" with '#' comments
+local rows = assert(require("close.cli").read_rows(path))
 
 local ok, failed = 0, {}
 for i, row in ipairs(rows) do
-  local m, err, meta = close.create_membership{ email = row.email, role_id = row.role_id }
+  local m, err, meta = close.create_membership{ email = row.email, role_id = row.role_id, role = row.role }
   if m then
     ok = ok + 1
-    print(("[%d/%d] %-28s %-16s -> %s (%d attempt%s)"):format(i, #rows, row.email, row.role_id,
+    print(("[%d/%d] %-28s %-16s -> %s (%d attempt%s)"):format(i, #rows, row.email, row.role_id or row.role,
       m.id, meta.attempts, meta.attempts == 1 and "" or "s"))
   else
-    failed[#failed + 1] = row.line
-    print(("[%d/%d] %-28s %-16s FAILED %s"):format(i, #rows, row.email, row.role_id, tostring(err)))
+    failed[#failed + 1] = row.text
+    print(("[%d/%d] %-28s %-16s FAILED %s"):format(i, #rows, row.email, row.role_id or row.role, tostring(err)))
   end
 end
 print(("%d of %d provisioned, %d failed"):format(ok, #rows, #failed))

@@ -153,59 +153,12 @@ local function check_args(method, args, depth)
   end
 end
 
-local cjson = require "cjson.safe"
-
 --- JSON null, for fields that accept it (`default_caller_id = close.null`).
-close.null = cjson.null
+close.null = require("cjson.safe").null
 
 local MEMBERSHIP = "/membership/"
 local memb_id = validate.id("memb_")
 local save_id = validate.id("save_")
-
-local function enum(...)
-  local allowed, list = {}, table.concat({ ... }, ", ")
-  for _, v in ipairs({ ... }) do allowed[v] = true end
-  return function(v)
-    if type(v) ~= "string" then return "must be a string (got " .. type(v) .. ")" end
-    if not allowed[v] then return "must be one of " .. list end
-  end
-end
-
-local function string_or_null(v)
-  if v == cjson.null then return end
-  if type(v) ~= "string" then return "must be a string or close.null (got " .. type(v) .. ")" end
-end
-
-local function boolean(v)
-  if type(v) ~= "boolean" then return "must be a boolean (got " .. type(v) .. ")" end
-end
-
--- A role given by name instead of id: checked for type here, resolved later.
-local function role_name(v)
-  if type(v) ~= "string" then return "must be a string (got " .. type(v) .. ")" end
-  if v:match("^%s*$") then return "must not be empty" end
-end
-
--- The fields a membership update takes (PUT /membership/{id}/ and bulk).
-local UPDATE_FIELDS = {
-  role_id = validate.role_id,
-  role = role_name,
-  auto_record_calls = enum("enabled", "disabled", "unset"),
-  default_caller_id = string_or_null,
-  hangup_recording_url = string_or_null,
-  may_workflows_impersonate = boolean,
-  track_email_opens = boolean,
-}
-
-local CREATE_FIELDS = { email = validate.email, role_id = validate.role_id, role = role_name }
-
-local function check_role_choice(args, errs)
-  if args.role ~= nil and args.role_id ~= nil then
-    errs = errs or {}
-    errs.role = "give either role or role_id, not both"
-  end
-  return errs
-end
 
 local function copy(t)
   local out = {}
@@ -277,11 +230,7 @@ end
 -- Validates an argument table for a call; returns the checked copy or an error.
 -- With need_role, one of role_id and role is required.
 local function prepare(self, method, url, args, schema, required, need_role)
-  local errs = check_role_choice(args, validate.fields(args, schema, required))
-  if need_role and args.role_id == nil and args.role == nil then
-    errs = errs or {}
-    errs.role_id = "is required"
-  end
+  local errs = validate.membership(args, schema, required, need_role)
   if errs then return nil, Error.validation(errs, method, url) end
   args = copy(args)
   local err = resolve_role(self, args, method, url)
@@ -294,7 +243,7 @@ end
 local function prepare_create(self, method_name, args)
   local c = config(self, method_name, 2)
   check_args(method_name, args, 2)
-  local a, err = prepare(self, "POST", c.base_url .. MEMBERSHIP, args, CREATE_FIELDS, { "email" }, true)
+  local a, err = prepare(self, "POST", c.base_url .. MEMBERSHIP, args, validate.CREATE, { "email" }, true)
   return c, a, err
 end
 
@@ -330,7 +279,7 @@ function Client:update_membership(id, fields)
     return nil, Error.validation({ fields = "name at least one field to update" }, "PUT", c.base_url .. path)
   end
   local a
-  a, err = prepare(self, "PUT", c.base_url .. path, fields, UPDATE_FIELDS)
+  a, err = prepare(self, "PUT", c.base_url .. path, fields, validate.UPDATE)
   if not a then return nil, err end
   return driver.call(c, { method = "PUT", path = path, idempotent = true, body = a })
 end
@@ -361,7 +310,7 @@ function Client:bulk_update_memberships(ids, fields)
   end
   if next(fields) == nil then errs.fields = "name at least one field to update" end
   if next(errs) then return nil, Error.validation(errs, "PUT", url) end
-  local a, err = prepare(self, "PUT", url, fields, UPDATE_FIELDS)
+  local a, err = prepare(self, "PUT", url, fields, validate.UPDATE)
   if not a then return nil, err end
   local total, calls, i = 0, 0, 1
   while i <= #ids do

@@ -149,8 +149,7 @@ function M.run(env)
       out(prefix .. ": already done (journal)")
     elseif opts.dry_run then
       -- no client: validate the fields alone (a role name is resolved only when sent)
-      local errs = validate.fields({ email = row.email, role_id = row.role_id },
-        { email = validate.email, role_id = validate.role_id }, { "email" })
+      local errs = validate.membership(args, validate.CREATE, { "email" }, true)
       if errs then
         count("invalid")
         failed[#failed + 1] = row

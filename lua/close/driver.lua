@@ -67,7 +67,8 @@ local function describe(status, body, secrets)
   return out
 end
 
-local function query_string(query)
+--- `?k=v&...` with keys sorted and both sides percent-encoded ("" for none).
+function M.query_string(query)
   if not query then return "" end
   local keys = {}
   for k in pairs(query) do keys[#keys + 1] = k end
@@ -85,7 +86,7 @@ end
 -- Returns `decoded, nil, meta` or `nil, err`.
 function M.call(c, req)
   local method = req.method
-  local url = c.base_url .. req.path .. query_string(req.query)
+  local url = c.base_url .. req.path .. M.query_string(req.query)
   if c.check_phase then
     local ok, why = c.check_phase()
     if not ok then
@@ -125,6 +126,14 @@ function M.call(c, req)
     })
     local duration = c.clock() - t0
     local status, kind, rate_limit, hint, hint_source, info
+    -- what the on_attempt hook sees of this attempt: never a credential
+    local function report(wait)
+      if c.on_attempt then
+        c.on_attempt({ method = method, url = url, attempt = attempt, status = status, kind = kind,
+          duration = duration, wait = wait, wait_source = wait and (hint_source or "backoff") or nil,
+          rate_limit = rate_limit })
+      end
+    end
     if res then
       status = res.status
       res.headers = res.headers or {}
@@ -137,10 +146,7 @@ function M.call(c, req)
           kind = "protocol"
           terr = { message = "response is not a JSON object" }
         else
-          if c.on_attempt then
-            c.on_attempt({ method = method, url = url, attempt = attempt, status = status,
-              duration = duration, rate_limit = rate_limit })
-          end
+          report(nil)
           return doc, nil, { status = status, headers = res.headers, rate_limit = rate_limit,
             attempts = attempt, duration = c.clock() - start }
         end
@@ -167,11 +173,7 @@ function M.call(c, req)
       hint = hint, elapsed = c.clock() - start, deadline = c.deadline,
       backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
     })
-    if c.on_attempt then
-      c.on_attempt({ method = method, url = url, attempt = attempt, status = status, kind = kind,
-        duration = duration, wait = wait, wait_source = wait and (hint_source or "backoff") or nil,
-        rate_limit = rate_limit })
-    end
+    report(wait)
     if not wait then
       local fields = { status = status, attempts = attempt, method = method, url = url,
         rate_limit = rate_limit, retry_after = hint }

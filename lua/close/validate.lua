@@ -5,6 +5,7 @@
 -- @module close.validate
 
 local core = require "close.core"
+local cjson = require "cjson.safe"
 
 local M = {}
 
@@ -28,6 +29,44 @@ function M.id(prefix)
   end)
 end
 
+local function enum(...)
+  local allowed, list = {}, table.concat({ ... }, ", ")
+  for _, v in ipairs({ ... }) do allowed[v] = true end
+  return check_string(function(v)
+    if allowed[v] then return true end
+    return nil, "must be one of " .. list
+  end)
+end
+
+local function string_or_null(v)
+  if v == cjson.null then return end
+  if type(v) ~= "string" then return "must be a string or close.null (got " .. type(v) .. ")" end
+end
+
+local function boolean(v)
+  if type(v) ~= "boolean" then return "must be a boolean (got " .. type(v) .. ")" end
+end
+
+-- A role given by name instead of id: checked for type here, resolved later.
+local role_name = check_string(function(v)
+  if v:match("^%s*$") then return nil, "must not be empty" end
+  return true
+end)
+
+--- The fields of a membership create (`role`: a role name, resolved later).
+M.CREATE = { email = M.email, role_id = M.role_id, role = role_name }
+
+--- The fields a membership update takes (PUT /membership/{id}/ and bulk).
+M.UPDATE = {
+  role_id = M.role_id,
+  role = role_name,
+  auto_record_calls = enum("enabled", "disabled", "unset"),
+  default_caller_id = string_or_null,
+  hangup_recording_url = string_or_null,
+  may_workflows_impersonate = boolean,
+  track_email_opens = boolean,
+}
+
 --- Checks `args` against `schema` (`{field = checker}`, a checker returning
 -- a reason or nil) with the `required` field names. Returns nil when valid,
 -- else `{field = reason}` naming every bad field.
@@ -47,6 +86,22 @@ function M.fields(args, schema, required)
     if args[k] ~= nil and not errs[k] then errs[k] = check(args[k]) end
   end
   if next(errs) then return errs end
+end
+
+--- `fields` for membership arguments, where a role is given either by id
+-- (`role_id`) or by name (`role`), never both; with `need_role` one of them
+-- is required.
+function M.membership(args, schema, required, need_role)
+  local errs = M.fields(args, schema, required)
+  if args.role ~= nil and args.role_id ~= nil then
+    errs = errs or {}
+    errs.role = "give either role or role_id, not both"
+  end
+  if need_role and args.role_id == nil and args.role == nil then
+    errs = errs or {}
+    errs.role_id = "is required"
+  end
+  return errs
 end
 
 return M

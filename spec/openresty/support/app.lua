@@ -16,19 +16,9 @@ M.raw_url6 = os.getenv("CLOSE_TEST_RAW_URL6") -- absent without IPv6 loopback
 
 local http = core.http()
 
-local function query(params)
-  local keys, parts = {}, {}
-  for k in pairs(params or {}) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do
-    parts[#parts + 1] = core.urlencode(k) .. "=" .. core.urlencode(tostring(params[k]))
-  end
-  return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
-end
-
 --- The URL of an app location with its query.
 function M.location(path, params)
-  return M.url .. path .. query(params)
+  return M.url .. path .. require("close.driver").query_string(params)
 end
 
 --- GET an app location; returns status and the decoded JSON body (or the raw body).
