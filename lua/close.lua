@@ -20,16 +20,8 @@ local close = {
   error = Error,
 }
 
-local DEFAULTS = {
-  base_url = "https://api.close.com/api/v1",
-  timeout = 15,          -- seconds per attempt
-  connect_timeout = 5,   -- seconds to connect, per attempt
-  deadline = 60,         -- seconds for the whole call, retries and waits included
-  max_retries = 3,
-  max_wait = 30,         -- no single wait between attempts is longer
-  backoff_base = 0.5,    -- first backoff; doubles per attempt, with jitter
-  max_body = 1048576,    -- response bodies larger than this are a protocol error
-}
+-- The defaults live in C (src/defaults.h), shared with the transports.
+local DEFAULTS = core.defaults
 
 local OPTION_TYPES = {
   api_key = "string", oauth_token = "string", base_url = "string", ca_file = "string",
@@ -119,7 +111,14 @@ function close.new(opts)
   c.sleep = opts.sleep or (in_ngx and in_ngx.sleep) or core.sleep
   c.clock = opts.clock or core.now
   c.wallclock = opts.wallclock or os.time
-  c.random = opts.random or core.random
+  if opts.random then
+    c.random = opts.random
+  else
+    -- jitter from a generator of this client's own: math.random is unseeded
+    -- before Lua 5.4, and clients (and forked nginx workers) must not share a sequence
+    local rng = core.rng()
+    c.random = function() return rng:next() end
+  end
   c.on_attempt = opts.on_attempt
   c.transport = opts.transport
   if in_ngx then

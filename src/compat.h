@@ -10,10 +10,6 @@
 /* Lua 5.1 / LuaJIT */
 #define close_setfuncs(L, l) luaL_register((L), NULL, (l))
 #define close_newlib(L, l) (lua_newtable(L), luaL_register((L), NULL, (l)))
-#define close_rawlen(L, i) lua_objlen((L), (i))
-static inline int close_absindex(lua_State *L, int i) {
-    return (i > 0 || i <= LUA_REGISTRYINDEX) ? i : lua_gettop(L) + i + 1;
-}
 static inline void close_setmetatable(lua_State *L, const char *tname) {
     luaL_getmetatable(L, tname);
     lua_setmetatable(L, -2);
@@ -21,15 +17,7 @@ static inline void close_setmetatable(lua_State *L, const char *tname) {
 #else
 #define close_setfuncs(L, l) luaL_setfuncs((L), (l), 0)
 #define close_newlib(L, l) luaL_newlib((L), (l))
-#define close_rawlen(L, i) lua_rawlen((L), (i))
-#define close_absindex(L, i) lua_absindex((L), (i))
 #define close_setmetatable(L, tname) luaL_setmetatable((L), (tname))
 #endif
-
-/* lua_getfield returns the type only from 5.3 on. */
-static inline int close_getfield(lua_State *L, int idx, const char *k) {
-    lua_getfield(L, idx, k);
-    return lua_type(L, -1);
-}
 
 #endif

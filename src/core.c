@@ -1,21 +1,30 @@
-/* close.core: the Lua binding. It converts tables to the C structs of the
- * pure parts (validate, request, response, retry) and the libcurl transport,
- * and nothing else: policy lives in lua/close.lua and the pure C files. */
+/* close.core: the Lua binding. It converts Lua values to the C structs of
+ * the pure parts (validate, request, response, retry, wire, rand) and the
+ * libcurl transport, and nothing else: policy lives in lua/close/ and the
+ * pure C files.
+ *
+ * Every entry point checks its arguments as the auxiliary library does and
+ * raises a Lua error on misuse; tables are read with raw access (no
+ * metamethod runs, and a string read from a table stays anchored by it);
+ * scratch memory is a userdata, so an error anywhere leaks nothing. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "compat.h"
+#include "defaults.h"
 #include "http_curl.h"
+#include "rand.h"
 #include "request.h"
 #include "response.h"
 #include "retry.h"
 #include "validate.h"
+#include "wire.h"
 
 #define HTTP_MT "close.core.http"
+#define RNG_MT "close.core.rng"
+
+/* ---- helpers ---- */
 
 static int push_check(lua_State *L, const char *reason) {
     if (reason == NULL) {
@@ -26,6 +35,71 @@ static int push_check(lua_State *L, const char *reason) {
     lua_pushstring(L, reason);
     return 2;
 }
+
+/* scratch memory owned by the Lua stack (collected even if an error unwinds) */
+static char *scratch(lua_State *L, size_t n) {
+    return lua_newuserdata(L, n ? n : 1);
+}
+
+/* A whole number in [lo, hi] at idx; raises otherwise (luaL_checkinteger
+ * would cast an out-of-range double, undefined in C, on Lua 5.1). */
+static long check_long(lua_State *L, int idx, long lo, long hi) {
+    lua_Number v = luaL_checknumber(L, idx);
+    if (!(v >= (lua_Number)lo && v <= (lua_Number)hi) || v != (lua_Number)(long)v)
+        luaL_argerror(L, idx, lua_pushfstring(L, "expected a whole number from %d to %d", (int)lo, (int)hi));
+    return (long)v;
+}
+
+/* t[k] with raw access: its type, value pushed */
+static int rawfield(lua_State *L, int t, const char *k) {
+    lua_pushstring(L, k);
+    lua_rawget(L, t);
+    return lua_type(L, -1);
+}
+
+/* A string field (NULL when absent); any other type raises. */
+static const char *opt_str_field(lua_State *L, int t, const char *k, size_t *len) {
+    const char *s = NULL;
+    int type = rawfield(L, t, k);
+    if (type == LUA_TSTRING) s = lua_tolstring(L, -1, len);
+    else if (type != LUA_TNIL) luaL_error(L, "field '%s' must be a string (got %s)", k, lua_typename(L, type));
+    lua_pop(L, 1); /* the table keeps it alive */
+    return s;
+}
+
+/* A number field, dflt when absent; any other type raises. */
+static double opt_num_field(lua_State *L, int t, const char *k, double dflt) {
+    double v = dflt;
+    int type = rawfield(L, t, k);
+    if (type == LUA_TNUMBER) v = (double)lua_tonumber(L, -1);
+    else if (type != LUA_TNIL) luaL_error(L, "field '%s' must be a number (got %s)", k, lua_typename(L, type));
+    lua_pop(L, 1);
+    return v;
+}
+
+/* headers[name] when it is a string, else NULL (anchored by the table) */
+static const char *header(lua_State *L, int t, const char *name) {
+    const char *s = NULL;
+    if (lua_type(L, t) != LUA_TTABLE) return NULL;
+    if (rawfield(L, t, name) == LUA_TSTRING) s = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
+static void set_number(lua_State *L, const char *k, double v) {
+    if (v >= 0) {
+        lua_pushnumber(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+/* seconds to milliseconds for curl, within [1 ms, 1 day] */
+static long clamp_ms(double s) {
+    if (!(s > 0.001)) return 1;
+    return s > 86400 ? 86400000L : (long)(s * 1000);
+}
+
+/* ---- validation and request building ---- */
 
 static int l_validate_email(lua_State *L) {
     size_t len;
@@ -41,24 +115,27 @@ static int l_validate_role(lua_State *L) {
 }
 
 static int l_validate_id(lua_State *L) {
-    size_t len;
+    size_t len, plen;
     const char *s = luaL_checklstring(L, 1, &len);
-    return push_check(L, close_validate_id(s, len, luaL_checkstring(L, 2)));
+    const char *prefix = luaL_checklstring(L, 2, &plen);
+    if (plen == 0 || strlen(prefix) != plen) luaL_argerror(L, 2, "a prefix such as 'memb_'");
+    return push_check(L, close_validate_id(s, len, prefix));
 }
 
 static int l_check_base_url(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    char *out = malloc(len + 1);
-    const char *reason;
-    if (!out) return luaL_error(L, "out of memory");
-    reason = close_check_base_url(s, len, out, len + 1);
-    if (reason) {
-        free(out);
-        return push_check(L, reason);
-    }
+    char *out = scratch(L, len + 1);
+    const char *reason = close_check_base_url(s, len, out, len + 1);
+    if (reason) return push_check(L, reason);
     lua_pushstring(L, out);
-    free(out);
+    return 1;
+}
+
+static int l_is_loopback_host(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    lua_pushboolean(L, close_is_loopback_host(s, len));
     return 1;
 }
 
@@ -66,84 +143,48 @@ static int l_check_base_url(lua_State *L) {
 static int l_auth_header(lua_State *L) {
     static const char *const schemes[] = {"basic", "bearer", NULL};
     int scheme = luaL_checkoption(L, 1, NULL, schemes);
-    size_t len;
-    const char *secret = luaL_checklstring(L, 2, &len);
-    const char *reason = close_validate_credential(secret, len, scheme == 0);
+    size_t len, n;
+    const char *secret = luaL_checklstring(L, 2, &len), *reason;
+    char *out;
+    if (len > 65536) return push_check(L, "is too long");
+    n = close_auth_header_size(len);
+    out = scratch(L, n);
+    reason = close_auth_header(scheme == 0, secret, len, out, n);
     if (reason) return push_check(L, reason);
-    if (scheme == 0) {
-        size_t n = len + 1;
-        unsigned char *user = malloc(n);
-        char *out = malloc(4 * ((n + 2) / 3) + 7);
-        if (!user || !out) {
-            free(user);
-            free(out);
-            return luaL_error(L, "out of memory");
-        }
-        memcpy(user, secret, len);
-        user[len] = ':'; /* the API key is the user name; the password is empty */
-        memcpy(out, "Basic ", 6);
-        close_base64(user, n, out + 6);
-        lua_pushstring(L, out);
-        /* scrub the copies of the key before giving the memory back */
-        memset(user, 0, n);
-        memset(out, 0, 4 * ((n + 2) / 3) + 7);
-        free(user);
-        free(out);
-    } else {
-        lua_pushliteral(L, "Bearer ");
-        lua_pushvalue(L, 2);
-        lua_concat(L, 2);
-    }
+    lua_pushstring(L, out);
+    memset(out, 0, n); /* no copy of the secret waits for the collector */
     return 1;
 }
 
 static int l_urlencode(lua_State *L) {
-    size_t len;
+    size_t len, n;
     const char *s = luaL_checklstring(L, 1, &len);
-    char *out = malloc(3 * len + 1);
-    size_t n;
-    if (!out) return luaL_error(L, "out of memory");
+    char *out;
+    if (len > ((size_t)-1) / 4) return luaL_argerror(L, 1, "too long");
+    out = scratch(L, 3 * len + 1);
     n = close_urlencode(s, len, out);
     lua_pushlstring(L, out, n);
-    free(out);
     return 1;
 }
 
+/* ---- response interpretation and retry ---- */
+
 static int l_status_kind(lua_State *L) {
-    const char *k = close_status_kind((int)luaL_checkinteger(L, 1));
+    const char *k = close_status_kind((int)check_long(L, 1, 0, 9999));
     if (k) lua_pushstring(L, k);
     else lua_pushnil(L);
     return 1;
 }
 
 static int l_is_retryable(lua_State *L) {
-    lua_pushboolean(L, close_is_retryable((int)luaL_optinteger(L, 1, 0), luaL_optstring(L, 2, NULL)));
+    int status = lua_isnoneornil(L, 1) ? 0 : (int)check_long(L, 1, 0, 9999);
+    lua_pushboolean(L, close_is_retryable(status, luaL_optstring(L, 2, NULL)));
     return 1;
-}
-
-/* headers table (lower-case names) field, or NULL */
-static const char *header(lua_State *L, int idx, const char *name) {
-    if (lua_type(L, idx) != LUA_TTABLE) return NULL;
-    lua_getfield(L, idx, name);
-    /* the table keeps the string alive while we use it */
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        const char *s = lua_tostring(L, -1);
-        lua_pop(L, 1);
-        return s;
-    }
-    lua_pop(L, 1);
-    return NULL;
-}
-
-static void set_number(lua_State *L, const char *k, double v) {
-    if (v >= 0) {
-        lua_pushnumber(L, v);
-        lua_setfield(L, -2, k);
-    }
 }
 
 static int l_ratelimit(lua_State *L) {
     close_ratelimit rl;
+    luaL_checktype(L, 1, LUA_TTABLE);
     if (!close_parse_ratelimit(header(L, 1, "ratelimit"), header(L, 1, "ratelimit-policy"),
                                header(L, 1, "x-rate-limit-limit"), header(L, 1, "x-rate-limit-remaining"),
                                header(L, 1, "x-rate-limit-reset"), &rl)) {
@@ -157,22 +198,27 @@ static int l_ratelimit(lua_State *L) {
     return 1;
 }
 
-/* wait_hint(status, headers, body_rate_reset|nil, now) -> seconds, source | nil */
+/* wait_hint(status, headers, body_rate_reset, now) -> seconds, source | nil
+ * (body_rate_reset: the body's rate_reset as decoded, any type) */
 static int l_wait_hint(lua_State *L) {
     close_hint_headers h;
-    double out, body_reset = -1;
+    double out, body_reset = -1, now;
     const char *source = NULL;
-    h.status = (int)luaL_checkinteger(L, 1);
-    if (lua_type(L, 3) == LUA_TNUMBER) body_reset = lua_tonumber(L, 3);
+    h.status = (int)check_long(L, 1, 0, 9999);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (lua_type(L, 3) == LUA_TNUMBER) body_reset = (double)lua_tonumber(L, 3);
     else if (lua_type(L, 3) == LUA_TSTRING && !close_parse_seconds(lua_tostring(L, 3), &body_reset)) body_reset = -1;
+    /* anything else is the server's JSON of another type: no hint */
     if (!(body_reset >= 0)) body_reset = -1; /* NaN and negatives are no hint */
+    now = (double)luaL_optnumber(L, 4, (lua_Number)time(NULL));
+    if (!(now >= 0 && now < 1e12)) luaL_argerror(L, 4, "a time in seconds since the epoch");
     h.retry_after = header(L, 2, "retry-after");
     h.date = header(L, 2, "date");
     h.ratelimit = header(L, 2, "ratelimit");
     h.ratelimit_policy = header(L, 2, "ratelimit-policy");
     h.x_remaining = header(L, 2, "x-rate-limit-remaining");
     h.x_reset = header(L, 2, "x-rate-limit-reset");
-    if (!close_wait_hint(&h, body_reset, (time_t)luaL_optnumber(L, 4, (lua_Number)time(NULL)), &out, &source)) {
+    if (!close_wait_hint(&h, body_reset, (time_t)now, &out, &source)) {
         lua_pushnil(L);
         return 1;
     }
@@ -181,44 +227,28 @@ static int l_wait_hint(lua_State *L) {
     return 2;
 }
 
-static double num_field(lua_State *L, int idx, const char *k, double dflt) {
-    double v = dflt;
-    if (close_getfield(L, idx, k) == LUA_TNUMBER) v = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* a double to int without undefined behaviour for huge values or NaN */
-static int clamp_int(double v) {
-    if (!(v > 0)) return 0;
-    return v > 1e9 ? 1000000000 : (int)v;
-}
-
-/* seconds to milliseconds for curl, within [1 ms, 1 day] */
-static long clamp_ms(double s) {
-    if (!(s > 0.001)) return 1;
-    return s > 86400 ? 86400000L : (long)(s * 1000);
-}
-
 /* retry_decide{attempt=, max_retries=, retryable=, hint=, elapsed=, deadline=,
  *              backoff_base=, max_wait=, random=} -> wait | nil, verdict, wait */
 static int l_retry_decide(lua_State *L) {
     close_retry_input in;
     close_retry_verdict v;
-    double wait;
+    double wait, attempt, retries;
     luaL_checktype(L, 1, LUA_TTABLE);
-    in.attempt = clamp_int(num_field(L, 1, "attempt", 1));
-    in.max_retries = clamp_int(num_field(L, 1, "max_retries", 0));
-    in.retryable = (close_getfield(L, 1, "retryable"), lua_toboolean(L, -1));
+    lua_settop(L, 1);
+    attempt = opt_num_field(L, 1, "attempt", 1);
+    retries = opt_num_field(L, 1, "max_retries", 0);
+    in.attempt = !(attempt >= 1) ? 1 : attempt > 1e6 ? 1000000 : (int)attempt;
+    in.max_retries = !(retries >= 0) ? 0 : retries > 1e6 ? 1000000 : (int)retries;
+    in.retryable = (rawfield(L, 1, "retryable"), lua_toboolean(L, -1));
     lua_pop(L, 1);
-    in.has_hint = close_getfield(L, 1, "hint") == LUA_TNUMBER && lua_tonumber(L, -1) >= 0;
+    in.has_hint = rawfield(L, 1, "hint") == LUA_TNUMBER && lua_tonumber(L, -1) >= 0;
     lua_pop(L, 1);
-    in.hint = num_field(L, 1, "hint", 0);
-    in.elapsed = num_field(L, 1, "elapsed", 0);
-    in.deadline = num_field(L, 1, "deadline", 0);
-    in.backoff_base = num_field(L, 1, "backoff_base", 0.5);
-    in.max_wait = num_field(L, 1, "max_wait", 30);
-    in.random = num_field(L, 1, "random", 0);
+    in.hint = in.has_hint ? opt_num_field(L, 1, "hint", 0) : 0;
+    in.elapsed = opt_num_field(L, 1, "elapsed", 0);
+    in.deadline = opt_num_field(L, 1, "deadline", CLOSE_DEFAULT_DEADLINE);
+    in.backoff_base = opt_num_field(L, 1, "backoff_base", CLOSE_DEFAULT_BACKOFF_BASE);
+    in.max_wait = opt_num_field(L, 1, "max_wait", CLOSE_DEFAULT_MAX_WAIT);
+    in.random = opt_num_field(L, 1, "random", 0);
     v = close_retry_decide(&in, &wait);
     if (v == CLOSE_RETRY) lua_pushnumber(L, wait);
     else lua_pushnil(L);
@@ -227,29 +257,78 @@ static int l_retry_decide(lua_State *L) {
     return 3;
 }
 
-/* random() -> [0, 1): the jitter source. math.random is unseeded before Lua
- * 5.4, so every process would jitter alike, which defeats the purpose; and
- * nginx workers forked from one master must not share a sequence either, so
- * the state is reseeded whenever the pid changes. */
-static int l_random(lua_State *L) {
-    static uint64_t state;
-    static pid_t seeded_for;
-    pid_t pid = getpid();
-    if (state == 0 || seeded_for != pid) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)pid << 40) ^
-                (uint64_t)(uintptr_t)&state;
-        if (state == 0) state = 0x9e3779b97f4a7c15ULL;
-        seeded_for = pid;
+/* ---- the wire parser, for the cosocket transport ---- */
+
+/* Pushes the fields as a table: names lower-cased, repeated fields joined
+ * with ", " as HTTP allows, an obs-fold appended to its field with a space. */
+static void push_fields(lua_State *L, const close_wire_field *f, size_t n) {
+    char name[CLOSE_MAX_NAME];
+    size_t i, k, last_len = 0;
+    lua_createtable(L, 0, (int)n);
+    for (i = 0; i < n; i++) {
+        if (f[i].name) {
+            size_t len = f[i].name_len; /* at most CLOSE_MAX_NAME: the parser says so */
+            for (k = 0; k < len; k++) {
+                char c = f[i].name[k];
+                name[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+            }
+            last_len = len;
+        }
+        lua_pushlstring(L, name, last_len);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            if (f[i].name) lua_pushliteral(L, ", ");
+            else lua_pushliteral(L, " ");
+            lua_pushlstring(L, f[i].value, f[i].value_len);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, f[i].value, f[i].value_len);
+        }
+        lua_rawset(L, -3);
     }
-    /* xorshift64* */
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    lua_pushnumber(L, (lua_Number)((state * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0);
+}
+
+/* parse_head(bytes) -> status, headers, version, head_len
+ *                    | false (incomplete: read more) | nil, reason */
+static int l_parse_head(lua_State *L) {
+    size_t len;
+    const char *buf = luaL_checklstring(L, 1, &len), *why;
+    close_wire_head head;
+    close_wire_field *fields = (close_wire_field *)(void *)scratch(L, CLOSE_MAX_HEADERS * sizeof *fields);
+    why = close_wire_parse_head(buf, len, &head, fields, CLOSE_MAX_HEADERS);
+    if (why == CLOSE_WIRE_INCOMPLETE) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (why) return push_check(L, why);
+    lua_pushinteger(L, head.status);
+    push_fields(L, fields, head.nfields);
+    lua_pushinteger(L, head.version);
+    lua_pushinteger(L, (lua_Integer)head.head_len);
+    return 4;
+}
+
+/* chunk_size(line) -> bytes | nil, reason */
+static int l_chunk_size(lua_State *L) {
+    size_t len;
+    unsigned long size;
+    const char *line = luaL_checklstring(L, 1, &len);
+    const char *why = close_wire_chunk_size(line, len, &size);
+    if (why) return push_check(L, why);
+    lua_pushnumber(L, (lua_Number)size);
     return 1;
 }
+
+static int l_is_token(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    lua_pushboolean(L, close_wire_is_token(s, len));
+    return 1;
+}
+
+/* ---- clock, sleep, random ---- */
 
 static int l_now(lua_State *L) {
     struct timespec ts;
@@ -259,20 +338,35 @@ static int l_now(lua_State *L) {
 }
 
 static int l_sleep(lua_State *L) {
-    double s = luaL_checknumber(L, 1);
+    double s = (double)luaL_checknumber(L, 1);
     struct timespec ts;
-    if (s <= 0) return 0;
+    if (!(s > 0)) return 0; /* NaN too */
+    if (s > 86400) s = 86400;
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
     return 0;
 }
 
+/* rng() -> a generator for one client's jitter; rng:next() -> [0, 1) */
+static int l_rng(lua_State *L) {
+    close_rand *r = lua_newuserdata(L, sizeof *r);
+    close_rand_seed(r, (unsigned long long)(size_t)r);
+    close_setmetatable(L, RNG_MT);
+    return 1;
+}
+
+static int l_rng_next(lua_State *L) {
+    close_rand *r = luaL_checkudata(L, 1, RNG_MT);
+    lua_pushnumber(L, (lua_Number)close_rand_next(r));
+    return 1;
+}
+
 /* ---- the libcurl transport as a userdata ---- */
 
 static close_http *check_http(lua_State *L) {
     close_http *h = luaL_checkudata(L, 1, HTTP_MT);
-    if (!h->easy) luaL_error(L, "close.core.http: the transport is closed");
+    if (!close_http_is_open(h)) luaL_error(L, "close.core.http: the transport is closed");
     return h;
 }
 
@@ -280,7 +374,7 @@ static int l_http_new(lua_State *L) {
     close_http *h = lua_newuserdata(L, sizeof *h);
     memset(h, 0, sizeof *h);
     close_setmetatable(L, HTTP_MT);
-    if (!close_http_init(h)) return luaL_error(L, "close.core.http: curl_easy_init failed");
+    if (!close_http_init(h)) return luaL_error(L, "close.core.http: libcurl could not be initialised");
     return 1;
 }
 
@@ -290,47 +384,18 @@ static int l_http_close(lua_State *L) {
     return 0;
 }
 
-static const char *str_field(lua_State *L, int idx, const char *k, size_t *len) {
-    const char *s = NULL;
-    if (close_getfield(L, idx, k) == LUA_TSTRING) s = lua_tolstring(L, -1, len);
-    lua_pop(L, 1); /* the request table keeps it alive */
-    return s;
-}
-
-static void push_headers(lua_State *L, const char *head, size_t len) {
-    const char *p = head, *end = head + len;
-    lua_newtable(L);
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
-        size_t i, nlen;
-        char name[128];
-        if (!eol) eol = end;
-        colon = memchr(p, ':', (size_t)(eol - p));
-        if (colon && (size_t)(colon - p) < sizeof name && memcmp(p, "HTTP/", 5) != 0) {
-            nlen = (size_t)(colon - p);
-            for (i = 0; i < nlen; i++) {
-                char c = p[i];
-                name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-            }
-            v = colon + 1;
-            ve = eol;
-            while (v < ve && (*v == ' ' || *v == '\t')) v++;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-            lua_pushlstring(L, name, nlen);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isstring(L, -1)) { /* repeated header: join as HTTP allows */
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(ve - v));
-                lua_concat(L, 3);
-            } else {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(ve - v));
-            }
-            lua_rawset(L, -3);
-        }
-        p = eol + 1;
-    }
+/* one request header line, checked: a token name and a value without CR, LF or NUL */
+static void check_header(lua_State *L, int k, int v) {
+    size_t nlen, vlen, i;
+    const char *name, *value;
+    if (lua_type(L, k) != LUA_TSTRING || (lua_type(L, v) != LUA_TSTRING && lua_type(L, v) != LUA_TNUMBER))
+        luaL_error(L, "request headers must map names to strings");
+    name = lua_tolstring(L, k, &nlen);
+    if (!close_wire_is_token(name, nlen)) luaL_error(L, "request header names must be HTTP tokens");
+    value = lua_tolstring(L, v, &vlen);
+    for (i = 0; i < vlen; i++)
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+            luaL_error(L, "request header '%s' has a CR, LF or NUL in its value", name);
 }
 
 /* http:request{method=, url=, headers={name=value}, body=, timeout=,
@@ -340,51 +405,64 @@ static int l_http_request(lua_State *L) {
     close_http *h = check_http(L);
     close_http_request r;
     close_http_response res;
+    close_wire_head head;
+    close_wire_field *fields;
     const char *kind, *message = NULL;
     const char **lines;
-    size_t n = 0, cap = 0;
+    size_t n = 0, i, mlen, ulen, clen = 0;
+    double mb;
     luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
     memset(&r, 0, sizeof r);
-    r.method = str_field(L, 2, "method", NULL);
-    r.url = str_field(L, 2, "url", NULL);
-    if (!r.method || !r.url) return luaL_argerror(L, 2, "method and url are required");
-    r.body = str_field(L, 2, "body", &r.body_len);
-    r.ca_file = str_field(L, 2, "ca_file", NULL);
-    r.timeout_ms = clamp_ms(num_field(L, 2, "timeout", 30));
-    r.connect_timeout_ms = clamp_ms(num_field(L, 2, "connect_timeout", 10));
-    {
-        double mb = num_field(L, 2, "max_body", 1 << 20);
-        r.max_body = !(mb > 0) ? 0 : mb > 1e12 ? (size_t)1e12 : (size_t)mb;
-    }
+    r.method = opt_str_field(L, 2, "method", &mlen);
+    r.url = opt_str_field(L, 2, "url", &ulen);
+    if (!r.method || !close_wire_is_token(r.method, mlen)) return luaL_argerror(L, 2, "'method' must be an HTTP token");
+    if (!r.url || strlen(r.url) != ulen || strpbrk(r.url, " \r\n\t"))
+        return luaL_argerror(L, 2, "'url' must be a URL without spaces, CR, LF or NUL");
+    r.body = opt_str_field(L, 2, "body", &r.body_len);
+    r.ca_file = opt_str_field(L, 2, "ca_file", &clen);
+    if (r.ca_file && strlen(r.ca_file) != clen) return luaL_argerror(L, 2, "'ca_file' must not contain NUL");
+    r.timeout_ms = clamp_ms(opt_num_field(L, 2, "timeout", CLOSE_DEFAULT_TIMEOUT));
+    r.connect_timeout_ms = clamp_ms(opt_num_field(L, 2, "connect_timeout", CLOSE_DEFAULT_CONNECT_TIMEOUT));
+    mb = opt_num_field(L, 2, "max_body", CLOSE_DEFAULT_MAX_BODY);
+    r.max_body = !(mb > 0) ? 0 : mb > 1e12 ? (size_t)1e12 : (size_t)mb;
 
-    /* "Name: value" lines built on the Lua stack, kept alive in a table */
-    lua_newtable(L); /* index 3 */
-    if (close_getfield(L, 2, "headers") == LUA_TTABLE) {
+    /* "Name: value" lines built on the Lua stack, kept alive in a table at 3 */
+    lua_newtable(L);
+    switch (rawfield(L, 2, "headers")) {
+    case LUA_TTABLE:
         lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-                lua_pushvalue(L, -2);
-                lua_pushliteral(L, ": ");
-                lua_pushvalue(L, -3);
-                lua_concat(L, 3);
-                lua_rawseti(L, 3, (int)++n);
-            }
+        while (lua_next(L, 4)) {
+            check_header(L, -2, -1);
+            lua_pushvalue(L, -2);
+            lua_pushliteral(L, ": ");
+            lua_pushvalue(L, -3);
+            lua_concat(L, 3);
+            lua_rawseti(L, 3, (int)++n);
             lua_pop(L, 1);
+            if (n > 1000) return luaL_error(L, "too many request headers");
         }
+        break;
+    case LUA_TNIL: break;
+    default: return luaL_argerror(L, 2, "'headers' must be a table");
     }
-    lua_pop(L, 1);
-    cap = n ? n : 1;
-    lines = malloc(cap * sizeof *lines);
-    if (!lines) return luaL_error(L, "out of memory");
-    for (cap = 0; cap < n; cap++) {
-        lua_rawgeti(L, 3, (int)cap + 1);
-        lines[cap] = lua_tostring(L, -1);
+    lua_settop(L, 3);
+    lines = (const char **)(void *)scratch(L, (n ? n : 1) * sizeof *lines);
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 3, (int)i + 1);
+        lines[i] = lua_tostring(L, -1);
         lua_pop(L, 1);
     }
     r.headers = lines;
     r.nheaders = n;
     kind = close_http_perform(h, &r, &res, &message);
-    free(lines);
+    if (!kind) {
+        /* the head curl received, read by the rules both transports share */
+        fields = (close_wire_field *)(void *)scratch(L, CLOSE_MAX_HEADERS * sizeof *fields);
+        message = close_wire_parse_head(res.head, res.head_len, &head, fields, CLOSE_MAX_HEADERS);
+        if (message == CLOSE_WIRE_INCOMPLETE) message = "the response head has no end";
+        if (message) kind = "protocol";
+    }
     if (kind) {
         lua_pushnil(L);
         lua_createtable(L, 0, 2);
@@ -395,9 +473,9 @@ static int l_http_request(lua_State *L) {
         return 2;
     }
     lua_createtable(L, 0, 3);
-    lua_pushinteger(L, (lua_Integer)res.status);
+    lua_pushinteger(L, head.status);
     lua_setfield(L, -2, "status");
-    push_headers(L, res.head, res.head_len);
+    push_fields(L, fields, head.nfields);
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, res.body, res.body_len);
     lua_setfield(L, -2, "body");
@@ -415,11 +493,17 @@ static const luaL_Reg http_methods[] = {
     {NULL, NULL},
 };
 
+static const luaL_Reg rng_methods[] = {
+    {"next", l_rng_next},
+    {NULL, NULL},
+};
+
 static const luaL_Reg funcs[] = {
     {"validate_email", l_validate_email},
     {"validate_role", l_validate_role},
     {"validate_id", l_validate_id},
     {"check_base_url", l_check_base_url},
+    {"is_loopback_host", l_is_loopback_host},
     {"auth_header", l_auth_header},
     {"urlencode", l_urlencode},
     {"status_kind", l_status_kind},
@@ -427,30 +511,69 @@ static const luaL_Reg funcs[] = {
     {"ratelimit", l_ratelimit},
     {"wait_hint", l_wait_hint},
     {"retry_decide", l_retry_decide},
+    {"parse_head", l_parse_head},
+    {"chunk_size", l_chunk_size},
+    {"is_token", l_is_token},
     {"now", l_now},
-    {"random", l_random},
     {"sleep", l_sleep},
+    {"rng", l_rng},
     {"http", l_http_new},
     {"curl_version", l_curl_version},
     {NULL, NULL},
 };
 
+static void new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc) {
+    if (luaL_newmetatable(L, name)) {
+        lua_newtable(L);
+        close_setfuncs(L, methods);
+        lua_setfield(L, -2, "__index");
+        if (gc) {
+            lua_pushcfunction(L, gc);
+            lua_setfield(L, -2, "__gc");
+            lua_pushcfunction(L, gc);
+            lua_setfield(L, -2, "__close");
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static void set_num(lua_State *L, const char *k, double v) {
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
 #if defined(__GNUC__)
 __attribute__((visibility("default")))
 #endif
 int luaopen_close_core(lua_State *L) {
-    /* not thread-safe, but module loading runs before any request */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (luaL_newmetatable(L, HTTP_MT)) {
-        lua_newtable(L);
-        close_setfuncs(L, http_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_http_close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, l_http_close);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_pop(L, 1);
+    close_http_global_init();
+    new_class(L, HTTP_MT, http_methods, l_http_close);
+    new_class(L, RNG_MT, rng_methods, NULL);
     close_newlib(L, funcs);
+
+    /* the defaults of every option (src/defaults.h), for close.lua and the transports */
+    lua_newtable(L);
+    lua_pushstring(L, CLOSE_DEFAULT_BASE_URL);
+    lua_setfield(L, -2, "base_url");
+    set_num(L, "timeout", CLOSE_DEFAULT_TIMEOUT);
+    set_num(L, "connect_timeout", CLOSE_DEFAULT_CONNECT_TIMEOUT);
+    set_num(L, "deadline", CLOSE_DEFAULT_DEADLINE);
+    set_num(L, "max_retries", CLOSE_DEFAULT_MAX_RETRIES);
+    set_num(L, "max_wait", CLOSE_DEFAULT_MAX_WAIT);
+    set_num(L, "backoff_base", CLOSE_DEFAULT_BACKOFF_BASE);
+    set_num(L, "max_body", CLOSE_DEFAULT_MAX_BODY);
+    lua_setfield(L, -2, "defaults");
+
+    /* the wire limits (src/wire.h) and their messages */
+    lua_newtable(L);
+    set_num(L, "max_head", CLOSE_MAX_HEAD);
+    set_num(L, "max_headers", CLOSE_MAX_HEADERS);
+    set_num(L, "max_chunk_line", CLOSE_MAX_CHUNK_LINE);
+    set_num(L, "max_interim", CLOSE_MAX_INTERIM);
+    lua_pushstring(L, CLOSE_MSG_HEAD_TOO_LARGE);
+    lua_setfield(L, -2, "head_too_large");
+    lua_pushstring(L, CLOSE_MSG_BODY_TOO_LARGE);
+    lua_setfield(L, -2, "body_too_large");
+    lua_setfield(L, -2, "limits");
     return 1;
 }

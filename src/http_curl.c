@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire.h"
+
 static size_t buf_append(close_buf *b, const char *p, size_t n) {
     if (b->len + n > b->max) {
         b->overflow = 1;
@@ -49,22 +51,41 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     return buf_append(&h->head, p, size * n) == size * n ? size * n : 0;
 }
 
+void close_http_global_init(void) {
+    static int done;
+    if (!done) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        done = 1;
+    }
+}
+
 int close_http_init(close_http *h) {
     memset(h, 0, sizeof *h);
-    h->easy = curl_easy_init();
-    return h->easy != NULL;
+    close_http_global_init();
+    h->multi = curl_multi_init();
+    h->share = curl_share_init();
+    if (!h->multi || !h->share ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        close_http_destroy(h);
+        return 0;
+    }
+    return 1;
 }
 
 void close_http_destroy(close_http *h) {
-    if (h->easy) curl_easy_cleanup(h->easy);
-    h->easy = NULL;
+    if (h->multi) curl_multi_cleanup(h->multi); /* closes the kept connections */
+    if (h->share) curl_share_cleanup(h->share);
+    h->multi = NULL;
+    h->share = NULL;
     free(h->body.data);
     free(h->head.data);
     memset(&h->body, 0, sizeof h->body);
     memset(&h->head, 0, sizeof h->head);
 }
 
-static const char *kind_of(CURLcode rc) {
+int close_http_is_open(const close_http *h) { return h->multi != NULL; }
+
+static const char *kind_of(CURLcode rc, const char *message) {
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
     case CURLE_SSL_CONNECT_ERROR:
@@ -86,26 +107,71 @@ static const char *kind_of(CURLcode rc) {
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_TOO_MANY_REDIRECTS:
     case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT: return "protocol";
+    case CURLE_URL_MALFORMAT:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return "protocol";
+    case CURLE_RECV_ERROR:
+        /* curl reports a broken chunked body as a receive error; it is the
+         * server's framing, as the cosocket transport says too */
+        return strstr(message, "chunk") ? "protocol" : "network";
     default: return "network";
     }
+}
+
+/* Methods whose requests say how long their body is, even when empty. */
+static int has_body(const char *method) {
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 }
 
 #define SETOPT(opt, val) \
     do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
 
+/* Runs the one transfer of e on the multi handle; returns its result. */
+static CURLcode run(close_http *h, CURL *e) {
+    CURLcode rc = CURLE_OK;
+    CURLMcode mc;
+    CURLMsg *msg;
+    int running = 1, left;
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) return CURLE_OUT_OF_MEMORY;
+    for (;;) {
+        mc = curl_multi_perform(h->multi, &running);
+        if (mc != CURLM_OK || running == 0) break;
+        /* bounded: curl's own timers end the transfer at its timeout */
+#if LIBCURL_VERSION_NUM >= 0x074200
+        mc = curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+#else
+        mc = curl_multi_wait(h->multi, NULL, 0, 1000, NULL);
+#endif
+        if (mc != CURLM_OK) break;
+    }
+    if (mc != CURLM_OK) {
+        rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_RECV_ERROR;
+    } else {
+        rc = CURLE_RECV_ERROR; /* no result reported: cannot happen, but never report success */
+        while ((msg = curl_multi_info_read(h->multi, &left)) != NULL)
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) rc = msg->data.result;
+    }
+    curl_multi_remove_handle(h->multi, e);
+    return rc;
+}
+
 const char *close_http_perform(close_http *h, const close_http_request *r, close_http_response *out,
                                const char **message) {
-    CURL *e = h->easy;
+    CURL *e;
     CURLcode rc = CURLE_OK;
     struct curl_slist *hl = NULL, *tmp;
     size_t i;
-    const char *kind = NULL;
 
     memset(out, 0, sizeof *out);
     buf_reset(&h->body, r->max_body);
     buf_reset(&h->head, CLOSE_MAX_HEAD);
     h->errbuf[0] = '\0';
+    e = curl_easy_init();
+    if (!e) {
+        *message = "out of memory";
+        return "network";
+    }
     for (i = 0; i < r->nheaders; i++) {
         tmp = curl_slist_append(hl, r->headers[i]);
         if (!tmp) { rc = CURLE_OUT_OF_MEMORY; break; }
@@ -114,6 +180,7 @@ const char *close_http_perform(close_http *h, const close_http_request *r, close
     /* curl would otherwise add "Expect: 100-continue" to larger bodies */
     if (rc == CURLE_OK && (tmp = curl_slist_append(hl, "Expect:")) != NULL) hl = tmp;
 
+    SETOPT(CURLOPT_SHARE, h->share);
     SETOPT(CURLOPT_URL, r->url);
     SETOPT(CURLOPT_HTTPHEADER, hl);
     SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
@@ -133,37 +200,38 @@ const char *close_http_perform(close_http *h, const close_http_request *r, close
     SETOPT(CURLOPT_WRITEDATA, h);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, h);
-    if (r->body) {
-        SETOPT(CURLOPT_POSTFIELDSIZE, (long)r->body_len);
-        SETOPT(CURLOPT_COPYPOSTFIELDS, r->body);
-    } else {
-        SETOPT(CURLOPT_HTTPGET, 1L);
+    if (r->body || has_body(r->method)) {
+        /* not copied: the caller keeps the body alive during the call */
+        SETOPT(CURLOPT_POSTFIELDSIZE, (long)(r->body ? r->body_len : 0));
+        SETOPT(CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
     SETOPT(CURLOPT_CUSTOMREQUEST, r->method);
-    if (rc == CURLE_OK) rc = curl_easy_perform(e);
+    if (rc == CURLE_OK) rc = run(h, e);
 
-    /* the handle keeps no pointer into this call's memory */
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_cleanup(e);
     curl_slist_free_all(hl);
 
     if (h->body.overflow == 1) {
-        *message = "response body is larger than max_body";
+        *message = CLOSE_MSG_BODY_TOO_LARGE;
         return "protocol";
     }
     if (h->head.overflow == 1) {
-        *message = "response headers are too large";
+        *message = CLOSE_MSG_HEAD_TOO_LARGE;
         return "protocol";
     }
     if (h->body.overflow || h->head.overflow || rc == CURLE_OUT_OF_MEMORY) {
         *message = "out of memory";
         return "network";
     }
-    if (rc != CURLE_OK) {
-        kind = kind_of(rc);
-        *message = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
-        return kind;
+    if (rc == CURLE_BAD_FUNCTION_ARGUMENT) {
+        /* what curl says of a header it cannot store: a fold with nothing before it */
+        *message = "malformed header line";
+        return "protocol";
     }
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
+    if (rc != CURLE_OK) {
+        *message = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+        return kind_of(rc, *message);
+    }
     out->body = h->body.data ? h->body.data : "";
     out->body_len = h->body.len;
     out->head = h->head.data ? h->head.data : "";

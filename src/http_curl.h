@@ -1,7 +1,14 @@
 /* The blocking libcurl transport, with a plain C interface (the Lua binding
- * in core.c only converts tables). One easy handle per client keeps the
- * connection alive across calls. Callbacks never touch Lua: a failure is
- * recorded and reported after curl_easy_perform returns. */
+ * in core.c only converts tables). Callbacks never touch Lua: a failure is
+ * recorded and reported after the transfer.
+ *
+ * Each request gets a new easy handle; connections (keep-alive), DNS and TLS
+ * sessions live in a multi handle and a share of the close_http, so they
+ * outlast the easy handles. A reused easy handle is not safe with the
+ * libcurl of Debian 12 (7.88.1): it keeps a pointer to the previous
+ * transfer's last header after freeing it, and a response whose first header
+ * line is folded makes curl read that freed memory (curl PR #11103, fixed in
+ * 8.1.0). A new easy handle costs about a microsecond. */
 #ifndef CLOSE_HTTP_CURL_H
 #define CLOSE_HTTP_CURL_H
 
@@ -15,7 +22,8 @@ typedef struct {
 } close_buf;
 
 typedef struct {
-    CURL *easy;
+    CURLM *multi;
+    CURLSH *share;
     close_buf body, head;
     char errbuf[CURL_ERROR_SIZE];
 } close_http;
@@ -24,7 +32,7 @@ typedef struct {
     const char *method, *url;
     const char *const *headers; /* "Name: value" lines */
     size_t nheaders;
-    const char *body; /* NULL for none */
+    const char *body; /* NULL for none; must stay valid during the call */
     size_t body_len;
     long timeout_ms, connect_timeout_ms;
     const char *ca_file; /* NULL: the system store */
@@ -32,17 +40,19 @@ typedef struct {
 } close_http_request;
 
 typedef struct {
-    long status;
     const char *body, *head; /* owned by the close_http, valid until its next call */
     size_t body_len, head_len;
 } close_http_response;
 
-#define CLOSE_MAX_HEAD 65536
+/* curl_global_init, once per process (not thread-safe: call before threads). */
+void close_http_global_init(void);
 
 int close_http_init(close_http *h);
 void close_http_destroy(close_http *h); /* idempotent */
+int close_http_is_open(const close_http *h);
 
-/* NULL on success, else the error kind ("timeout", "network", "tls",
+/* NULL on success (the raw head, from the final status line on, and the
+ * body in *out), else the error kind ("timeout", "network", "tls",
  * "protocol") with a message in *message. */
 const char *close_http_perform(close_http *h, const close_http_request *r, close_http_response *out,
                                const char **message);

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "validate.h"
+
 static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
 
 static int prefix_nocase(const char *s, size_t len, const char *p) {
@@ -14,7 +16,9 @@ static int prefix_nocase(const char *s, size_t len, const char *p) {
 
 int close_is_loopback_host(const char *h, size_t len) {
     size_t i, dots = 0;
+    /* localhost and *.localhost are loopback names (RFC 6761), as curl resolves them */
     if (len == 9 && prefix_nocase(h, len, "localhost")) return 1;
+    if (len > 10 && prefix_nocase(h + len - 10, 10, ".localhost")) return 1;
     if (len == 5 && memcmp(h, "[::1]", 5) == 0) return 1;
     /* 127.0.0.0/8, written as a dotted quad */
     if (len < 7 || memcmp(h, "127.", 4) != 0) return 0;
@@ -99,4 +103,34 @@ size_t close_urlencode(const char *in, size_t len, char *out) {
     }
     out[o] = '\0';
     return o;
+}
+
+size_t close_auth_header_size(size_t secret_len) {
+    /* "Basic " + base64(secret ":") or "Bearer " + secret, and a NUL */
+    return 8 + 4 * ((secret_len + 3) / 3) + secret_len;
+}
+
+const char *close_auth_header(int basic, const char *secret, size_t len, char *out, size_t outsize) {
+    const char *reason = close_validate_credential(secret, len, basic);
+    size_t i, o;
+    if (reason) return reason;
+    if (outsize < close_auth_header_size(len)) return "is too long";
+    if (!basic) {
+        memcpy(out, "Bearer ", 7);
+        memcpy(out + 7, secret, len);
+        out[7 + len] = '\0';
+        return NULL;
+    }
+    /* base64 of "key:" (the API key is the user name; the password is
+     * empty), three bytes at a time, reading the ':' past the key's end */
+    memcpy(out, "Basic ", 6);
+    o = 6;
+    for (i = 0; i < len + 1; i += 3) {
+        unsigned char b[3];
+        size_t k, n = len + 1 - i < 3 ? len + 1 - i : 3;
+        for (k = 0; k < 3; k++) b[k] = k < n ? (unsigned char)(i + k < len ? secret[i + k] : ':') : 0;
+        o += close_base64(b, n, out + o);
+    }
+    out[o] = '\0';
+    return NULL;
 }

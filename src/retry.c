@@ -1,27 +1,34 @@
 #include "retry.h"
 
+/* Inputs come from hooks and servers: a NaN or a negative value must not
+ * turn into a wait that breaks the caps. */
+static double clean(double v, double lo, double hi) {
+    if (!(v >= lo)) return lo; /* NaN too */
+    return v > hi ? hi : v;
+}
+
 close_retry_verdict close_retry_decide(const close_retry_input *in, double *wait) {
-    double w;
+    double w, max_wait = clean(in->max_wait, 0, 1e9), random = clean(in->random, 0, 0.999999);
     int i;
     *wait = 0;
     if (!in->retryable) return CLOSE_STOP_NOT_RETRYABLE;
     if (in->has_hint) {
         /* The server knows when its window reopens: waiting less only earns
          * another 429, so a hint beyond the cap ends the call instead. */
-        w = in->hint < 0 ? 0 : in->hint;
+        w = clean(in->hint, 0, 1e12);
         *wait = w;
-        if (w > in->max_wait) return CLOSE_STOP_WAIT_CAP;
+        if (w > max_wait) return CLOSE_STOP_WAIT_CAP;
     } else {
         /* Exponential backoff with "equal jitter": half fixed, half random,
          * so clients that failed together do not retry together. */
-        w = in->backoff_base;
-        for (i = 1; i < in->attempt && w < in->max_wait; i++) w *= 2;
-        if (w > in->max_wait) w = in->max_wait;
-        w = w / 2 + (w / 2) * in->random;
+        w = clean(in->backoff_base, 0, max_wait);
+        for (i = 1; i < in->attempt && w < max_wait; i++) w *= 2;
+        if (w > max_wait) w = max_wait;
+        w = w / 2 + (w / 2) * random;
         *wait = w;
     }
     if (in->attempt > in->max_retries) return CLOSE_STOP_ATTEMPTS;
-    if (in->elapsed + w >= in->deadline) return CLOSE_STOP_DEADLINE;
+    if (!(in->elapsed + w < in->deadline)) return CLOSE_STOP_DEADLINE; /* NaN stops too */
     return CLOSE_RETRY;
 }
 

@@ -378,7 +378,8 @@ describe("close.core.retry_decide", function()
   it("stops on a hint beyond max_wait, before anything else but retryable", function()
     assert.are.same({ nil, "wait_cap", 45 }, decide({ hint = 45 }))
     assert.are.same({ nil, "wait_cap", 45 }, decide({ hint = 45, attempt = 9 }))
-    assert.are.same({ nil, "wait_cap", math.huge }, decide({ hint = math.huge }))
+    -- an infinite hint is capped to a finite number: every wait reported is finite
+    assert.are.same({ nil, "wait_cap", 1e12 }, decide({ hint = math.huge }))
   end)
 
   it("stops when the wait would reach the deadline", function()
@@ -476,10 +477,12 @@ describe("close.core.wait_hint", function()
     end)
   end
 
-  it("ignores headers that are not strings and a headers argument that is not a table", function()
+  it("ignores headers that are not strings, and raises for a headers argument that is not a table", function()
     assert.is_nil(core.wait_hint(429, { ["retry-after"] = 5 }, nil, 0))
-    assert.is_nil(core.wait_hint(429, nil, nil, 0))
-    assert.is_nil(core.wait_hint(429, "retry-after: 5", nil, 0))
+    assert.has_error(function() core.wait_hint(429, nil, nil, 0) end,
+      "bad argument #2 to 'wait_hint' (table expected, got nil)")
+    assert.has_error(function() core.wait_hint(429, "retry-after: 5", nil, 0) end,
+      "bad argument #2 to 'wait_hint' (table expected, got string)")
   end)
 end)
 
@@ -513,7 +516,7 @@ describe("close.core.ratelimit", function()
 
   it("is nil when nothing parses", function()
     assert.is_nil(core.ratelimit({}))
-    assert.is_nil(core.ratelimit(nil))
+    assert.has_error(function() core.ratelimit(nil) end, "bad argument #1 to 'ratelimit' (table expected, got nil)")
     assert.is_nil(core.ratelimit({ ratelimit = "garbage" }))
     assert.is_nil(core.ratelimit({ ratelimit = "limit=abc, remaining=1e3, reset=0x10" }))
     assert.is_nil(core.ratelimit({ ["x-rate-limit-reset"] = "inf", ["x-rate-limit-limit"] = "nan" }))

@@ -1,0 +1,130 @@
+#include "wire.h"
+
+#include <string.h>
+
+const char CLOSE_WIRE_INCOMPLETE[] = "incomplete";
+
+/* RFC 9110 tchar */
+static int is_tchar(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+int close_wire_is_token(const char *s, size_t len) {
+    size_t i;
+    if (len == 0) return 0;
+    for (i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+static int is_ws(char c) { return c == ' ' || c == '\t'; }
+
+/* field-content: visible characters, obs-text, SP and HTAB; no other control */
+static int value_ok(const char *s, size_t len) {
+    size_t i;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static int digit(const char *s, size_t len, size_t i) { return i < len && s[i] >= '0' && s[i] <= '9'; }
+
+/* HTTP/<major>[.<minor>] <3 digits>[ <reason>] */
+static const char *status_line(const char *s, size_t len, close_wire_head *head) {
+    size_t i = 6;
+    int major, minor = 0, code;
+    if (len < 10 || memcmp(s, "HTTP/", 5) != 0 || !digit(s, len, 5)) return "malformed status line";
+    major = s[5] - '0';
+    if (s[i] == '.') {
+        if (!digit(s, len, i + 1)) return "malformed status line";
+        minor = s[i + 1] - '0';
+        i += 2;
+    }
+    if (i >= len || s[i] != ' ' || !digit(s, len, i + 1) || !digit(s, len, i + 2) || !digit(s, len, i + 3) ||
+        s[i + 1] == '0')
+        return "malformed status line";
+    code = (s[i + 1] - '0') * 100 + (s[i + 2] - '0') * 10 + (s[i + 3] - '0');
+    i += 4;
+    /* a reason phrase follows a space; "HTTP/2 200" has none */
+    if (i < len && (s[i] != ' ' || !value_ok(s + i, len - i))) return "malformed status line";
+    head->version = major * 10 + minor;
+    head->status = code;
+    return NULL;
+}
+
+const char *close_wire_parse_head(const char *buf, size_t len, close_wire_head *head,
+                                  close_wire_field *fields, size_t max_fields) {
+    size_t pos = 0, n = 0;
+    int first = 1;
+    memset(head, 0, sizeof *head);
+    for (;;) {
+        const char *line = buf + pos, *nl, *colon, *v, *ve;
+        size_t llen, avail = len - pos;
+        nl = memchr(line, '\n', avail > CLOSE_MAX_HEAD - pos ? CLOSE_MAX_HEAD - pos : avail);
+        if (!nl) return len >= CLOSE_MAX_HEAD ? CLOSE_MSG_HEAD_TOO_LARGE : CLOSE_WIRE_INCOMPLETE;
+        llen = (size_t)(nl - line);
+        pos += llen + 1;
+        if (llen > 0 && line[llen - 1] == '\r') llen--;
+        if (memchr(line, '\r', llen)) return first ? "malformed status line" : "malformed header line";
+        if (first) {
+            const char *why = status_line(line, llen, head);
+            if (why) return why;
+            first = 0;
+            continue;
+        }
+        if (llen == 0) break; /* the end of the head */
+        if (n == max_fields || n == CLOSE_MAX_HEADERS) return "too many response headers";
+        if (is_ws(line[0])) {
+            /* obs-fold: continues the previous field's value */
+            if (n == 0) return "malformed header line";
+            v = line;
+            ve = line + llen;
+            fields[n].name = NULL;
+            fields[n].name_len = 0;
+        } else {
+            colon = memchr(line, ':', llen);
+            if (!colon || (size_t)(colon - line) > CLOSE_MAX_NAME || !close_wire_is_token(line, (size_t)(colon - line)))
+                return "malformed header line";
+            fields[n].name = line;
+            fields[n].name_len = (size_t)(colon - line);
+            v = colon + 1;
+            ve = line + llen;
+        }
+        while (v < ve && is_ws(*v)) v++;
+        while (ve > v && is_ws(ve[-1])) ve--;
+        if (!value_ok(v, (size_t)(ve - v))) return "malformed header line";
+        fields[n].value = v;
+        fields[n].value_len = (size_t)(ve - v);
+        n++;
+    }
+    head->head_len = pos;
+    head->nfields = n;
+    return NULL;
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+const char *close_wire_chunk_size(const char *line, size_t len, unsigned long *size) {
+    size_t i = 0;
+    unsigned long v = 0;
+    int d;
+    if (len > CLOSE_MAX_CHUNK_LINE) return "malformed chunked body: chunk size line too long";
+    if (len == 0 || hex_value(line[0]) < 0) return "malformed chunked body: bad chunk size";
+    for (; i < len && (d = hex_value(line[i])) >= 0; i++) {
+        if (v > 0xfffffffUL) return CLOSE_MSG_BODY_TOO_LARGE; /* past 2^32 - 1 */
+        v = v * 16 + (unsigned long)d;
+    }
+    while (i < len && is_ws(line[i])) i++;
+    if (i < len && line[i] != ';') return "malformed chunked body: bad chunk size";
+    if (i < len && !value_ok(line + i, len - i)) return "malformed chunked body: bad chunk size";
+    *size = v;
+    return NULL;
+}
