@@ -54,9 +54,14 @@ lint:
 spec: $(CORE)
 	$(call LUA_ENV,$(BUILD)) $(BUSTED) spec/unit
 
+# The scripted server of the broken-HTTP specs and the transport fuzzer
+build/replay_server: test/replay/main.c test/replay/replay.c test/replay/replay.h
+	@mkdir -p build
+	$(CC) $(WARN) $(DEFS) -O1 -g -o $@ test/replay/main.c test/replay/replay.c -lpthread
+
 # Integration specs: real libcurl against the local server (test/server),
-# started and stopped here.
-spec-integration: $(CORE)
+# started and stopped here, and against the replay server.
+spec-integration: $(CORE) build/replay_server
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
 
 # close.core for the nginx of spec-openresty (LUA_VERSION=5.1 builds the same
@@ -88,7 +93,7 @@ build/asan/close/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
 
-asan: build/asan/close/core.so
+asan: build/asan/close/core.so build/replay_server
 	scripts/with-server.sh env $(call LUA_ENV,build/asan) \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -96,7 +101,7 @@ asan: build/asan/close/core.so
 	  $(BUSTED) spec/unit spec/integration
 
 # The specs under valgrind: no invalid access, no definite leak.
-valgrind: $(CORE)
+valgrind: $(CORE) build/replay_server
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) \
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	  $(BUSTED) spec/unit spec/integration

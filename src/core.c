@@ -290,6 +290,14 @@ static void push_fields(lua_State *L, const close_wire_field *f, size_t n) {
     }
 }
 
+/* A reason of the wire parser, with the line it refused: never the line's
+ * bytes, which a hostile server could fill with what it was sent. */
+static const char *head_reason(lua_State *L, const char *why, const close_wire_head *head) {
+    if (head->bad_line > 0 && strncmp(why, "malformed", 9) == 0)
+        return lua_pushfstring(L, "%s (line %d)", why, head->bad_line);
+    return why;
+}
+
 /* parse_head(bytes) -> status, headers, version, head_len
  *                    | false (incomplete: read more) | nil, reason */
 static int l_parse_head(lua_State *L) {
@@ -302,7 +310,7 @@ static int l_parse_head(lua_State *L) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    if (why) return push_check(L, why);
+    if (why) return push_check(L, head_reason(L, why, &head));
     lua_pushinteger(L, head.status);
     push_fields(L, fields, head.nfields);
     lua_pushinteger(L, head.version);
@@ -461,7 +469,10 @@ static int l_http_request(lua_State *L) {
         fields = (close_wire_field *)(void *)scratch(L, CLOSE_MAX_HEADERS * sizeof *fields);
         message = close_wire_parse_head(res.head, res.head_len, &head, fields, CLOSE_MAX_HEADERS);
         if (message == CLOSE_WIRE_INCOMPLETE) message = "the response head has no end";
-        if (message) kind = "protocol";
+        if (message) {
+            kind = "protocol";
+            message = head_reason(L, message, &head);
+        }
     }
     if (kind) {
         lua_pushnil(L);
@@ -574,6 +585,8 @@ int luaopen_close_core(lua_State *L) {
     lua_setfield(L, -2, "head_too_large");
     lua_pushstring(L, CLOSE_MSG_BODY_TOO_LARGE);
     lua_setfield(L, -2, "body_too_large");
+    lua_pushstring(L, CLOSE_MSG_CHUNK_LINE_TOO_LONG);
+    lua_setfield(L, -2, "chunk_line_too_long");
     lua_setfield(L, -2, "limits");
     return 1;
 }

@@ -61,6 +61,7 @@ const char *close_wire_parse_head(const char *buf, size_t len, close_wire_head *
     int first = 1;
     memset(head, 0, sizeof *head);
     for (;;) {
+        head->bad_line++; /* the line at hand, kept when it is refused */
         const char *line = buf + pos, *nl, *colon, *v, *ve;
         size_t llen, avail = len - pos;
         nl = memchr(line, '\n', avail > CLOSE_MAX_HEAD - pos ? CLOSE_MAX_HEAD - pos : avail);
@@ -102,6 +103,7 @@ const char *close_wire_parse_head(const char *buf, size_t len, close_wire_head *
     }
     head->head_len = pos;
     head->nfields = n;
+    head->bad_line = 0;
     return NULL;
 }
 
@@ -116,7 +118,7 @@ const char *close_wire_chunk_size(const char *line, size_t len, unsigned long *s
     size_t i = 0;
     unsigned long v = 0;
     int d;
-    if (len > CLOSE_MAX_CHUNK_LINE) return "malformed chunked body: chunk size line too long";
+    if (len > CLOSE_MAX_CHUNK_LINE) return CLOSE_MSG_CHUNK_LINE_TOO_LONG;
     if (len == 0 || hex_value(line[0]) < 0) return "malformed chunked body: bad chunk size";
     for (; i < len && (d = hex_value(line[i])) >= 0; i++) {
         if (v > 0xfffffffUL) return CLOSE_MSG_BODY_TOO_LARGE; /* past 2^32 - 1 */

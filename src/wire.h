@@ -17,6 +17,7 @@
 /* The messages of the wire rules (kind "protocol" for all of them). */
 #define CLOSE_MSG_HEAD_TOO_LARGE "response headers are too large"
 #define CLOSE_MSG_BODY_TOO_LARGE "response body is larger than max_body"
+#define CLOSE_MSG_CHUNK_LINE_TOO_LONG "malformed chunked body: chunk size line too long"
 
 typedef struct {
     const char *name;  /* NULL: a continuation (obs-fold) of the previous field's value */
@@ -30,6 +31,7 @@ typedef struct {
     int status;        /* 100-999 */
     size_t head_len;   /* bytes of the head, its final empty line included */
     size_t nfields;
+    int bad_line;      /* on a malformed head: its line (1: the status line) */
 } close_wire_head;
 
 /* Parses one response head at the start of buf: a status line, header lines,

@@ -157,14 +157,17 @@ describe("create_membership inside OpenResty (cosocket transport)", function()
       assert.is_false(r.ok)
       assert.equal("tls", r.kind)
       assert.equal(1, r.attempts)
-      assert.equal("TLS handshake with wrong-name.localhost failed: certificate host mismatch", r.message)
+      -- nginx says why, unless its handshake failed at once (see the transport)
+      assert.is_true(r.message == "TLS handshake with wrong-name.localhost failed: certificate host mismatch"
+        or r.message == "TLS handshake with wrong-name.localhost failed: certificate verification failed", r.message)
       assert.equal(0, #server.requests())
     end)
 
     it("fails for an IP address URL: nginx checks DNS names only (a documented limitation)", function()
       local r = app.membership{ email = "tls@acme.com", target = "https_ip" }
       assert.equal("tls", r.kind)
-      assert.equal("TLS handshake with 127.0.0.1 failed: certificate host mismatch", r.message)
+      assert.is_true(r.message == "TLS handshake with 127.0.0.1 failed: certificate host mismatch"
+        or r.message == "TLS handshake with 127.0.0.1 failed: certificate verification failed", r.message)
     end)
   end)
 

@@ -39,7 +39,8 @@ describe("close.core.rng", function()
 
   it("differs between processes", function()
     local lua = arg and arg[-1] or "lua"
-    local cmd = lua .. [[ -e 'local r = require("close.core").rng(); print(("%.17g %.17g"):format(r:next(), r:next()))']]
+    local cmd = lua .. [[ -e 'local r = require("close.core").rng()
+      print(("%.17g %.17g"):format(r:next(), r:next()))']]
     local seen = {}
     for _ = 1, 2 do
       local p = assert(io.popen(cmd))

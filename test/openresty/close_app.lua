@@ -231,8 +231,10 @@ function M.raw()
   local sock = assert(ngx.req.socket(true))
   local out = RAW[case]
   if case == "big_head" then
-    out = "HTTP/1.1 200 OK\r\n" .. string.rep("X-Filler: " .. string.rep("f", 100) .. "\r\n", 700)
+    out = "HTTP/1.1 200 OK\r\n" .. string.rep("X-Filler: " .. string.rep("f", 1000) .. "\r\n", 70)
       .. "Content-Length: 2\r\n\r\n{}"
+  elseif case == "many_headers" then
+    out = "HTTP/1.1 200 OK\r\n" .. string.rep("X-Filler: f\r\n", 300) .. "Content-Length: 2\r\n\r\n{}"
   elseif case == "chunked_many" then -- 3000 bytes in 30 chunks
     local parts = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" }
     for i = 1, 30 do parts[i + 1] = "64\r\n" .. string.rep("c", 100) .. "\r\n" end

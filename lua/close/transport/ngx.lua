@@ -32,15 +32,22 @@
 -- luacheck: read globals ngx
 local ngx = ngx -- nil outside nginx: then only available() may be called
 
+-- close.core is loaded inside nginx too: the wire parser, the limits and
+-- their messages, the loopback rule and the defaults are the libcurl
+-- transport's own, so both transports read a response alike.
+local core = require "close.core"
+local LIMITS, DEFAULTS = core.limits, core.defaults
+
 local M = {}
 
-local MAX_HEAD = 65536        -- status line and headers (and chunked trailers), like curl's cap
-local MAX_CHUNK_LINE = 4096   -- one chunk-size line, extensions included
-local MAX_INTERIM = 8         -- 1xx responses skipped before the final one
+local MAX_HEAD = LIMITS.max_head
+local MAX_CHUNK_LINE = LIMITS.max_chunk_line
+local MAX_INTERIM = LIMITS.max_interim
 local BLOCK = 16384           -- bytes asked of the socket per read
 local MAX_STALE_RETRIES = 1   -- fresh attempts after a pooled connection turned out dead
 
-local BODY_TOO_LARGE = "response body is larger than max_body"
+local BODY_TOO_LARGE = LIMITS.body_too_large
+local HEAD_TOO_LARGE = LIMITS.head_too_large
 
 local COSOCKET_PHASES = {
   rewrite = true, access = true, content = true, timer = true,
@@ -89,10 +96,6 @@ end
 ---------------------------------------------------------------------------
 -- URL
 
-local function is_loopback_name(host)
-  return host == "localhost" or host:sub(-10) == ".localhost"
-end
-
 --- Splits an http(s) URL; exported for tests.
 -- @return `{scheme=, host=, port=, path=, tls=, ipv6=, connect_host=, host_header=}` or nil, reason
 function M.parse_url(url)
@@ -129,7 +132,9 @@ function M.parse_url(url)
 
   local u = { scheme = scheme, host = host, port = port, path = path, tls = scheme == "https", ipv6 = ipv6 }
   local bracketed = ipv6 and ("[" .. host .. "]") or host
-  u.connect_host = (not ipv6 and is_loopback_name(host)) and "127.0.0.1" or bracketed
+  -- a loopback name (localhost, *.localhost) connects without a resolver, as curl does
+  u.connect_host = (not ipv6 and not host:match("^[%d.]+$") and core.is_loopback_host(host)) and "127.0.0.1"
+    or bracketed
   u.host_header = port == default_port and bracketed or (bracketed .. ":" .. port)
   return u
 end
@@ -141,17 +146,15 @@ local function sanitize(s)
   return (s:sub(1, 80):gsub("[%c\128-\255]", "?"))
 end
 
-local TOKEN = "^[%w!#$%%&'*+.^_`|~-]+$"
-
 local function build_request(req, u)
   local method = req.method
-  if type(method) ~= "string" or not method:match(TOKEN) then
+  if type(method) ~= "string" or not core.is_token(method) then
     return nil, "invalid method"
   end
   local names, given, close_asked = {}, {}, false
   if req.headers ~= nil and type(req.headers) ~= "table" then return nil, "headers must be a table" end
   for name, value in pairs(req.headers or {}) do
-    if type(name) ~= "string" or not name:match(TOKEN) then
+    if type(name) ~= "string" or not core.is_token(name) then
       return nil, "invalid header name"
         .. (type(name) == "string" and (" '" .. sanitize(name) .. "'") or (" of type " .. type(name)))
     end
@@ -263,15 +266,15 @@ end
 
 -- Reads one response head; returns status, headers, version, head size or nil, err.
 local function read_head(st)
-  local stop
   while true do
-    local s, e = st.buf:find("\n\r?\n")
-    if s then
-      if e > MAX_HEAD then break end
-      stop = s
-      break
+    -- the parser of close.core: false while the head is incomplete
+    local status, headers, version, size = core.parse_head(st.buf)
+    if status then
+      if version < 10 or version >= 20 then return fail("protocol", "not an HTTP/1.x response") end
+      st.buf = st.buf:sub(size + 1)
+      return status, headers, version, size
     end
-    if #st.buf > MAX_HEAD then break end
+    if status == nil then return fail("protocol", headers) end -- headers: the reason
     local ok, err = fill(st)
     if not ok then
       if st.received == 0 then
@@ -283,40 +286,6 @@ local function read_head(st)
       return cut(err, "response headers")
     end
   end
-  if not stop then return fail("protocol", "response headers are too large") end
-  local head = st.buf:sub(1, stop)
-  local size = #st.buf
-  st.buf = st.buf:sub(stop + 1):gsub("^\r?\n", "")
-  size = size - #st.buf
-  local lines = {}
-  for line in head:gmatch("([^\n]*)\n") do
-    if line:sub(-1) == "\r" then line = line:sub(1, -2) end
-    lines[#lines + 1] = line
-  end
-  local major, minor, code, reason = (lines[1] or ""):match("^HTTP/(%d)%.(%d) (%d%d%d)(.*)$")
-  if not major or (reason ~= "" and reason:sub(1, 1) ~= " ") then
-    return fail("protocol", "malformed status line: " .. sanitize(lines[1] or ""))
-  end
-  local headers, last = {}, nil
-  for i = 2, #lines do
-    local line = lines[i]
-    if line:match("^[ \t]") and last then -- obsolete line folding
-      headers[last] = headers[last] .. " " .. line:match("^[ \t]*(.-)[ \t]*$")
-    else
-      local name, value = line:match("^([^:]+):[ \t]*(.-)[ \t]*$")
-      if not name or not name:match(TOKEN) then
-        return fail("protocol", "malformed header line: " .. sanitize(line))
-      end
-      name = name:lower()
-      if headers[name] then
-        headers[name] = headers[name] .. ", " .. value
-      else
-        headers[name] = value
-      end
-      last = name
-    end
-  end
-  return tonumber(code), headers, tonumber(major) * 10 + tonumber(minor), size
 end
 
 local function has_token(value, token)
@@ -332,16 +301,11 @@ local function read_chunked(st, max_body, trailer_room)
   while true do
     local line, err = read_line(st, MAX_CHUNK_LINE)
     if not line then
-      if err == "too long" then return fail("protocol", "malformed chunked body: chunk size line too long") end
+      if err == "too long" then return fail("protocol", LIMITS.chunk_line_too_long) end
       return cut(err, "response body")
     end
-    local hex, ext = line:match("^(%x+)(.*)$")
-    if not hex or not (ext == "" or ext:match("^[ \t]*;")) then
-      return fail("protocol", "malformed chunked body: bad chunk size")
-    end
-    hex = hex:gsub("^0+(%x)", "%1")
-    if #hex > 8 then return fail("protocol", BODY_TOO_LARGE) end
-    local size = tonumber(hex, 16)
+    local size, why = core.chunk_size(line)
+    if not size then return fail("protocol", why) end
     if size == 0 then break end
     if total + size > max_body then return fail("protocol", BODY_TOO_LARGE) end
     local data, rerr = read_exact(st, size)
@@ -358,12 +322,12 @@ local function read_chunked(st, max_body, trailer_room)
   while true do
     local line, err = read_line(st, trailer_room)
     if not line then
-      if err == "too long" then return fail("protocol", "response headers are too large") end
+      if err == "too long" then return fail("protocol", HEAD_TOO_LARGE) end
       return cut(err, "response body")
     end
     if line == "" then break end
     trailer_room = trailer_room - #line - 2
-    if trailer_room < 0 then return fail("protocol", "response headers are too large") end
+    if trailer_room < 0 then return fail("protocol", HEAD_TOO_LARGE) end
   end
   return table.concat(parts)
 end
@@ -407,15 +371,11 @@ local function read_response(st, method, max_body)
   if method == "HEAD" or status == 204 or status == 304 then
     body = ""
   elseif te then
-    local codings = {}
-    for t in te:lower():gmatch("[^,%s]+") do codings[#codings + 1] = t end
-    if codings[#codings] == "chunked" then
-      if #codings > 1 then return fail("protocol", "unsupported transfer-coding: " .. sanitize(te)) end
-      body, err = read_chunked(st, max_body, math.max(MAX_HEAD - used, 2))
-    else
-      keep = false
-      body, err = read_until_close(st, max_body)
+    -- only chunked: a body in codings we do not ask for is refused, as curl refuses it
+    if te:lower():match("^%s*(.-)%s*$") ~= "chunked" then
+      return fail("protocol", "unsupported transfer-coding: " .. sanitize(te))
     end
+    body, err = read_chunked(st, max_body, math.max(MAX_HEAD - used, 2))
   elseif cl then
     local n
     for v in cl:gmatch("[^,]+") do -- repeated identical values are allowed
@@ -454,9 +414,9 @@ end
 local function attempt(u, req, wire, close_asked, pool_label)
   ngx.update_time()
   local now = ngx.now()
-  local timeout = tonumber(req.timeout) or 30
-  local connect_timeout = math.min(tonumber(req.connect_timeout) or 10, timeout)
-  local max_body = tonumber(req.max_body) or 1048576
+  local timeout = tonumber(req.timeout) or DEFAULTS.timeout
+  local connect_timeout = math.min(tonumber(req.connect_timeout) or DEFAULTS.connect_timeout, timeout)
+  local max_body = tonumber(req.max_body) or DEFAULTS.max_body
   local st = { buf = "", received = 0, deadline = now + timeout }
   local connect_deadline = now + connect_timeout
 
@@ -479,7 +439,11 @@ local function attempt(u, req, wire, close_asked, pool_label)
       return fail("timeout", "timed out connecting")
     end
     sock:settimeouts(ms(left), ms(left), ms(left))
-    local session, herr = sock:sslhandshake(nil, u.host, true)
+    -- ngx_lua 0.10.23 with lua-resty-core 0.1.25 (Debian 12) raises
+    -- "assertion failed!" instead of returning the reason when verification
+    -- fails before the handshake had to wait (seen on loopback)
+    local called, session, herr = pcall(sock.sslhandshake, sock, nil, u.host, true)
+    if not called then session, herr = nil, "certificate verification failed" end
     if not session then
       sock:close()
       if herr == "timeout" then return fail("timeout", "timed out in the TLS handshake") end
