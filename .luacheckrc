@@ -5,4 +5,4 @@ files["spec"] = { std = "+busted" }
 files["test/server"] = { globals = { "ngx" } }
 files["test/openresty"] = { globals = { "ngx" } }
 files["lua/close/transport/ngx.lua"] = { globals = { "ngx" } }
-exclude_files = { ".tools", "build" }
+exclude_files = { "test/tools", "build" }

@@ -16,7 +16,7 @@ CORE_JIT   := build/5.1/close/core.so
 
 SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
-PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c
+PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -26,10 +26,13 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(1)/?.so;;"
 BUSTED  = $(LUA) /usr/bin/busted
+# every check runs through step.sh, which records its counts for the summary line
+STEP    = scripts/step.sh
+SPEC_STEP ?= specs-$(LUA_VERSION)
 
 VERSIONS := 5.1 5.2 5.3 5.4
 
-.PHONY: bench all deps test lint check-c spec spec-integration spec-openresty versions conformance asan valgrind rock rocks demo docs clean
+.PHONY: bench all deps test lint check-c spec spec-integration spec-openresty versions conformance asan valgrind rock rocks demo docs clean fuzz fuzz-build portable
 
 all: $(CORE)
 
@@ -46,13 +49,13 @@ build/test_pure: test/c/test_pure.c $(PURE_SRC) $(HDR)
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_pure.c $(PURE_SRC)
 
 check-c: build/test_pure
-	build/test_pure
+	$(STEP) c-tests build/test_pure
 
 lint:
 	luacheck -q lua spec test examples bench
 
 spec: $(CORE)
-	$(call LUA_ENV,$(BUILD)) $(BUSTED) spec/unit
+	$(STEP) $(SPEC_STEP) env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/unit
 
 # The scripted server of the broken-HTTP specs and the transport fuzzer
 build/replay_server: test/replay/main.c test/replay/replay.c test/replay/replay.h
@@ -62,7 +65,7 @@ build/replay_server: test/replay/main.c test/replay/replay.c test/replay/replay.
 # Integration specs: real libcurl against the local server (test/server),
 # started and stopped here, and against the replay server.
 spec-integration: $(CORE) build/replay_server
-	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
+	$(STEP) $(SPEC_STEP) scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
 
 # close.core for the nginx of spec-openresty (LUA_VERSION=5.1 builds the same
 # path with the 5.1 headers, which LuaJIT loads as well)
@@ -75,18 +78,18 @@ endif
 # OpenResty: an app nginx (test/openresty) runs close with the cosocket
 # transport against the local server; the specs drive it over loopback.
 spec-openresty: $(CORE) $(CORE_JIT)
-	scripts/with-openresty.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/openresty
+	$(STEP) openresty scripts/with-openresty.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/openresty
 
 # The unit and integration specs on every Lua version, and on LuaJIT with
 # the module built against the 5.1 headers (as OpenResty loads it).
 versions:
 	@for v in $(VERSIONS); do $(MAKE) --no-print-directory LUA_VERSION=$$v spec spec-integration || exit 1; done
-	$(MAKE) --no-print-directory LUA_VERSION=5.1 LUA=luajit spec spec-integration
+	$(MAKE) --no-print-directory LUA_VERSION=5.1 LUA=luajit SPEC_STEP=specs-luajit spec spec-integration
 
 # Every request variant the client can send goes once to Prism serving the
 # OpenAPI documents; a violation fails the run.
 conformance: $(CORE)
-	scripts/conformance.sh $(LUA) $(BUILD)
+	$(STEP) prism scripts/conformance.sh $(LUA) $(BUILD)
 
 # The same specs with the C core built under ASan + UBSan.
 build/asan/close/core.so: $(SRC) $(HDR)
@@ -94,7 +97,7 @@ build/asan/close/core.so: $(SRC) $(HDR)
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
 
 asan: build/asan/close/core.so build/replay_server
-	scripts/with-server.sh env $(call LUA_ENV,build/asan) \
+	$(STEP) asan-ubsan scripts/with-server.sh env $(call LUA_ENV,build/asan) \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  LSAN_OPTIONS=suppressions=test/lsan.supp \
@@ -102,19 +105,48 @@ asan: build/asan/close/core.so build/replay_server
 
 # The specs under valgrind: no invalid access, no definite leak.
 valgrind: $(CORE) build/replay_server
-	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) \
+	$(STEP) valgrind scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) \
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	  $(BUSTED) spec/unit spec/integration
 
 # The rockspec builds and installs into a fresh tree, and the installed module loads.
 rock:
-	scripts/check-rock.sh $(LUA_VERSION)
+	$(STEP) rocks scripts/check-rock.sh $(LUA_VERSION)
 
 rocks:
-	@for v in $(VERSIONS); do scripts/check-rock.sh $$v || exit 1; done
+	@for v in $(VERSIONS); do $(STEP) rocks scripts/check-rock.sh $$v || exit 1; done
 
-test: deps lint docs check-c versions spec-openresty conformance asan valgrind rocks
-	@echo "make test: all checks passed"
+# libFuzzer targets (fuzz/fuzz_<name>.c), one per pure C parser and one for
+# the libcurl transport against scripted responses over loopback.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_PURE    := email role_id base_url urlencode auth_header ratelimit retry_after number wire retry
+FUZZ_BINS    := $(addprefix build/fuzz/bin/,$(FUZZ_PURE) transport)
+FUZZ_SECONDS ?= 60
+
+build/fuzz/bin/%: fuzz/fuzz_%.c fuzz/fuzz.h $(PURE_SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) -Isrc -o $@ $< $(PURE_SRC)
+
+build/fuzz/bin/transport: fuzz/fuzz_transport.c src/http_curl.c src/wire.c test/replay/replay.c $(HDR) test/replay/replay.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) -Isrc -o $@ $< src/http_curl.c src/wire.c test/replay/replay.c -lcurl -lpthread
+
+fuzz-build: $(FUZZ_BINS)
+
+# every target for FUZZ_SECONDS (make test: a few seconds each)
+fuzz: $(FUZZ_BINS)
+	$(STEP) fuzz scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Nothing tracked points outside the repository or names a build machine's paths.
+portable:
+	@scripts/check-portable.sh
+
+test: deps
+	@rm -rf build/summary
+	@$(MAKE) --no-print-directory portable lint docs check-c versions spec-openresty conformance asan valgrind rocks
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_TEST_SECONDS:-4}
+	@scripts/summary.sh
 
 demo: deps $(CORE)
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) examples/demo.lua
@@ -124,9 +156,15 @@ demo: deps $(CORE)
 bench: $(CORE)
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
 
+# LDoc runs on Lua 5.1, where Debian's lua-markdown lives, so that the
+# docs' markdown is rendered (elsewhere LDoc falls back to plain text).
+LDOC := lua5.1 /usr/bin/ldoc
 docs:
-	@out=$$(ldoc . 2>&1); echo "$$out" | grep -v "^format:\|^reading\|^output" || true; \
-	  ! echo "$$out" | grep -q ":[0-9]*: "
+	@out=$$($(LDOC) . 2>&1); echo "$$out" | grep -v "^format:\|^reading\|^output" || true; \
+	  if echo "$$out" | grep -q ":[0-9]*: "; then echo "docs: LDoc warnings above"; exit 1; fi; \
+	  if echo "$$out" | grep -q "falling back to text"; then echo "docs: markdown is not rendered (apt-get install lua-markdown)"; exit 1; fi; \
+	  if grep -l '`' build/doc/index.html build/doc/modules/*.html; then echo "docs: literal backticks in the HTML above"; exit 1; fi; \
+	  echo "docs: build/doc/index.html, markdown rendered, no warning"
 
 clean:
 	rm -rf build doc

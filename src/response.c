@@ -38,7 +38,7 @@ int close_parse_seconds(const char *s, double *out) {
         } else return 0;
     }
     while (is_space(*s)) s++;
-    if (*s != '\0' || digits == 0 || v / scale > 1e9) return 0;
+    if (*s != '\0' || digits == 0 || v / scale > CLOSE_MAX_HINT) return 0;
     *out = v / scale;
     return 1;
 }
@@ -138,6 +138,7 @@ int close_parse_retry_after(const char *value, const char *date_header, time_t n
     if (!close_parse_http_date(value, &when)) return 0;
     if (!close_parse_http_date(date_header, &ref)) ref = now;
     *out = when > ref ? (double)(when - ref) : 0.0;
+    if (*out > CLOSE_MAX_HINT) *out = CLOSE_MAX_HINT;
     return 1;
 }
 
@@ -161,7 +162,7 @@ int close_wait_hint(const close_hint_headers *h, double body_reset, time_t now, 
         return 1;
     }
     if (body_reset >= 0 && h->status == 429) {
-        *out = body_reset;
+        *out = body_reset > CLOSE_MAX_HINT ? CLOSE_MAX_HINT : body_reset;
         *source = "body";
         return 1;
     }

@@ -14,6 +14,9 @@ const char *close_status_kind(int status);
  * the transport kinds "timeout" and "network". */
 int close_is_retryable(int status, const char *kind);
 
+/* No number read from a response, and no wait hint, is larger (seconds). */
+#define CLOSE_MAX_HINT 1e9
+
 typedef struct {
     double limit, remaining, reset; /* < 0 when absent */
 } close_ratelimit;

@@ -22,7 +22,8 @@ close_retry_verdict close_retry_decide(const close_retry_input *in, double *wait
         /* Exponential backoff with "equal jitter": half fixed, half random,
          * so clients that failed together do not retry together. */
         w = clean(in->backoff_base, 0, max_wait);
-        for (i = 1; i < in->attempt && w < max_wait; i++) w *= 2;
+        /* bounded: past 64 doublings any base is beyond any cap (and 0 stays 0) */
+        for (i = 1; i < in->attempt && i <= 64 && w < max_wait; i++) w *= 2;
         if (w > max_wait) w = max_wait;
         w = w / 2 + (w / 2) * random;
         *wait = w;

@@ -58,7 +58,8 @@ local function parse_args(argv)
   return opts
 end
 
---- Reads the rows of a membership file: `{ {line=n, text=, email=, role_id= | role=}, ... }`.
+--- Reads the rows of a membership file.
+-- Returns `{ {line=n, text=, email=, role_id= | role=}, ... }`.
 function M.read_rows(path)
   local f, err = io.open(path, "r")
   if not f then return nil, err end

@@ -3,10 +3,15 @@
 # and test/openresty/ctl.sh. The caller sets:
 #   CTL_NAME     prefix of messages ("ctl.sh", "openresty/ctl.sh")
 #   CTL_WHAT     what fail_start says did not come up ("the test server")
-#   STATE_DIR    state dir (made absolute by absolute_state_dir)
+#   STATE_DIR    its private state dir (made absolute by absolute_state_dir);
+#                an instance is known by its dir alone, so another run's
+#                instance (another dir) is never stopped or reset
 #   NGINX        nginx binary
 #   MODULES_DIR  dir with the ndk and lua modules, or "none" when built in
 # and defines do_start and do_env; it ends with ctl_main "$@".
+
+# shellcheck source=ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 READY_TIMEOUT_TENTHS=100     # ~10 s
 STOP_TIMEOUT_TENTHS=50       # ~5 s before kill -9
@@ -18,6 +23,7 @@ die() {
 
 # nginx needs absolute paths; create the dir first so it can be resolved.
 absolute_state_dir() {
+    [ -n "$STATE_DIR" ] || die "no state dir: set the variable naming a private directory (scripts/with-server.sh makes one with mktemp)"
     mkdir -p "$STATE_DIR"
     STATE_DIR=$(cd "$STATE_DIR" && pwd -P)
     PID_FILE=$STATE_DIR/nginx.pid
@@ -51,8 +57,10 @@ sed_escape() {
 }
 
 # render_conf TEMPLATE [SED_ARG...]: writes $STATE_DIR/nginx.conf from
-# TEMPLATE, filling @STATE_DIR@ and @LOAD_MODULES@ plus the caller's own
-# substitutions.
+# TEMPLATE, filling @STATE_DIR@, @LOAD_MODULES@ and @USER@ (the workers run
+# as the user who starts nginx, so they read a checkout anywhere, even in a
+# home directory of mode 700; nginx ignores it when not started as root)
+# plus the caller's own substitutions.
 render_conf() {
     local template=$1 load=""
     shift
@@ -65,6 +73,7 @@ render_conf() {
 load_module $MODULES_DIR/ngx_http_lua_module.so;"
     fi
     sed -e "s|@STATE_DIR@|$(sed_escape "$STATE_DIR")|g" \
+        -e "s|@USER@|$(sed_escape "$(id -un)")|g" \
         "$@" \
         -e "s|@LOAD_MODULES@|$load|" \
         "$template" >"$STATE_DIR/nginx.conf"
@@ -116,7 +125,8 @@ reset_state_dir() {
 
 # start_nginx BASE_URL PING_PATH: starts nginx on the written config and
 # waits (bounded) until BASE_URL PING_PATH (joined) answers 200; messages
-# name only BASE_URL.
+# name only BASE_URL. Returns 2 when a port was taken meanwhile (pick others
+# and call again); any other failure ends the script.
 start_nginx() {
     local base=$1 path=$2 i code
     : >"$STATE_DIR/error.log"
@@ -125,6 +135,7 @@ start_nginx() {
     # -e keeps even the early startup log out of /var/log/nginx.
     if ! "$NGINX" -p "$STATE_DIR" -e "$STATE_DIR/error.log" -c "$STATE_DIR/nginx.conf" \
             >"$STATE_DIR/start.log" 2>&1; then
+        grep -qs "Address already in use" "$STATE_DIR/start.log" "$STATE_DIR/error.log" && return 2
         fail_start "nginx exited with an error"
     fi
 

@@ -12,9 +12,9 @@
 # Needs: CLOSE_TEST_HTTP_URL, CLOSE_TEST_HTTPS_URL, CLOSE_TEST_HTTPS_LOCALHOST_URL,
 # CLOSE_TEST_CA, CLOSE_TEST_OTHER_CA, CLOSE_TEST_API_KEY (for start), and
 # build/5.1/close/core.so (close.core built against the LuaJIT headers).
-# Environment: CLOSE_TEST_APP_DIR (state dir, default /tmp/close-test-openresty/app),
-# CLOSE_TEST_APP_PORT (18580), CLOSE_TEST_RAW_PORT (18581),
-# CLOSE_TEST_CLOSED_PORT (18589, where nothing may listen),
+# Environment: CLOSE_TEST_APP_DIR (its private state dir, required),
+# CLOSE_TEST_APP_PORT, CLOSE_TEST_RAW_PORT and CLOSE_TEST_CLOSED_PORT (where
+# nothing may listen) (default: free ports picked at start, kept in the dir),
 # CLOSE_TEST_NGINX (nginx binary, default nginx), CLOSE_TEST_NGINX_MODULES
 # (dir with the ndk and lua modules, default /usr/lib/nginx/modules; "none"
 # when the binary has them built in, as OpenResty's).
@@ -22,10 +22,10 @@ set -eu
 
 APP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$APP_DIR/../.." && pwd -P)
-STATE_DIR=${CLOSE_TEST_APP_DIR:-/tmp/close-test-openresty/app}
-APP_PORT=${CLOSE_TEST_APP_PORT:-18580}
-RAW_PORT=${CLOSE_TEST_RAW_PORT:-18581}
-CLOSED_PORT=${CLOSE_TEST_CLOSED_PORT:-18589}
+STATE_DIR=${CLOSE_TEST_APP_DIR:-}
+APP_PORT=${CLOSE_TEST_APP_PORT:-}
+RAW_PORT=${CLOSE_TEST_RAW_PORT:-}
+CLOSED_PORT=${CLOSE_TEST_CLOSED_PORT:-}
 NGINX=${CLOSE_TEST_NGINX:-nginx}
 MODULES_DIR=${CLOSE_TEST_NGINX_MODULES:-/usr/lib/nginx/modules}
 CTL_NAME=openresty/ctl.sh
@@ -62,15 +62,30 @@ do_start() {
     done
     [ -f "$ROOT/build/5.1/close/core.so" ] || die "missing $ROOT/build/5.1/close/core.so (close.core for LuaJIT)"
     reset_state_dir
-    write_conf
-    # The workers keep only the variables the config names with `env`; the
-    # assignment reaches nginx through the function's environment.
-    CLOSE_TEST_CLOSED_PORT=$CLOSED_PORT start_nginx "http://127.0.0.1:$APP_PORT" /ping
+    local tries rc fixed=${APP_PORT:+yes}
+    for tries in 1 2 3 4 5; do
+        if [ -z "$fixed" ]; then
+            { read -r APP_PORT; read -r RAW_PORT; read -r CLOSED_PORT; } < <(free_ports 3)
+        fi
+        write_conf
+        rc=0
+        # The workers keep only the variables the config names with `env`; the
+        # assignment reaches nginx through the function's environment.
+        CLOSE_TEST_CLOSED_PORT=$CLOSED_PORT start_nginx "http://127.0.0.1:$APP_PORT" /ping || rc=$?
+        [ "$rc" -eq 2 ] && [ -z "$fixed" ] && continue
+        [ "$rc" -eq 0 ] || fail_start "a port is taken (app $APP_PORT, raw $RAW_PORT)"
+        break
+    done
+    [ "$rc" -eq 0 ] || fail_start "no free ports after $tries tries"
+    printf 'APP_PORT=%s\nRAW_PORT=%s\nCLOSED_PORT=%s\n' "$APP_PORT" "$RAW_PORT" "$CLOSED_PORT" >"$STATE_DIR/ports"
     echo "close app nginx running (pid $(running_pid)), state in $STATE_DIR"
 }
 
 do_env() {
     absolute_state_dir
+    # shellcheck disable=SC1091
+    [ -f "$STATE_DIR/ports" ] && . "$STATE_DIR/ports"
+    [ -n "$APP_PORT" ] || die "the app nginx in $STATE_DIR was not started"
     printf 'CLOSE_TEST_APP_URL=%q\n' "http://127.0.0.1:$APP_PORT"
     printf 'CLOSE_TEST_RAW_URL=%q\n' "http://127.0.0.1:$RAW_PORT"
     if have_ipv6_loopback; then

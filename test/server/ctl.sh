@@ -6,17 +6,18 @@
 #   ctl.sh stop    stop nginx (idempotent)
 #   ctl.sh env     print CLOSE_TEST_* shell assignments
 #
-# Environment: CLOSE_TEST_DIR (state dir, default /tmp/close-test-server),
-# CLOSE_TEST_HTTP_PORT (18480), CLOSE_TEST_HTTPS_PORT (18443),
-# CLOSE_TEST_NGINX (nginx binary, default nginx),
+# Environment: CLOSE_TEST_DIR (its private state dir, required: an instance
+# is known by its dir, so runs side by side never touch each other's),
+# CLOSE_TEST_HTTP_PORT and CLOSE_TEST_HTTPS_PORT (default: free ports picked
+# at start and kept in the state dir), CLOSE_TEST_NGINX (nginx binary, default nginx),
 # CLOSE_TEST_NGINX_MODULES (dir with the ndk and lua modules, default
 # /usr/lib/nginx/modules; "none" when the binary has them built in, as OpenResty).
 set -eu
 
 SERVER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-STATE_DIR=${CLOSE_TEST_DIR:-/tmp/close-test-server}
-HTTP_PORT=${CLOSE_TEST_HTTP_PORT:-18480}
-HTTPS_PORT=${CLOSE_TEST_HTTPS_PORT:-18443}
+STATE_DIR=${CLOSE_TEST_DIR:-}
+HTTP_PORT=${CLOSE_TEST_HTTP_PORT:-}
+HTTPS_PORT=${CLOSE_TEST_HTTPS_PORT:-}
 NGINX=${CLOSE_TEST_NGINX:-nginx}
 MODULES_DIR=${CLOSE_TEST_NGINX_MODULES:-/usr/lib/nginx/modules}
 CTL_NAME=ctl.sh
@@ -29,6 +30,13 @@ API_KEY=ck_test_4f7a2b9c1d
 OAUTH_TOKEN=ct_test_8e6d5c4b3a
 
 case "$HTTP_PORT$HTTPS_PORT" in *[!0-9]*) echo "ctl.sh: ports must be numbers" >&2; exit 2 ;; esac
+
+# the ports this instance took when it started
+load_ports() {
+    # shellcheck disable=SC1091
+    [ -f "$STATE_DIR/ports" ] && . "$STATE_DIR/ports"
+    [ -n "$HTTP_PORT" ] || die "the server in $STATE_DIR was not started"
+}
 
 gen_certs() {
     command -v openssl >/dev/null || die "openssl not found"
@@ -85,11 +93,23 @@ write_conf() {
 }
 
 do_start() {
+    local tries rc fixed=${HTTP_PORT:+yes}
     require_tools
     reset_state_dir
     gen_certs
-    write_conf
-    start_nginx "http://127.0.0.1:$HTTP_PORT" /_test/ping
+    for tries in 1 2 3 4 5; do
+        if [ -z "$fixed" ]; then
+            { read -r HTTP_PORT; read -r HTTPS_PORT; } < <(free_ports 2)
+        fi
+        write_conf
+        rc=0
+        start_nginx "http://127.0.0.1:$HTTP_PORT" /_test/ping || rc=$?
+        [ "$rc" -eq 2 ] && [ -z "$fixed" ] && continue
+        [ "$rc" -eq 0 ] || fail_start "a port is taken (http $HTTP_PORT, https $HTTPS_PORT)"
+        break
+    done
+    [ "$rc" -eq 0 ] || fail_start "no free ports after $tries tries"
+    printf 'HTTP_PORT=%s\nHTTPS_PORT=%s\n' "$HTTP_PORT" "$HTTPS_PORT" >"$STATE_DIR/ports"
     curl -s -o /dev/null -m 5 --cacert "$STATE_DIR/ca.pem" "https://127.0.0.1:$HTTPS_PORT/_test/ping" \
         || fail_start "HTTPS on 127.0.0.1:$HTTPS_PORT does not verify against $STATE_DIR/ca.pem"
     echo "close test server running (pid $(running_pid)), state in $STATE_DIR"
@@ -97,6 +117,7 @@ do_start() {
 
 do_env() {
     absolute_state_dir
+    load_ports
     printf 'CLOSE_TEST_HTTP_URL=%q\n' "http://127.0.0.1:$HTTP_PORT/api/v1"
     printf 'CLOSE_TEST_HTTPS_URL=%q\n' "https://127.0.0.1:$HTTPS_PORT/api/v1"
     printf 'CLOSE_TEST_HTTPS_LOCALHOST_URL=%q\n' "https://localhost:$HTTPS_PORT/api/v1"

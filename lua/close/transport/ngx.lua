@@ -93,7 +93,7 @@ local function fail(kind, message)
   return nil, { kind = kind, message = message }
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- URL
 
 --- Splits an http(s) URL; exported for tests.
@@ -139,7 +139,7 @@ function M.parse_url(url)
   return u
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Request
 
 local function sanitize(s)
@@ -199,7 +199,7 @@ local function build_request(req, u)
   return out, close_asked
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Reading, with one deadline for the whole attempt
 
 local function ms(seconds)
@@ -403,7 +403,7 @@ local function read_response(st, method, max_body)
   return { status = status, headers = headers, body = body }, keep
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- One attempt on one connection
 
 local function connect_error(err)
@@ -478,7 +478,7 @@ local function attempt(u, req, wire, close_asked, pool_label)
   return res
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 
 --- Creates a transport.
 -- @tparam[opt] table opts `pool`: a label added to the connection pool
