@@ -26,6 +26,7 @@ close_retry_verdict close_retry_decide(const close_retry_input *in, double *wait
         for (i = 1; i < in->attempt && i <= 64 && w < max_wait; i++) w *= 2;
         if (w > max_wait) w = max_wait;
         w = w / 2 + (w / 2) * random;
+        if (w > max_wait) w = max_wait; /* halves of a subnormal can round up past it */
         *wait = w;
     }
     if (in->attempt > in->max_retries) return CLOSE_STOP_ATTEMPTS;

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rand.h"
 #include "request.h"
 #include "response.h"
 #include "retry.h"
 #include "validate.h"
+#include "wire.h"
 
 static int passed, failed;
 
@@ -83,6 +85,82 @@ static void test_request(void) {
     CHECK(close_base64((const unsigned char *)"key:", 4, out) == 8 && streq(out, "a2V5Og=="));
     CHECK(close_base64((const unsigned char *)"ke:", 3, out) == 4 && streq(out, "a2U6"));
     CHECK(close_urlencode("a b/é", 6, out) == 14 && streq(out, "a%20b%2F%C3%A9"));
+    /* one loopback rule for base URLs and both transports */
+    CHECK(close_is_loopback_host("localhost", 9) && close_is_loopback_host("LocalHost", 9));
+    CHECK(close_is_loopback_host("wrong-name.localhost", 20) && !close_is_loopback_host(".localhost", 10));
+    CHECK(!close_is_loopback_host("localhost.evil.com", 18) && !close_is_loopback_host("evillocalhost", 13));
+    CHECK(close_is_loopback_host("127.0.0.1", 9) && !close_is_loopback_host("127.1", 5));
+    u = "http://api.localhost:9/";
+    CHECK(close_check_base_url(u, strlen(u), out, sizeof out) == NULL);
+    /* the Authorization header */
+    CHECK(close_auth_header(1, "key", 3, out, sizeof out) == NULL && streq(out, "Basic a2V5Og=="));
+    CHECK(close_auth_header(1, "ke", 2, out, sizeof out) == NULL && streq(out, "Basic a2U6"));
+    CHECK(close_auth_header(0, "tok", 3, out, sizeof out) == NULL && streq(out, "Bearer tok"));
+    CHECK(streq(close_auth_header(1, "a:b", 3, out, sizeof out), "must not contain ':'"));
+    CHECK(streq(close_auth_header(0, "a\r\nb", 4, out, sizeof out), "must not contain CR, LF or NUL"));
+    CHECK(streq(close_auth_header(0, "tok", 3, out, 8), "is too long"));
+}
+
+static void test_wire(void) {
+    close_wire_field f[CLOSE_MAX_HEADERS];
+    close_wire_head h;
+    unsigned long n;
+    static char big[CLOSE_MAX_HEAD + 64];
+    const char *r = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-A:  b \r\n  more\r\n\r\n{}";
+    size_t i;
+    CHECK(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS) == NULL);
+    CHECK(h.status == 200 && h.version == 11 && h.nfields == 3 && h.head_len == strlen(r) - 2);
+    CHECK(f[1].name_len == 3 && memcmp(f[1].name, "X-A", 3) == 0 && f[1].value_len == 1 && f[1].value[0] == 'b');
+    CHECK(f[2].name == NULL && f[2].value_len == 4 && memcmp(f[2].value, "more", 4) == 0);
+    r = "HTTP/2 204\n\n";
+    CHECK(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS) == NULL && h.version == 20 && h.status == 204);
+    r = "HTTP/1.1 200 OK\r\nA: b\r\n";
+    CHECK(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS) == CLOSE_WIRE_INCOMPLETE);
+    r = "HTP/1.1 200 OK\r\n\r\n";
+    CHECK(streq(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS), "malformed status line") &&
+          h.bad_line == 1);
+    r = "HTTP/1.1 099 Low\r\n\r\n";
+    CHECK(streq(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS), "malformed status line"));
+    r = "HTTP/1.1 200 OK\r\n\tX: folded first\r\n\r\n";
+    CHECK(streq(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS), "malformed header line") &&
+          h.bad_line == 2);
+    r = "HTTP/1.1 200 OK\r\nA: b\r\nno colon\r\n\r\n";
+    CHECK(streq(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS), "malformed header line") &&
+          h.bad_line == 3);
+    r = "HTTP/1.1 200 OK\r\nA: b\x01c\r\n\r\n";
+    CHECK(streq(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS), "malformed header line"));
+    r = "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n";
+    CHECK(streq(close_wire_parse_head(r, strlen(r), &h, f, CLOSE_MAX_HEADERS), "malformed header line"));
+    /* the caps: 64 KiB without an end, 256 fields */
+    memcpy(big, "HTTP/1.1 200 OK\r\n", 17);
+    for (i = 17; i < sizeof big; i++) big[i] = (i % 50 == 0) ? '\n' : 'x';
+    for (i = 17; i < sizeof big; i += 50) memcpy(big + i, "X-F: ", 5);
+    CHECK(streq(close_wire_parse_head(big, sizeof big, &h, f, CLOSE_MAX_HEADERS), "too many response headers"));
+    memset(big + 17, 'x', sizeof big - 17);
+    CHECK(streq(close_wire_parse_head(big, sizeof big, &h, f, CLOSE_MAX_HEADERS), CLOSE_MSG_HEAD_TOO_LARGE));
+    CHECK(close_wire_parse_head(big, CLOSE_MAX_HEAD - 1, &h, f, CLOSE_MAX_HEADERS) == CLOSE_WIRE_INCOMPLETE);
+    /* chunk sizes */
+    CHECK(close_wire_chunk_size("1f", 2, &n) == NULL && n == 31);
+    CHECK(close_wire_chunk_size("A ; ext=1", 9, &n) == NULL && n == 10);
+    CHECK(close_wire_chunk_size("ffffffff", 8, &n) == NULL && n == 0xffffffffUL);
+    CHECK(streq(close_wire_chunk_size("100000000", 9, &n), CLOSE_MSG_BODY_TOO_LARGE));
+    CHECK(streq(close_wire_chunk_size("zz", 2, &n), "malformed chunked body: bad chunk size"));
+    CHECK(streq(close_wire_chunk_size("", 0, &n), "malformed chunked body: bad chunk size"));
+    CHECK(streq(close_wire_chunk_size("1x", 2, &n), "malformed chunked body: bad chunk size"));
+    CHECK(close_wire_is_token("X-Rate-Limit", 12) && !close_wire_is_token("X Y", 3) && !close_wire_is_token("", 0));
+}
+
+static void test_rand(void) {
+    close_rand a, b;
+    int i, same = 0;
+    close_rand_seed(&a, 1);
+    close_rand_seed(&b, 1); /* the same mix: the per-process counter still tells them apart */
+    for (i = 0; i < 1000; i++) {
+        double x = close_rand_next(&a), y = close_rand_next(&b);
+        CHECK(x >= 0 && x < 1);
+        same += x == y;
+    }
+    CHECK(same < 5);
 }
 
 static void test_response(void) {
@@ -133,6 +211,18 @@ static void test_retry(void) {
     /* a huge attempt count must not overflow the backoff */
     in.retryable = 1; in.has_hint = 0; in.elapsed = 0; in.attempt = 100000; in.max_retries = 1000000;
     CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && w <= 30);
+    /* NaN and out-of-range inputs never make a wait past the caps */
+    in.attempt = 1; in.random = 5; in.backoff_base = 100;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && w <= 30 && w >= 15);
+    in.elapsed = NAN;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_DEADLINE);
+    in.elapsed = 0; in.max_wait = NAN;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && w == 0);
+    in.max_wait = 30; in.has_hint = 1; in.hint = INFINITY;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_WAIT_CAP && w == 1e12);
+    /* a backoff base of 0 and a huge attempt count end at once */
+    in.has_hint = 0; in.backoff_base = 0; in.attempt = 2000000000; in.max_retries = 2000000000;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && w == 0);
 }
 
 int main(void) {
@@ -141,6 +231,8 @@ int main(void) {
     test_request();
     test_response();
     test_retry();
+    test_wire();
+    test_rand();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
