@@ -97,7 +97,6 @@ function close.new(opts)
   if not header then
     fail(("option '%s' %s"):format(opts.api_key and "api_key" or "oauth_token", reason))
   end
-  c.auth_header = header
   c.secrets = { secret, header, (header:gsub("^%S+ ", "")) }
 
   local base, why = core.check_base_url(c.base_url)
@@ -130,6 +129,7 @@ function close.new(opts)
     c.transport, c.http = require("close.transport.curl").new()
   end
   c.auth_name = opts.api_key and "api_key" or "oauth_token"
+  c.headers = driver.headers(header, c.user_agent)
 
   local client = setmetatable({}, Client)
   private[client] = c
@@ -242,6 +242,13 @@ end
 local function prepare_create(self, method_name, args)
   local c = config(self, method_name, 2)
   check_args(method_name, args, 2)
+  -- the common case, checked without the general machinery: exactly an
+  -- email and a role id, both valid
+  local email, role_id = args.email, args.role_id
+  if type(email) == "string" and type(role_id) == "string" and next(args, next(args, next(args))) == nil
+    and core.validate_email(email) and core.validate_role(role_id) then
+    return c, args
+  end
   local a, err = prepare(self, "POST", c.base_url .. MEMBERSHIP, args, validate.CREATE, { "email" }, true)
   return c, a, err
 end

@@ -304,7 +304,7 @@ static int l_parse_head(lua_State *L) {
     size_t len;
     const char *buf = luaL_checklstring(L, 1, &len), *why;
     close_wire_head head;
-    close_wire_field *fields = (close_wire_field *)(void *)scratch(L, CLOSE_MAX_HEADERS * sizeof *fields);
+    close_wire_field fields[CLOSE_MAX_HEADERS]; /* 8 KiB of stack: no allocation per response */
     why = close_wire_parse_head(buf, len, &head, fields, CLOSE_MAX_HEADERS);
     if (why == CLOSE_WIRE_INCOMPLETE) {
         lua_pushboolean(L, 0);
@@ -406,17 +406,17 @@ static void check_header(lua_State *L, int k, int v) {
             luaL_error(L, "request header '%s' has a CR, LF or NUL in its value", name);
 }
 
-/* http:request{method=, url=, headers={name=value}, body=, timeout=,
- *              connect_timeout=, ca_file=, max_body=}
+/* http:request{method=, url=, headers={name=value} | header_lines="A: b\r\nC: d",
+ *              body=, timeout=, connect_timeout=, ca_file=, max_body=}
  *   -> {status=, headers=, body=} | nil, {kind=, message=} */
 static int l_http_request(lua_State *L) {
     close_http *h = check_http(L);
     close_http_request r;
     close_http_response res;
     close_wire_head head;
-    close_wire_field *fields;
+    close_wire_field fields[CLOSE_MAX_HEADERS]; /* 8 KiB of stack: no allocation per response */
     const char *kind, *message = NULL;
-    const char **lines;
+    const char **lines = NULL;
     size_t n = 0, i, mlen, ulen, clen = 0;
     double mb;
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -435,38 +435,50 @@ static int l_http_request(lua_State *L) {
     mb = opt_num_field(L, 2, "max_body", CLOSE_DEFAULT_MAX_BODY);
     r.max_body = !(mb > 0) ? 0 : mb > 1e12 ? (size_t)1e12 : (size_t)mb;
 
-    /* "Name: value" lines built on the Lua stack, kept alive in a table at 3 */
-    lua_newtable(L);
-    switch (rawfield(L, 2, "headers")) {
-    case LUA_TTABLE:
-        lua_pushnil(L);
-        while (lua_next(L, 4)) {
-            check_header(L, -2, -1);
-            lua_pushvalue(L, -2);
-            lua_pushliteral(L, ": ");
-            lua_pushvalue(L, -3);
-            lua_concat(L, 3);
-            lua_rawseti(L, 3, (int)++n);
-            lua_pop(L, 1);
-            if (n > 1000) return luaL_error(L, "too many request headers");
+    /* header_lines: the client's constant lines as one string, whose curl
+     * list the transport keeps between calls (headers is then not read) */
+    {
+        size_t blen;
+        const char *block = opt_str_field(L, 2, "header_lines", &blen), *why;
+        if (block) {
+            if ((why = close_http_set_headers(h, block, blen)) != NULL) return luaL_argerror(L, 2, why);
+            r.use_block = 1;
         }
-        break;
-    case LUA_TNIL: break;
-    default: return luaL_argerror(L, 2, "'headers' must be a table");
     }
-    lua_settop(L, 3);
-    lines = (const char **)(void *)scratch(L, (n ? n : 1) * sizeof *lines);
-    for (i = 0; i < n; i++) {
-        lua_rawgeti(L, 3, (int)i + 1);
-        lines[i] = lua_tostring(L, -1);
-        lua_pop(L, 1);
+    /* "Name: value" lines built on the Lua stack, kept alive in a table at 3 */
+    lua_settop(L, 2);
+    if (!r.use_block) {
+        lua_newtable(L);
+        switch (rawfield(L, 2, "headers")) {
+        case LUA_TTABLE:
+            lua_pushnil(L);
+            while (lua_next(L, 4)) {
+                check_header(L, -2, -1);
+                lua_pushvalue(L, -2);
+                lua_pushliteral(L, ": ");
+                lua_pushvalue(L, -3);
+                lua_concat(L, 3);
+                lua_rawseti(L, 3, (int)++n);
+                lua_pop(L, 1);
+                if (n > 1000) return luaL_error(L, "too many request headers");
+            }
+            break;
+        case LUA_TNIL: break;
+        default: return luaL_argerror(L, 2, "'headers' must be a table");
+        }
+        lua_settop(L, 3);
+        lines = (const char **)(void *)scratch(L, (n ? n : 1) * sizeof *lines);
+        for (i = 0; i < n; i++) {
+            lua_rawgeti(L, 3, (int)i + 1);
+            lines[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
     }
     r.headers = lines;
     r.nheaders = n;
     kind = close_http_perform(h, &r, &res, &message);
     if (!kind) {
         /* the head curl received, read by the rules both transports share */
-        fields = (close_wire_field *)(void *)scratch(L, CLOSE_MAX_HEADERS * sizeof *fields);
         message = close_wire_parse_head(res.head, res.head_len, &head, fields, CLOSE_MAX_HEADERS);
         if (message == CLOSE_WIRE_INCOMPLETE) message = "the response head has no end";
         if (message) {

@@ -72,7 +72,63 @@ int close_http_init(close_http *h) {
     return 1;
 }
 
+static void drop_block(close_http *h) {
+    curl_slist_free_all(h->block_list);
+    free(h->block);
+    h->block_list = NULL;
+    h->block = NULL;
+    h->block_len = 0;
+}
+
+/* the end of the line starting at p (a CRLF or the end of the block) */
+static size_t line_end(const char *s, size_t p, size_t len) {
+    while (p < len && !(s[p] == '\r' && p + 1 < len && s[p + 1] == '\n')) p++;
+    return p;
+}
+
+const char *close_http_set_headers(close_http *h, const char *block, size_t len) {
+    struct curl_slist *list = NULL, *tmp;
+    char *copy;
+    size_t start = 0, end;
+    const char *why = NULL;
+    if (h->block && h->block_len == len && memcmp(h->block, block, len) == 0) return NULL;
+    copy = malloc(2 * len + 2); /* the block as given, then its lines cut apart */
+    if (!copy) return "out of memory";
+    memcpy(copy, block, len);
+    copy[len] = '\0';
+    memcpy(copy + len + 1, block, len);
+    while (len > 0 && start <= len && !why) {
+        char *line = copy + len + 1 + start;
+        const char *colon;
+        end = line_end(block, start, len);
+        colon = memchr(line, ':', end - start);
+        if (memchr(line, '\r', end - start) || memchr(line, '\n', end - start) || memchr(line, '\0', end - start))
+            why = "header lines may only be separated by CRLF";
+        else if (!colon || !close_wire_is_token(line, (size_t)(colon - line)))
+            why = "header lines must be 'Name: value' with a token name";
+        else {
+            line[end - start] = '\0';
+            if ((tmp = curl_slist_append(list, line)) == NULL) why = "out of memory";
+            else list = tmp;
+        }
+        start = end + 2;
+    }
+    /* curl would otherwise add "Expect: 100-continue" to larger bodies */
+    if (!why && (tmp = curl_slist_append(list, "Expect:")) == NULL) why = "out of memory";
+    if (why) {
+        curl_slist_free_all(list);
+        free(copy);
+        return why;
+    }
+    drop_block(h);
+    h->block = copy;
+    h->block_len = len;
+    h->block_list = tmp;
+    return NULL;
+}
+
 void close_http_destroy(close_http *h) {
+    drop_block(h);
     if (h->multi) curl_multi_cleanup(h->multi); /* closes the kept connections */
     if (h->share) curl_share_cleanup(h->share);
     h->multi = NULL;
@@ -172,17 +228,19 @@ const char *close_http_perform(close_http *h, const close_http_request *r, close
         *message = "out of memory";
         return "network";
     }
-    for (i = 0; i < r->nheaders; i++) {
-        tmp = curl_slist_append(hl, r->headers[i]);
-        if (!tmp) { rc = CURLE_OUT_OF_MEMORY; break; }
-        hl = tmp;
+    if (!r->use_block) {
+        for (i = 0; i < r->nheaders; i++) {
+            tmp = curl_slist_append(hl, r->headers[i]);
+            if (!tmp) { rc = CURLE_OUT_OF_MEMORY; break; }
+            hl = tmp;
+        }
+        /* curl would otherwise add "Expect: 100-continue" to larger bodies */
+        if (rc == CURLE_OK && (tmp = curl_slist_append(hl, "Expect:")) != NULL) hl = tmp;
     }
-    /* curl would otherwise add "Expect: 100-continue" to larger bodies */
-    if (rc == CURLE_OK && (tmp = curl_slist_append(hl, "Expect:")) != NULL) hl = tmp;
 
     SETOPT(CURLOPT_SHARE, h->share);
     SETOPT(CURLOPT_URL, r->url);
-    SETOPT(CURLOPT_HTTPHEADER, hl);
+    SETOPT(CURLOPT_HTTPHEADER, r->use_block ? h->block_list : hl);
     SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_FOLLOWLOCATION, 0L);

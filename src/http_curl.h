@@ -26,12 +26,18 @@ typedef struct {
     CURLSH *share;
     close_buf body, head;
     char errbuf[CURL_ERROR_SIZE];
+    /* the request headers a client sends on every call, kept as curl's list
+     * between calls (close_http_set_headers) */
+    char *block;
+    size_t block_len;
+    struct curl_slist *block_list;
 } close_http;
 
 typedef struct {
     const char *method, *url;
     const char *const *headers; /* "Name: value" lines */
     size_t nheaders;
+    int use_block;              /* send the lines of close_http_set_headers instead */
     const char *body; /* NULL for none; must stay valid during the call */
     size_t body_len;
     long timeout_ms, connect_timeout_ms;
@@ -50,6 +56,11 @@ void close_http_global_init(void);
 int close_http_init(close_http *h);
 void close_http_destroy(close_http *h); /* idempotent */
 int close_http_is_open(const close_http *h);
+
+/* Sets the header lines ("Name: value" joined by CRLF) that requests with
+ * use_block send; kept until a different block is set. Returns NULL, or a
+ * reason when a line is no header (then nothing is kept). */
+const char *close_http_set_headers(close_http *h, const char *block, size_t len);
 
 /* NULL on success (the raw head, from the final status line on, and the
  * body in *out), else the error kind ("timeout", "network", "tls",

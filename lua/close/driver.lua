@@ -1,4 +1,5 @@
---- The request driver: send, interpret, wait, retry.
+--- The request driver: one call is a pipeline of named steps,
+-- build -> send -> interpret -> decide (-> sleep -> send again).
 -- It lives in Lua because a C function cannot yield: under OpenResty the
 -- transport and the sleep yield to the event loop, so the loop that calls
 -- them must be Lua. The decisions it strings together are C's (close.core:
@@ -13,6 +14,9 @@ local M = {}
 
 local json = cjson.new()
 json.decode_max_depth(64)
+
+local status_kind, ratelimit, wait_hint, retry_decide, is_retryable =
+  core.status_kind, core.ratelimit, core.wait_hint, core.retry_decide, core.is_retryable
 
 -- The start of a non-JSON body for the message, secrets removed before the
 -- cut so that no piece of one survives it.
@@ -80,117 +84,154 @@ function M.query_string(query)
   return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
 end
 
+--- The request headers of a client, built once at `close.new`: a table for
+-- calls without a body and one with Content-Type, each with the same lines
+-- as one string (`lines`) that the libcurl transport takes as it is.
+-- Transports must not change them.
+function M.headers(auth_header, user_agent)
+  local plain = { ["Authorization"] = auth_header, ["User-Agent"] = user_agent, ["Accept"] = "application/json" }
+  local with_body = { ["Content-Type"] = "application/json" }
+  for k, v in pairs(plain) do with_body[k] = v end
+  local function lines(h)
+    local names, out = {}, {}
+    for k in pairs(h) do names[#names + 1] = k end
+    table.sort(names)
+    for i, k in ipairs(names) do out[i] = k .. ": " .. h[k] end
+    return table.concat(out, "\r\n")
+  end
+  return { plain = plain, plain_lines = lines(plain), body = with_body, body_lines = lines(with_body) }
+end
+
+-- build: the parts of the request that stay the same over its attempts
+local function build(c, req)
+  local url = c.base_url .. req.path .. (req.query and M.query_string(req.query) or "")
+  local body = req.json -- already encoded, when cjson cannot say it
+  if body == nil and req.body ~= nil then
+    local why
+    body, why = json.encode(req.body)
+    if not body then
+      return nil, Error.validation({ body = "cannot be encoded as JSON: " .. tostring(why) }, req.method, url)
+    end
+  end
+  return url, body
+end
+
+-- send: one attempt through the transport; always returns a response table
+-- or nil and an error of the shape {kind=, message=}
+local function send(c, method, url, body, remaining)
+  local h = c.headers
+  local res, terr = c.transport({
+    method = method, url = url, body = body,
+    headers = body and h.body or h.plain, header_lines = body and h.body_lines or h.plain_lines,
+    timeout = remaining < c.timeout and remaining or c.timeout,
+    connect_timeout = remaining < c.connect_timeout and remaining or c.connect_timeout,
+    ca_file = c.ca_file, max_body = c.max_body,
+  })
+  if res then return res end
+  -- a transport of the user's may return anything: make it the shape we need
+  local t = type(terr) == "table" and terr or { message = terr }
+  local kind = Error.KINDS[t.kind] and t.kind or "network"
+  local msg = t.message
+  if msg == nil then msg = Error.KINDS[t.kind] and t.kind or "transport failed" end
+  return nil, { kind = kind, message = tostring(msg) }
+end
+
+-- what the on_attempt hook sees of an attempt: never a credential
+local function report(c, a, wait)
+  c.on_attempt({ method = a.method, url = a.url, attempt = a.attempt, status = a.status, kind = a.kind,
+    duration = a.duration, wait = wait, wait_source = wait and (a.hint_source or "backoff") or nil,
+    rate_limit = a.rate_limit })
+end
+
+-- interpret: a response -> the decoded document (success), or the attempt's
+-- kind, description and wait hint filled in
+local function interpret(c, a, res)
+  local status = res.status
+  local headers = res.headers or {}
+  res.headers = headers
+  a.status = status
+  a.rate_limit = ratelimit(headers)
+  local kind = status_kind(status)
+  if not kind then
+    local doc = res.body == "" and {} or json.decode(res.body)
+    -- an object is expected (cjson cannot tell [] from {}; a list with items is refused)
+    if type(doc) == "table" and #doc == 0 then return doc end
+    a.kind, a.message = "protocol", "response is not a JSON object"
+    return nil
+  end
+  a.kind = kind
+  local info = describe(status, res.body, c.secrets)
+  a.info = info
+  -- a wait hint means something only on a response that asks to come back later
+  if is_retryable(status, kind) then
+    a.hint, a.hint_source = wait_hint(status, headers, info.rate_reset, c.wallclock())
+  end
+  return nil
+end
+
+-- the error a call ends with, from its last attempt and the verdict
+local function failure(c, a, verdict, needed)
+  local fields = { status = a.status, attempts = a.attempt, method = a.method, url = a.url,
+    rate_limit = a.rate_limit, retry_after = a.hint }
+  local message = a.message
+  if a.info then
+    message = a.info.message
+    fields.field_errors, fields.errors = a.info.field_errors, a.info.errors
+  end
+  if verdict == "wait_cap" then
+    message = message .. (" (the server asks to wait %gs, more than max_wait %gs)"):format(needed, c.max_wait)
+  elseif verdict == "deadline" then
+    message = message .. (" (a retry would pass the deadline of %gs)"):format(c.deadline)
+  end
+  return Error.new(a.kind, message, fields, c.secrets)
+end
+
 --- Sends one logical call with retries.
 -- `c` is the client's resolved configuration; `req` is
 -- `{method=, path=, query=, body=(table) or json=(string), idempotent=}`.
 -- Returns `decoded, nil, meta` or `nil, err`.
 function M.call(c, req)
   local method = req.method
-  local url = c.base_url .. req.path .. M.query_string(req.query)
+  local url, body = build(c, req)
+  if not url then return nil, body end
   if c.check_phase then
     local ok, why = c.check_phase()
     if not ok then
       return nil, Error.new("validation", (why:gsub("^close: ", "")), { method = method, url = url })
     end
   end
-  local headers = {
-    ["Authorization"] = c.auth_header,
-    ["User-Agent"] = c.user_agent,
-    ["Accept"] = "application/json",
-  }
-  local body = req.json -- already encoded, when cjson cannot say it
-  if body == nil and req.body ~= nil then
-    local why
-    body, why = json.encode(req.body)
-    if not body then
-      return nil, Error.validation({ body = "cannot be encoded as JSON: " .. tostring(why) }, method, url)
-    end
-  end
-  if body ~= nil then headers["Content-Type"] = "application/json" end
-  local start = c.clock()
+  local clock = c.clock
+  local start = clock()
   local attempt = 0
   while true do
     attempt = attempt + 1
-    local elapsed = c.clock() - start
-    local remaining = c.deadline - elapsed
+    local remaining = c.deadline - (clock() - start)
     if remaining <= 0 then
       return nil, Error.new("timeout", ("deadline of %gs passed"):format(c.deadline),
         { attempts = attempt - 1, method = method, url = url })
     end
-    local t0 = c.clock()
-    local res, terr = c.transport({
-      method = method, url = url, headers = headers, body = body,
-      timeout = math.min(c.timeout, remaining),
-      connect_timeout = math.min(c.connect_timeout, remaining),
-      ca_file = c.ca_file, max_body = c.max_body,
-    })
-    local duration = c.clock() - t0
-    local status, kind, rate_limit, hint, hint_source, info
-    -- what the on_attempt hook sees of this attempt: never a credential
-    local function report(wait)
-      if c.on_attempt then
-        c.on_attempt({ method = method, url = url, attempt = attempt, status = status, kind = kind,
-          duration = duration, wait = wait, wait_source = wait and (hint_source or "backoff") or nil,
-          rate_limit = rate_limit })
-      end
-    end
+    local t0 = clock()
+    local res, terr = send(c, method, url, body, remaining)
+    local a = { method = method, url = url, attempt = attempt, duration = clock() - t0 }
     if res then
-      status = res.status
-      res.headers = res.headers or {}
-      rate_limit = core.ratelimit(res.headers)
-      kind = core.status_kind(status)
-      if not kind then
-        local doc = res.body == "" and {} or json.decode(res.body)
-        -- an object is expected (cjson cannot tell [] from {}; a list with items is refused)
-        if type(doc) ~= "table" or #doc > 0 then
-          kind = "protocol"
-          terr = { message = "response is not a JSON object" }
-        else
-          report(nil)
-          return doc, nil, { status = status, headers = res.headers, rate_limit = rate_limit,
-            attempts = attempt, duration = c.clock() - start }
-        end
-      else
-        info = describe(status, res.body, c.secrets)
-        -- a wait hint means something only on a response that asks to come back later
-        if core.is_retryable(status, kind) then
-          hint, hint_source = core.wait_hint(status, res.headers, info.rate_reset, c.wallclock())
-        end
+      local doc = interpret(c, a, res)
+      if doc then
+        if c.on_attempt then report(c, a, nil) end
+        return doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
+          attempts = attempt, duration = clock() - start }
       end
     else
-      -- a transport of the user's may return anything: make it the shape we need
-      local t = type(terr) == "table" and terr or { message = terr }
-      kind = Error.KINDS[t.kind] and t.kind or "network"
-      local msg = t.message
-      if msg == nil then msg = Error.KINDS[t.kind] and t.kind or "transport failed" end
-      terr = { kind = kind, message = tostring(msg) }
+      a.kind, a.message = terr.kind, terr.message
     end
-    local wait, verdict, needed = core.retry_decide({
+    -- decide: a 429 was refused before any effect, so even a non-idempotent call may repeat it
+    local wait, verdict, needed = retry_decide({
       attempt = attempt, max_retries = c.max_retries,
-      -- a 429 was refused before any effect, so even a non-idempotent call may repeat it
-      retryable = kind ~= "protocol" and (req.idempotent or status == 429)
-        and core.is_retryable(status, kind),
-      hint = hint, elapsed = c.clock() - start, deadline = c.deadline,
+      retryable = a.kind ~= "protocol" and (req.idempotent or a.status == 429) and is_retryable(a.status, a.kind),
+      hint = a.hint, elapsed = clock() - start, deadline = c.deadline,
       backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
     })
-    report(wait)
-    if not wait then
-      local fields = { status = status, attempts = attempt, method = method, url = url,
-        rate_limit = rate_limit, retry_after = hint }
-      local message
-      if info then
-        message = info.message
-        fields.field_errors, fields.errors = info.field_errors, info.errors
-      else
-        message = terr.message
-      end
-      if verdict == "wait_cap" then
-        message = message .. (" (the server asks to wait %gs, more than max_wait %gs)"):format(needed, c.max_wait)
-      elseif verdict == "deadline" then
-        message = message .. (" (a retry would pass the deadline of %gs)"):format(c.deadline)
-      end
-      return nil, Error.new(kind, message, fields, c.secrets)
-    end
+    if c.on_attempt then report(c, a, wait) end
+    if not wait then return nil, failure(c, a, verdict, needed) end
     c.sleep(wait)
   end
 end
