@@ -18,8 +18,11 @@ dependencies = {
   "lua >= 5.1",
   "lua-cjson >= 2.1",
 }
+-- libcurl by its library alone: its header is where the compiler looks by
+-- itself (Debian keeps curl.h in the multiarch include directory, which
+-- LuaRocks does not search); CURL_DIR=... points elsewhere.
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" },
 }
 build = {
   type = "builtin",
@@ -37,7 +40,7 @@ build = {
     ["close.core"] = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
-        "src/retry.c", "src/http_curl.c",
+        "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl" },
