@@ -52,7 +52,7 @@ check-c: build/test_pure
 	$(STEP) c-tests build/test_pure
 
 lint:
-	luacheck -q lua spec test examples bench
+	luacheck -q lua spec test examples bench bin
 
 spec: $(CORE)
 	$(STEP) $(SPEC_STEP) env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/unit
@@ -151,11 +151,15 @@ test: deps
 demo: deps $(CORE)
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) examples/demo.lua
 
-# API docs from the sources; an LDoc warning (undocumented or malformed) fails
-# Benchmarks: ratios against baselines measured in the same run
-bench: $(CORE)
-	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
+# Benchmarks: ratios against baselines measured in the same run (bench/run.lua)
+build/bare_curl: bench/bare_curl.c
+	@mkdir -p build
+	$(CC) $(WARN) $(DEFS) -O2 -o $@ $< -lcurl
 
+bench: $(CORE) build/bare_curl
+	bench/run.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
+
+# API docs from the sources; an LDoc warning (undocumented or malformed) fails.
 # LDoc runs on Lua 5.1, where Debian's lua-markdown lives, so that the
 # docs' markdown is rendered (elsewhere LDoc falls back to plain text).
 LDOC := lua5.1 /usr/bin/ldoc

@@ -8,6 +8,10 @@
 -- 2. Keep-alive: N creates through one client (one connection) against N
 --    creates through a new client each (a new connection each), over TLS to
 --    the local server.
+-- 3. Cost per call (the target: at most 1.15): 2,000 sequential creates over
+--    one keep-alive connection to an nginx that answers at once
+--    (bench/nginx.conf.in), against build/bare_curl doing the same POSTs
+--    with the same headers and body; rounds alternate, medians compared.
 local close = require "close"
 local core = require "close.core"
 local cjson = require "cjson"
@@ -49,3 +53,50 @@ local fresh = time(M, function(i)
 end)
 print(("keep-alive over TLS: %.2f ms/call reused, %.2f ms/call new connection: %.1fx faster"):format(
   kept * 1e3, fresh * 1e3, fresh / kept))
+
+-- 3. against the bare C program, in alternating rounds
+local url = assert(os.getenv("CLOSE_BENCH_URL"), "run through bench/run.sh")
+local ROUNDS, CALLS = tonumber(os.getenv("BENCH_ROUNDS") or 9), 2000
+local client = close.new{ api_key = "ck_bench", base_url = url }
+-- the very headers the client sends, as a transport sees them
+local sent
+assert(close.new{ api_key = "ck_bench", base_url = url, transport = function(req)
+  sent = req
+  return response
+end }:create_membership{ email = "jane.doe@acme.com", role_id = "user" })
+local cmd = { "build/bare_curl", "'" .. url .. "/membership/'", CALLS }
+for name, value in pairs(sent.headers) do
+  local line = name .. ": " .. value
+  assert(not line:find("'", 1, true))
+  cmd[#cmd + 1] = "'" .. line .. "'"
+end
+cmd = table.concat(cmd, " ")
+local function bare()
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  local wall, cpu = out:match("wall_us ([%d.]+) cpu_us ([%d.]+)")
+  assert(wall, "bare_curl: " .. out)
+  return tonumber(wall), tonumber(cpu)
+end
+local function ours()
+  local t0, c0 = core.now(), os.clock()
+  for _ = 1, CALLS do
+    assert(client:create_membership{ email = "jane.doe@acme.com", role_id = "user" })
+  end
+  return (core.now() - t0) / CALLS * 1e6, (os.clock() - c0) / CALLS * 1e6
+end
+local function median(t)
+  table.sort(t)
+  return t[math.floor((#t + 1) / 2)]
+end
+ours() -- warm up: the connection, the JIT where there is one
+local bw, bc, ow, oc = {}, {}, {}, {}
+for r = 1, ROUNDS do
+  bw[r], bc[r] = bare()
+  ow[r], oc[r] = ours()
+end
+local bwm, bcm, owm, ocm = median(bw), median(bc), median(ow), median(oc)
+print(("cost per call, %d rounds of %d creates over one keep-alive connection (medians):"):format(ROUNDS, CALLS))
+print(("  wall: close %.1f us, bare C libcurl %.1f us: ratio %.3f (target <= 1.15)"):format(owm, bwm, owm / bwm))
+print(("  CPU of the client process: close %.1f us, bare C %.1f us: ratio %.3f"):format(ocm, bcm, ocm / bcm))

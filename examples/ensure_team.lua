@@ -11,7 +11,8 @@ local TEAM = {
   { email = "kim.lee@acme.com", role = "Sales Rep" },
 }
 
-local client = assert(close.default())
+local client, cerr = close.default()
+if not client then error(tostring(cerr), 0) end
 local counts, failed = {}, 0
 for _, person in ipairs(TEAM) do
   local m, err, action = client:ensure_membership(person)

@@ -6,7 +6,8 @@
 -- script can be run again safely.
 local close = require "close"
 
-local client = assert(close.default())
+local client, cerr = close.default()
+if not client then error(tostring(cerr), 0) end
 local failed = 0
 for _, email in ipairs(arg) do
   local m, err = client:find_membership{ email = email }

@@ -40,10 +40,12 @@ local function start(env)
   f:close()
   -- a prefix as a deployment has it (README: /opt/close): nginx started as
   -- root runs its workers as nobody, who must be able to read it
-  assert(sh(("mkdir -p %s/logs %s/build && cp -R %s/lua %s/ && cp -R %s/build/5.1 %s/build/ && chmod -R a+rX %s"):format(
-    dir, dir, ROOT, dir, ROOT, dir, dir)))
-  assert(sh(("env -i PATH=\"$PATH\" %s nginx -p %s/ -c %s/nginx.conf -e %s/logs/error.log"):format(
-    env, dir, dir, dir)), "nginx did not start: " .. tostring(io.open(dir .. "/logs/error.log") and read(dir .. "/logs/error.log")))
+  assert(sh(("mkdir -p %s/logs %s/build && cp -R %s/lua %s/ && cp -R %s/build/5.1 %s/build/ && chmod -R a+rX %s")
+    :format(dir, dir, ROOT, dir, ROOT, dir, dir)))
+  local cmd = ("env -i PATH=\"$PATH\" %s nginx -p %s/ -c %s/nginx.conf -e %s/logs/error.log"):format(env, dir, dir, dir)
+  if not sh(cmd) then
+    error("nginx did not start: " .. read(dir .. "/logs/error.log"))
+  end
   local base = "http://127.0.0.1:" .. port
   for _ = 1, 100 do
     if http:request({ method = "GET", url = base .. "/", timeout = 1, connect_timeout = 1 }) then break end
