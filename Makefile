@@ -148,8 +148,9 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_TEST_SECONDS:-4}
 	@scripts/summary.sh
 
+# the local server without Close credentials; MEMBERS=file.csv into Close with them
 demo: deps $(CORE)
-	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) examples/demo.lua
+	@LUA=$(LUA) scripts/demo.sh
 
 # Benchmarks: ratios against baselines measured in the same run (bench/run.lua)
 build/bare_curl: bench/bare_curl.c

@@ -147,8 +147,12 @@ describe("create_membership inside OpenResty (cosocket transport)", function()
       assert.is_false(r.ok)
       assert.equal("tls", r.kind)
       assert.equal(1, r.attempts)
-      assert.equal("TLS handshake with localhost failed: certificate verify error "
-        .. "21: unable to verify the first certificate", r.message)
+      -- ngx_lua reports the verify result when the handshake completes
+      -- asynchronously; when it fails at once, ngx_lua 0.10.23 would assert
+      -- on it, and the transport's pcall reports the failure without detail
+      assert.is_true(r.message == "TLS handshake with localhost failed: certificate verify error "
+        .. "21: unable to verify the first certificate"
+        or r.message == "TLS handshake with localhost failed: certificate verification failed", r.message)
       assert.equal(0, #server.requests())
     end)
 

@@ -125,6 +125,14 @@ describe("close.core under misuse", function()
         { { method = "GET", url = REFUSED, headers = { X = "a\0b" } }, "request header 'X' has a CR, LF or NUL" },
         { { method = "GET", url = REFUSED, headers = { X = {} } }, "request headers must map names to strings" },
         { { method = "GET", url = REFUSED, ca_file = "/a\0b" }, "'ca_file' must not contain NUL" },
+        { { method = "GET", url = REFUSED, header_lines = 42 }, "field 'header_lines' must be a string (got number)" },
+        { { method = "GET", url = REFUSED, header_lines = "A: b\nC: d" }, "header lines may only be separated by CRLF" },
+        { { method = "GET", url = REFUSED, header_lines = "A: b\r\n\r\nC: d" }, "must be 'Name: value' with a token name" },
+        { { method = "GET", url = REFUSED, header_lines = "A: b\r\n" }, "must be 'Name: value' with a token name" },
+        { { method = "GET", url = REFUSED, header_lines = "no colon" }, "must be 'Name: value' with a token name" },
+        { { method = "GET", url = REFUSED, header_lines = "X Y: 1" }, "must be 'Name: value' with a token name" },
+        { { method = "GET", url = REFUSED, header_lines = "A: b\0c" }, "header lines may only be separated by CRLF" },
+        { { method = "GET", url = REFUSED, header_lines = "A: b\rc" }, "header lines may only be separated by CRLF" },
       }
       for _, case in ipairs(cases) do
         local ok, err = pcall(h.request, h, case[1])
