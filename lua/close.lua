@@ -13,18 +13,21 @@ local core = require "close.core"
 local Error = require "close.error"
 local validate = require "close.validate"
 local driver = require "close.driver"
+local oauth = require "close.oauth"
 
 local close = {
   VERSION = "0.1.0",
   --- The error constructor and shape, for callers that build or test errors.
   error = Error,
+  --- OAuth: token stores, `authorize_url`, `exchange_code` (see `close.oauth`).
+  oauth = oauth,
 }
 
 -- The defaults live in C (src/defaults.h), shared with the transports.
 local DEFAULTS = core.defaults
 
 local OPTION_TYPES = {
-  api_key = "string", oauth_token = "string", base_url = "string", ca_file = "string",
+  api_key = "string", oauth_token = "string", oauth = "table", base_url = "string", ca_file = "string",
   timeout = "number", connect_timeout = "number", deadline = "number",
   max_retries = "number", max_wait = "number", backoff_base = "number", max_body = "number",
   transport = "function", sleep = "function", clock = "function", wallclock = "function",
@@ -55,6 +58,48 @@ end
 
 local function fail(msg)
   error("close.new: " .. msg, 3)
+end
+
+local OAUTH_TYPES = {
+  client_id = "string", client_secret = "string", refresh_token = "string", access_token = "string",
+  expires_at = "number", token_url = "string", on_tokens = "function", store = "table",
+  code = "string", redirect_uri = "string",
+}
+
+-- The `oauth` option, checked field by field (it raises at close.new's caller).
+local function check_oauth(o)
+  local function ofail(msg) error("close.new: " .. msg, 4) end
+  for k, v in pairs(o) do
+    local want = OAUTH_TYPES[k]
+    if not want then ofail("unknown field 'oauth." .. tostring(k) .. "'") end
+    if type(v) ~= want then ofail(("field 'oauth.%s' must be a %s (got %s)"):format(k, want, type(v))) end
+  end
+  for _, k in ipairs({ "client_id", "client_secret" }) do
+    if not o[k] then ofail("field 'oauth." .. k .. "' is required") end
+    if o[k] == "" or o[k]:find("[%c ]") then
+      ofail("field 'oauth." .. k .. "' must be non-empty, without spaces or control characters")
+    end
+  end
+  for _, k in ipairs({ "refresh_token", "access_token" }) do
+    if o[k] and not core.auth_header("bearer", o[k]) then
+      ofail("field 'oauth." .. k .. "' must be a token without spaces or control characters")
+    end
+  end
+  if o.expires_at and o.expires_at ~= o.expires_at then ofail("field 'oauth.expires_at' must be a number") end
+  if not (o.refresh_token or o.access_token or o.store or o.code) then
+    ofail("field 'oauth' needs refresh_token, access_token, store or code")
+  end
+  if o.code and not o.redirect_uri then ofail("field 'oauth.redirect_uri' is required with 'code'") end
+  if o.store then
+    for _, m in ipairs({ "load", "save", "lock", "unlock" }) do
+      if type(o.store[m]) ~= "function" then ofail("field 'oauth.store' must have a " .. m .. " function") end
+    end
+  end
+  if o.token_url then
+    local ok, why = core.check_base_url(o.token_url)
+    if not ok then ofail("field 'oauth.token_url' " .. why) end
+  end
+  return o
 end
 
 --- Creates a client.
@@ -88,16 +133,20 @@ function close.new(opts)
     if c[k] > 86400 then fail(("option '%s' must be at most 86400 seconds"):format(k)) end
   end
 
-  if (opts.api_key == nil) == (opts.oauth_token == nil) then
-    fail("give exactly one of 'api_key' and 'oauth_token'")
+  local given = (opts.api_key and 1 or 0) + (opts.oauth_token and 1 or 0) + (opts.oauth and 1 or 0)
+  if given ~= 1 then fail("give exactly one of 'api_key', 'oauth_token' and 'oauth'") end
+  if opts.oauth then
+    c.secrets = {}
+  else
+    local scheme, secret = "basic", opts.api_key
+    if opts.oauth_token then scheme, secret = "bearer", opts.oauth_token end
+    local header, reason = core.auth_header(scheme, secret)
+    if not header then
+      fail(("option '%s' %s"):format(opts.api_key and "api_key" or "oauth_token", reason))
+    end
+    c.secrets = { secret, header, (header:gsub("^%S+ ", "")) }
+    c.header = header
   end
-  local scheme, secret = "basic", opts.api_key
-  if opts.oauth_token then scheme, secret = "bearer", opts.oauth_token end
-  local header, reason = core.auth_header(scheme, secret)
-  if not header then
-    fail(("option '%s' %s"):format(opts.api_key and "api_key" or "oauth_token", reason))
-  end
-  c.secrets = { secret, header, (header:gsub("^%S+ ", "")) }
 
   local base, why = core.check_base_url(c.base_url)
   if not base then fail("option 'base_url' " .. why) end
@@ -109,7 +158,7 @@ function close.new(opts)
     in_ngx and in_ngx.runtime() or ("libcurl/" .. core.curl_version()))
   c.sleep = opts.sleep or (in_ngx and in_ngx.sleep) or core.sleep
   c.clock = opts.clock or core.now
-  c.wallclock = opts.wallclock or os.time
+  c.wallclock = opts.wallclock or core.time
   if opts.random then
     c.random = opts.random
   else
@@ -128,8 +177,15 @@ function close.new(opts)
   elseif not c.transport then
     c.transport, c.http = require("close.transport.curl").new()
   end
-  c.auth_name = opts.api_key and "api_key" or "oauth_token"
-  c.headers = driver.headers(header, c.user_agent)
+  if opts.oauth then
+    c.auth_name = "oauth"
+    c.auth = oauth.provider(check_oauth(opts.oauth, c), c)
+    c.token_url = opts.oauth.token_url or oauth.token_url(c.base_url)
+  else
+    c.auth_name = opts.api_key and "api_key" or "oauth_token"
+    c.headers = driver.headers(c.header, c.user_agent)
+    c.header = nil
+  end
 
   local client = setmetatable({}, Client)
   private[client] = c
@@ -558,6 +614,21 @@ function Client:close()
   if c.http then c.http:close() end
 end
 Client.__close = Client.close
+
+--- The OAuth tokens the client holds (refreshed first when they are due),
+-- e.g. to save them after `close.oauth.exchange_code`.
+-- @return tokens ; or nil, err
+function Client:tokens()
+  local c = config(self, "tokens")
+  if not c.auth then
+    return nil, Error.validation({ oauth = "this client has no OAuth provider (it has " .. c.auth_name .. ")" })
+  end
+  local t, err = c.auth:token(c, c.deadline)
+  if not t then return nil, err end
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
 
 function Client:__tostring()
   local c = private[self]

@@ -14,6 +14,7 @@
 #include "compat.h"
 #include "defaults.h"
 #include "http_curl.h"
+#include "localio.h"
 #include "rand.h"
 #include "request.h"
 #include "response.h"
@@ -23,6 +24,7 @@
 
 #define HTTP_MT "close.core.http"
 #define RNG_MT "close.core.rng"
+#define LISTENER_MT "close.core.listener"
 
 /* ---- helpers ---- */
 
@@ -345,6 +347,15 @@ static int l_now(lua_State *L) {
     return 1;
 }
 
+/* wall-clock seconds since the epoch, fractional (os.time has whole seconds,
+ * too coarse for a token that lives two seconds) */
+static int l_time(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 static int l_sleep(lua_State *L) {
     double s = (double)luaL_checknumber(L, 1);
     struct timespec ts;
@@ -505,6 +516,81 @@ static int l_http_request(lua_State *L) {
     return 1;
 }
 
+/* ---- the token file and the login listener (localio.c) ---- */
+
+static const char *check_path(lua_State *L, int idx) {
+    size_t len;
+    const char *p = luaL_checklstring(L, idx, &len);
+    if (strlen(p) != len) luaL_argerror(L, idx, "a path must not contain NUL");
+    return p;
+}
+
+/* write_private(path, data) -> true | nil, reason */
+static int l_write_private(lua_State *L) {
+    size_t len;
+    const char *path = check_path(L, 1), *data = luaL_checklstring(L, 2, &len);
+    lua_settop(L, 2);
+    return push_check(L, close_write_private(path, data, len));
+}
+
+/* check_private(path) -> true | nil, reason ("missing" when absent) */
+static int l_check_private(lua_State *L) {
+    const char *path = check_path(L, 1);
+    lua_settop(L, 1);
+    return push_check(L, close_check_private(path));
+}
+
+static close_listener *check_listener(lua_State *L) {
+    return luaL_checkudata(L, 1, LISTENER_MT);
+}
+
+/* listen(port) -> listener | nil, reason: one loopback port for a redirect */
+static int l_listen(lua_State *L) {
+    int port = (int)check_long(L, 1, 0, 65535);
+    close_listener *l;
+    const char *why;
+    lua_settop(L, 1);
+    l = lua_newuserdata(L, sizeof *l);
+    l->fd = -1;
+    luaL_getmetatable(L, LISTENER_MT);
+    lua_setmetatable(L, -2);
+    if ((why = close_listen(l, port)) != NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    return 1;
+}
+
+static int l_listener_port(lua_State *L) {
+    lua_pushinteger(L, check_listener(L)->port);
+    return 1;
+}
+
+/* listener:accept(timeout, status, html) -> request target | nil, reason */
+static int l_listener_accept(lua_State *L) {
+    close_listener *l = check_listener(L);
+    double timeout = (double)luaL_checknumber(L, 2);
+    int status = (int)check_long(L, 3, 200, 599);
+    const char *body = luaL_checkstring(L, 4);
+    char *target = scratch(L, 4096);
+    const char *why;
+    lua_settop(L, 4);
+    why = close_accept_once(l, timeout, status, body, target, 4096);
+    if (why) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    lua_pushstring(L, target);
+    return 1;
+}
+
+static int l_listener_close(lua_State *L) {
+    close_listener_close(check_listener(L));
+    return 0;
+}
+
 static int l_curl_version(lua_State *L) {
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
     return 1;
@@ -513,6 +599,13 @@ static int l_curl_version(lua_State *L) {
 static const luaL_Reg http_methods[] = {
     {"request", l_http_request},
     {"close", l_http_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg listener_methods[] = {
+    {"port", l_listener_port},
+    {"accept", l_listener_accept},
+    {"close", l_listener_close},
     {NULL, NULL},
 };
 
@@ -538,6 +631,10 @@ static const luaL_Reg funcs[] = {
     {"chunk_size", l_chunk_size},
     {"is_token", l_is_token},
     {"now", l_now},
+    {"time", l_time},
+    {"write_private", l_write_private},
+    {"check_private", l_check_private},
+    {"listen", l_listen},
     {"sleep", l_sleep},
     {"rng", l_rng},
     {"http", l_http_new},
@@ -572,6 +669,7 @@ int luaopen_close_core(lua_State *L) {
     close_http_global_init();
     new_class(L, HTTP_MT, http_methods, l_http_close);
     new_class(L, RNG_MT, rng_methods, NULL);
+    new_class(L, LISTENER_MT, listener_methods, l_listener_close);
     close_newlib(L, funcs);
 
     /* the defaults of every option (src/defaults.h), for close.lua and the transports */

@@ -47,6 +47,11 @@ local function describe(status, body, secrets)
       out.message = type(e.message) == "string" and e.message or nil
       out.rate_reset = e.rate_reset
     end
+    -- OAuth's token endpoint: {"error": "invalid_grant", "error_description": ...}
+    if type(e) == "string" and e:match("^[%l_]+$") then
+      out.code = e
+      if type(doc.error_description) == "string" then out.message = e .. ": " .. doc.error_description end
+    end
     if type(doc.message) == "string" then out.message = out.message or doc.message end
     out.rate_reset = out.rate_reset or doc.rate_reset
     if type(doc["field-errors"]) == "table" and next(doc["field-errors"]) then
@@ -104,8 +109,8 @@ end
 
 -- build: the parts of the request that stay the same over its attempts
 local function build(c, req)
-  local url = c.base_url .. req.path .. (req.query and M.query_string(req.query) or "")
-  local body = req.json -- already encoded, when cjson cannot say it
+  local url = req.url or (c.base_url .. req.path .. (req.query and M.query_string(req.query) or ""))
+  local body = req.json or req.form -- already encoded (cjson cannot say every JSON; a form is not JSON)
   if body == nil and req.body ~= nil then
     local why
     body, why = json.encode(req.body)
@@ -118,8 +123,7 @@ end
 
 -- send: one attempt through the transport; always returns a response table
 -- or nil and an error of the shape {kind=, message=}
-local function send(c, method, url, body, remaining)
-  local h = c.headers
+local function send(c, h, method, url, body, remaining)
   local res, terr = c.transport({
     method = method, url = url, body = body,
     headers = body and h.body or h.plain, header_lines = body and h.body_lines or h.plain_lines,
@@ -170,25 +174,27 @@ local function interpret(c, a, res)
 end
 
 -- the error a call ends with, from its last attempt and the verdict
-local function failure(c, a, verdict, needed)
+local function failure(c, a, verdict, needed, deadline)
   local fields = { status = a.status, attempts = a.attempt, method = a.method, url = a.url,
     rate_limit = a.rate_limit, retry_after = a.hint }
   local message = a.message
   if a.info then
     message = a.info.message
-    fields.field_errors, fields.errors = a.info.field_errors, a.info.errors
+    fields.field_errors, fields.errors, fields.code = a.info.field_errors, a.info.errors, a.info.code
   end
   if verdict == "wait_cap" then
     message = message .. (" (the server asks to wait %gs, more than max_wait %gs)"):format(needed, c.max_wait)
   elseif verdict == "deadline" then
-    message = message .. (" (a retry would pass the deadline of %gs)"):format(c.deadline)
+    message = message .. (" (a retry would pass the deadline of %gs)"):format(deadline)
   end
   return Error.new(a.kind, message, fields, c.secrets)
 end
 
 --- Sends one logical call with retries.
 -- `c` is the client's resolved configuration; `req` is
--- `{method=, path=, query=, body=(table) or json=(string), idempotent=}`.
+-- `{method=, path=, query=, body=(table) or json=(string), idempotent=}`,
+-- or, for a request of its own such as the token endpoint's,
+-- `{method=, url=, form=, headers=(a set from M.headers), deadline=}`.
 -- Returns `decoded, nil, meta` or `nil, err`.
 function M.call(c, req)
   local method = req.method
@@ -202,16 +208,27 @@ function M.call(c, req)
   end
   local clock = c.clock
   local start = clock()
-  local attempt = 0
+  local deadline = req.deadline or c.deadline
+  -- authorize: a request with headers of its own skips it; an OAuth provider
+  -- may refresh its token first, and a 401 makes it refresh once more
+  local auth = not req.headers and c.auth
+  local reauthorized = false
+  local attempt, extra = 0, 0
   while true do
     attempt = attempt + 1
-    local remaining = c.deadline - (clock() - start)
+    local remaining = deadline - (clock() - start)
     if remaining <= 0 then
-      return nil, Error.new("timeout", ("deadline of %gs passed"):format(c.deadline),
+      return nil, Error.new("timeout", ("deadline of %gs passed"):format(deadline),
         { attempts = attempt - 1, method = method, url = url })
     end
+    local h = req.headers or c.headers
+    if auth then
+      local aerr
+      h, aerr = auth:headers(c, remaining)
+      if not h then return nil, aerr end
+    end
     local t0 = clock()
-    local res, terr = send(c, method, url, body, remaining)
+    local res, terr = send(c, h, method, url, body, remaining)
     local a = { method = method, url = url, attempt = attempt, duration = clock() - t0 }
     if res then
       local doc = interpret(c, a, res)
@@ -223,15 +240,22 @@ function M.call(c, req)
     else
       a.kind, a.message = terr.kind, terr.message
     end
-    -- decide: a 429 was refused before any effect, so even a non-idempotent call may repeat it
-    local wait, verdict, needed = retry_decide({
-      attempt = attempt, max_retries = c.max_retries,
-      retryable = a.kind ~= "protocol" and (req.idempotent or a.status == 429) and is_retryable(a.status, a.kind),
-      hint = a.hint, elapsed = clock() - start, deadline = c.deadline,
-      backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
-    })
+    local wait, verdict, needed
+    if auth and a.status == 401 and not reauthorized and auth:rejected(h.token) then
+      -- a token we held valid was refused (revoked, clocks apart): a 401 had
+      -- no effect, so any method may go again at once, with a new token, once
+      reauthorized, extra, wait, a.hint_source = true, 1, 0, "reauthorize"
+    else
+      -- decide: a 429 was refused before any effect, so even a non-idempotent call may repeat it
+      wait, verdict, needed = retry_decide({
+        attempt = attempt - extra, max_retries = c.max_retries,
+        retryable = a.kind ~= "protocol" and (req.idempotent or a.status == 429) and is_retryable(a.status, a.kind),
+        hint = a.hint, elapsed = clock() - start, deadline = deadline,
+        backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
+      })
+    end
     if c.on_attempt then report(c, a, wait) end
-    if not wait then return nil, failure(c, a, verdict, needed) end
+    if not wait then return nil, failure(c, a, verdict, needed, deadline) end
     c.sleep(wait)
   end
 end

@@ -7,6 +7,7 @@ local unpack = table.unpack or unpack -- luacheck: ignore 143
 local HUGE = ("x"):rep(8 * 1048576)
 local NUL = "a\0b@acme.com"
 local REFUSED = "http://127.0.0.1:1/" -- nothing listens on port 1: refused at once
+local TOKEN_FILE = os.tmpname() -- write_private's valid call writes here
 
 -- A valid call of each function, and which arguments are optional.
 local SIGNATURES = {
@@ -26,6 +27,10 @@ local SIGNATURES = {
   chunk_size = { args = { "1f" } },
   is_token = { args = { "GET" } },
   now = { args = {} },
+  time = { args = {} },
+  write_private = { args = { TOKEN_FILE, "{}" } },
+  check_private = { args = { TOKEN_FILE } },
+  listen = { args = { 0 } },
   sleep = { args = { 0 } },
   rng = { args = {} },
   http = { args = {} },
@@ -159,6 +164,24 @@ describe("close.core under misuse", function()
     end)
   end)
 
+  it("listener methods refuse another self and bad arguments, and work after close", function()
+    local l = assert(core.listen(0))
+    assert.is_true(l:port() > 0)
+    assert.has_error(function() l.port(core.rng()) end)
+    assert.has_error(function() l.accept({}, 0, 200, "") end)
+    assert.has_error(function() l:accept("soon", 200, "") end)
+    assert.has_error(function() l:accept(0, 99, "") end)
+    assert.has_error(function() l:accept(0, 200) end)
+    assert.has_error(function() core.listen(-1) end)
+    assert.has_error(function() core.listen(65536) end)
+    assert.has_error(function() core.listen(1.5) end)
+    assert.same({ nil, "timeout" }, { l:accept(0, 200, "") })
+    assert.same({ nil, "timeout" }, { l:accept(0 / 0, 200, "") })
+    l:close()
+    l:close()
+    assert.same({ nil, "the listener is closed" }, { l:accept(1, 200, "") })
+  end)
+
   it("rng:next refuses another object as self", function()
     local r = core.rng()
     assert.has_error(function() r.next(core.http()) end)
@@ -186,4 +209,6 @@ describe("close.core under misuse", function()
       end
     end
   end)
+
+  teardown(function() os.remove(TOKEN_FILE) end)
 end)

@@ -145,9 +145,9 @@ describe("close.new", function()
   end)
 
   it("needs exactly one credential", function()
-    new_refuses({ transport = stub }, "close.new: give exactly one of 'api_key' and 'oauth_token'")
+    new_refuses({ transport = stub }, "close.new: give exactly one of 'api_key', 'oauth_token' and 'oauth'")
     new_refuses({ api_key = "a", oauth_token = "b", transport = stub },
-      "close.new: give exactly one of 'api_key' and 'oauth_token'")
+      "close.new: give exactly one of 'api_key', 'oauth_token' and 'oauth'")
   end)
 
   local BAD_KEYS = {
