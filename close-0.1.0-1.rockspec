@@ -35,6 +35,7 @@ build = {
     ["close.cli"] = "lua/close/cli.lua",
     ["close.validate"] = "lua/close/validate.lua",
     ["close.driver"] = "lua/close/driver.lua",
+    ["close.oauth"] = "lua/close/oauth.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.core"] = {

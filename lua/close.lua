@@ -81,8 +81,8 @@ local function check_oauth(o)
     end
   end
   for _, k in ipairs({ "refresh_token", "access_token" }) do
-    if o[k] and not core.auth_header("bearer", o[k]) then
-      ofail("field 'oauth." .. k .. "' must be a token without spaces or control characters")
+    if o[k] and not oauth.valid_token(o[k]) then
+      ofail("field 'oauth." .. k .. "' must be a token (letters, digits and -._~+/, at most 4096)")
     end
   end
   if o.expires_at and o.expires_at ~= o.expires_at then ofail("field 'oauth.expires_at' must be a number") end

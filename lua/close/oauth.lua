@@ -61,9 +61,12 @@ end
 local TOKEN_FIELDS = { "access_token", "refresh_token", "expires_at", "expires_in", "scope",
   "organization_id", "user_id", "client_id" }
 
+-- RFC 6750's b64token: what may follow "Bearer " (and nothing that could
+-- break a header or a form)
 local function valid_token(t)
-  return type(t) == "string" and t ~= "" and core.auth_header("bearer", t) ~= nil
+  return type(t) == "string" and #t <= 4096 and t:match("^[%w%-%._~%+/]+=*$") ~= nil
 end
+M.valid_token = valid_token
 
 -- A token set read from a store or given by the caller, checked; nil and a reason if unusable.
 local function checked(t)
@@ -205,7 +208,7 @@ function M.provider(o, c)
   local p = setmetatable({
     client_id = o.client_id, client_secret = o.client_secret, on_tokens = o.on_tokens,
     store = o.store or M.memory_store(), code = o.code, redirect_uri = o.redirect_uri,
-    token_url = o.token_url, rejected = {}, nrejected = 0,
+    token_url = o.token_url, refused = {}, nrefused = 0,
   }, Provider)
   c.secret_set = c.secret_set or {}
   for _, v in ipairs(c.secrets) do c.secret_set[v] = true end
@@ -231,16 +234,16 @@ local function skew(t)
 end
 
 function Provider:usable(t, c)
-  if not t or not t.access_token or self.rejected[t.access_token] then return false end
+  if not t or not t.access_token or self.refused[t.access_token] then return false end
   return t.expires_at == nil or c.wallclock() < t.expires_at - skew(t)
 end
 
 --- After a 401: true when the token was ours to replace (then refresh and retry once).
 function Provider:rejected(token)
-  if not token or self.rejected[token] then return false end
-  if self.nrejected >= 64 then self.rejected, self.nrejected = {}, 0 end -- bounded
-  self.rejected[token] = true
-  self.nrejected = self.nrejected + 1
+  if not token or self.refused[token] then return false end
+  if self.nrefused >= 64 then self.refused, self.nrefused = {}, 0 end -- bounded
+  self.refused[token] = true
+  self.nrefused = self.nrefused + 1
   return true
 end
 

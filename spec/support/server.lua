@@ -18,6 +18,13 @@ M.other_ca = env("CLOSE_TEST_OTHER_CA")
 M.api_key = env("CLOSE_TEST_API_KEY")
 M.oauth_token = env("CLOSE_TEST_OAUTH_TOKEN")
 M.control_url = env("CLOSE_TEST_CONTROL_URL")
+M.oauth_client_id = env("CLOSE_TEST_OAUTH_CLIENT_ID")
+M.oauth_client_secret = env("CLOSE_TEST_OAUTH_CLIENT_SECRET")
+M.authorize_url = env("CLOSE_TEST_AUTHORIZE_URL")
+-- scheme://127.0.0.1:port, where /oauth2/token/ lives (as on api.close.com)
+M.origin_http = (M.http_url:gsub("/api/v1$", ""))
+M.origin_https = (M.https_url:gsub("/api/v1$", ""))
+M.token_url = M.origin_https .. "/oauth2/token/"
 
 local http = core.http()
 
@@ -33,12 +40,20 @@ local function control(method, path, body)
   return cjson.decode(res.body)
 end
 
---- Restores the seed organization; clears faults, limits and the request log.
+--- Restores the seed organization; clears faults, limits, OAuth state and the request log.
 function M.reset() return control("POST", "/reset", {}) end
---- Queues faults for the next API requests (see test/server/close_server.lua).
+--- Queues faults for the next API requests, or token requests with
+--- target = "oauth" (see test/server/close_server.lua).
 function M.faults(list) return control("POST", "/faults", list) end
---- Sets the rate limiter: {rate_limit = N, rate_window = seconds}.
+--- Sets the rate limiter and the OAuth access token lifetime:
+--- {rate_limit = N, rate_window = seconds, token_lifetime = seconds}.
 function M.config(t) return control("POST", "/config", t) end
+--- A new token family without the login flow:
+--- {access_token, refresh_token, expires_in, expires_at (epoch seconds)}.
+function M.oauth_grant() return control("POST", "/oauth/grant", {}) end
+--- OAuth counters since the last reset: {token_requests, refreshes,
+--- codes_exchanged, families_revoked, invalid_grant}.
+function M.oauth_stats() return control("GET", "/oauth") end
 --- The API requests the server received since the last reset.
 function M.requests() return control("GET", "/requests") end
 --- The organization's memberships as the server holds them.

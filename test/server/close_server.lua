@@ -2,6 +2,12 @@
 -- nginx + ngx_lua for integration tests. All mutable state lives in shared
 -- dicts so that it survives between requests; nginx runs one worker, and no
 -- handler yields between reading and writing state, so updates are atomic.
+--
+-- OAuth 2 like Close's (see ../shared/openapi/close-oauth.yaml): one
+-- registered client; /oauth2/authorize/ approves at once and redirects with a
+-- code; POST /oauth2/token/ exchanges codes and rotates refresh tokens. Each
+-- code exchange (or /_test/oauth/grant) starts a token family; presenting an
+-- already used refresh token of a family revokes the whole family.
 
 local cjson = require "cjson.safe"
 
@@ -11,7 +17,10 @@ local null = cjson.null
 local _M = {}
 
 local API_KEY = "ck_test_4f7a2b9c1d"
-local OAUTH_TOKEN = "ct_test_8e6d5c4b3a"
+local OAUTH_TOKEN = "ct_test_8e6d5c4b3a"     -- fixed, never expires
+local OAUTH_CLIENT_ID = "oa2client_test_5d1e"
+local OAUTH_CLIENT_SECRET = "oa2secret_test_9c7b"
+local OAUTH_SCOPE = "all.full_access offline_access"
 
 local ORG_ID = "orga_yPVZsGazVKgng0gEEYRSyzKDNQz8C2vSz27FKNsHfCK"
 local ORG_NAME = "Acme Sales"
@@ -36,6 +45,12 @@ local SEED_MEMBERS = {
 
 local DEFAULT_RATE_LIMIT = 1000
 local DEFAULT_RATE_WINDOW = 1
+local DEFAULT_TOKEN_LIFETIME = 3600
+local MAX_TOKEN_LIFETIME = 366 * 86400
+local CODE_LIFETIME = 60
+-- Expired access tokens are kept this long, so that they are answered as
+-- expired rather than unknown.
+local EXPIRED_TOKEN_KEPT = 86400
 local MAX_WAIT = 300                    -- cap for delay/hang faults, so every wait is bounded
 local MAX_OVERSIZE = 64 * 1024 * 1024
 local MAX_LOGGED_BODY = 256 * 1024
@@ -311,8 +326,116 @@ local function rate_check(credential)
 end
 
 ---------------------------------------------------------------------------
+-- OAuth state, in close_state under "oauth:" keys (so /_test/reset clears it):
+--   oauth:code:<code>  {redirect_uri, issued, used}
+--   oauth:fam:<id>     {revoked, refresh_token (the current one)}
+--   oauth:at:<token>   {family, expires_at}
+--   oauth:rt:<token>   {family, used}
+--   oauth:n:<counter>  counts for GET /_test/oauth
+
+local OAUTH_COUNTERS = { "token_requests", "refreshes", "codes_exchanged", "families_revoked", "invalid_grant" }
+
+local function oauth_count(name)
+    state_dict:incr("oauth:n:" .. name, 1, 0)
+end
+
+local function oauth_get(key)
+    local raw = state_dict:get("oauth:" .. key)
+    return raw and cjson.decode(raw)
+end
+
+local function oauth_put(key, v, ttl)
+    local ok, err = state_dict:safe_set("oauth:" .. key, encode(v), ttl or 0)
+    if not ok then
+        ngx.log(ngx.ERR, "cannot save OAuth state: ", err)
+    end
+    return ok
+end
+
+local function token_lifetime()
+    return state_dict:get("token_lifetime") or DEFAULT_TOKEN_LIFETIME
+end
+
+local fallback_serial = 0      -- per worker, so it survives /_test/reset
+
+-- n random alphanumerics: /dev/urandom, else md5 of a serial and the clock.
+local function random_alnum(n)
+    local f = io.open("/dev/urandom", "rb")
+    local bytes = f and f:read(n)
+    if f then f:close() end
+    if not bytes or #bytes < n then
+        local parts = {}
+        repeat
+            fallback_serial = fallback_serial + 1
+            parts[#parts + 1] = ngx.md5_bin(table.concat({ ngx.worker.pid(), ngx.now(), fallback_serial }, ":"))
+        until #parts * 16 >= n
+        bytes = table.concat(parts)
+    end
+    local out = {}
+    for i = 1, n do
+        local j = bytes:byte(i) % 62 + 1
+        out[i] = ALNUM:sub(j, j)
+    end
+    return table.concat(out)
+end
+
+-- Issues an access + refresh token in a family (new when family is nil).
+-- Returns the grant, or nil when the dict is full.
+local function issue_tokens(family)
+    ngx.update_time()
+    local now = ngx.now()
+    local lifetime = token_lifetime()
+    family = family or ("fam_" .. random_alnum(16))
+    local access, refresh = "access_" .. random_alnum(32), "refresh_" .. random_alnum(32)
+    local expires_at = now + lifetime
+    if not (oauth_put("at:" .. access, { family = family, expires_at = expires_at },
+                      lifetime + EXPIRED_TOKEN_KEPT)
+            and oauth_put("rt:" .. refresh, { family = family, used = false })
+            and oauth_put("fam:" .. family, { revoked = false, refresh_token = refresh })) then
+        return nil
+    end
+    return { access_token = access, refresh_token = refresh, expires_at = expires_at,
+             expires_in = math.ceil(lifetime), family = family }
+end
+
+local function revoke_family(family)
+    local fam = oauth_get("fam:" .. family)
+    if fam and not fam.revoked then
+        fam.revoked = true
+        oauth_put("fam:" .. family, fam)
+        oauth_count("families_revoked")
+    end
+end
+
+---------------------------------------------------------------------------
 -- Authentication. Returns the scheme seen (for the request log) and, when
--- the credential is valid, an opaque key for the rate limiter.
+-- the credential is valid, an opaque key for the rate limiter; for a refused
+-- Bearer token also why (expired, revoked, invalid).
+
+local BEARER_ERRORS = {
+    expired = "The access token has expired.",
+    revoked = "The access token has been revoked.",
+    invalid = "The access token is invalid.",
+}
+
+local function bearer_status(value)
+    if value == OAUTH_TOKEN then
+        return "bearer:" .. value
+    end
+    local at = oauth_get("at:" .. value)
+    if not at then
+        return nil, "invalid"
+    end
+    local fam = oauth_get("fam:" .. at.family)
+    if not fam or fam.revoked then
+        return nil, "revoked"
+    end
+    ngx.update_time()
+    if ngx.now() >= at.expires_at then
+        return nil, "expired"
+    end
+    return "oauth:" .. at.family          -- one rate limit per family
+end
 
 local function authenticate()
     local h = ngx.var.http_authorization
@@ -335,10 +458,7 @@ local function authenticate()
         end
         return "basic"
     elseif scheme == "bearer" then
-        if value == OAUTH_TOKEN then
-            return "bearer", "bearer:" .. value
-        end
-        return "bearer"
+        return "bearer", bearer_status(value)
     end
     return "invalid"
 end
@@ -362,7 +482,8 @@ local function read_body()
     return ""
 end
 
-local function log_request(body, auth_scheme, authenticated, fault)
+-- `extra` replaces or adds fields (the token endpoint logs no raw body).
+local function log_request(body, auth_scheme, authenticated, fault, extra)
     ngx.update_time()
     local entry = {
         method = ngx.req.get_method(),
@@ -382,6 +503,9 @@ local function log_request(body, auth_scheme, authenticated, fault)
         entry.body = body:sub(1, MAX_LOGGED_BODY)
         entry.body_truncated = true
     end
+    for k, v in pairs(extra or {}) do
+        entry[k] = v
+    end
     local n = log_dict:incr("n", 1, 0)
     local ok, err = log_dict:safe_set("r:" .. n, encode(entry))
     if not ok then
@@ -390,8 +514,9 @@ local function log_request(body, auth_scheme, authenticated, fault)
 end
 
 ---------------------------------------------------------------------------
--- Faults: a FIFO queue of {mode, times, ...}; each API request takes one use
--- of the head fault.
+-- Faults: a FIFO queue of {mode, times, target, ...}; each API request takes
+-- one use of the first fault without a target, each token-endpoint request
+-- one use of the first with target "oauth".
 
 local FAULT_MODES = { status = true, delay = true, reset = true, truncate = true,
                       hang = true, oversize = true, garbage = true }
@@ -401,13 +526,21 @@ local function load_faults()
     return raw and cjson.decode(raw) or {}
 end
 
-local function take_fault()
+local FAULT_TARGETS = { oauth = true }
+
+local function take_fault(target)
     local queue = load_faults()
-    local f = queue[1]
+    local index, f
+    for i, q in ipairs(queue) do
+        if q.target == target then
+            index, f = i, q
+            break
+        end
+    end
     if not f then return nil end
     local left = (f.times or 1) - 1
     if left <= 0 then
-        table.remove(queue, 1)
+        table.remove(queue, index)
     else
         f.times = left
     end
@@ -847,7 +980,7 @@ end
 
 function _M.api()
     local body = read_body()
-    local scheme, credential = authenticate()
+    local scheme, credential, why = authenticate()
     local fault = take_fault()
     log_request(body, scheme, credential ~= nil, fault)
 
@@ -857,6 +990,12 @@ function _M.api()
     end
 
     if not credential then
+        if why then
+            -- RFC 6750's challenge, so that a client can tell expiry from the rest
+            return send_error(401, BEARER_ERRORS[why], {
+                ["WWW-Authenticate"] = 'Bearer error="invalid_token", error_description="'
+                                       .. BEARER_ERRORS[why] .. '"' })
+        end
         return send_error(401, "Invalid API key")
     end
 
@@ -876,11 +1015,222 @@ function _M.api()
 end
 
 ---------------------------------------------------------------------------
+-- OAuth 2 endpoints (/oauth2/...)
+
+local function send_oauth(status, obj, headers)
+    headers = headers or {}
+    headers["Cache-Control"] = "no-store"
+    headers["Pragma"] = "no-cache"
+    return send_json(status, obj, headers)
+end
+
+local function oauth_error(status, code, description)
+    if code == "invalid_grant" then oauth_count("invalid_grant") end
+    return send_oauth(status, { error = code, error_description = description })
+end
+
+local function is_form_request()
+    local ct = ngx.var.http_content_type
+    return ct ~= nil and ngx.re.find(ct, [[^\s*application/x-www-form-urlencoded\s*(;.*)?$]], "joi") ~= nil
+end
+
+-- What the request log may show of a form: names that look like parameter
+-- names (a stray credential sent as a name is not shown), and grant_type.
+local function form_summary(form)
+    local keys = array()
+    for k in pairs(form) do
+        keys[#keys + 1] = (#k <= 64 and k:find("^[a-z_]+$")) and k or "<redacted name>"
+    end
+    table.sort(keys)
+    local gt = form.grant_type
+    if type(gt) == "string" and not (#gt <= 100 and gt:find("^[a-z_:.%-]+$")) then
+        gt = "<redacted>"
+    end
+    return { body = "<redacted form>", form_keys = keys, grant_type = type(gt) == "string" and gt or null }
+end
+
+local function grant_response(g)
+    local admin = admin_member(load_state())
+    return send_oauth(200, {
+        token_type = "Bearer",
+        access_token = g.access_token,
+        expires_in = g.expires_in,
+        refresh_token = g.refresh_token,
+        scope = OAUTH_SCOPE,
+        organization_id = ORG_ID,
+        user_id = admin.user_id,
+    })
+end
+
+local function grant_authorization_code(form)
+    local code = form.code
+    if not code or code == "" then
+        return oauth_error(400, "invalid_request", "The code parameter is required.")
+    end
+    local c = oauth_get("code:" .. code)
+    ngx.update_time()
+    if not c then
+        return oauth_error(400, "invalid_grant", "The authorization code is invalid.")
+    elseif c.used then
+        return oauth_error(400, "invalid_grant", "The authorization code was already used.")
+    elseif ngx.now() - c.issued > CODE_LIFETIME then
+        return oauth_error(400, "invalid_grant", "The authorization code has expired.")
+    elseif c.redirect_uri and form.redirect_uri ~= c.redirect_uri then
+        return oauth_error(400, "invalid_grant", "The redirect_uri does not match the authorization request.")
+    end
+    c.used = true
+    if not oauth_put("code:" .. code, c, CODE_LIFETIME * 2) then
+        return oauth_error(503, "temporarily_unavailable", "The server cannot store tokens.")
+    end
+    local g = issue_tokens()
+    if not g then
+        return oauth_error(503, "temporarily_unavailable", "The server cannot store tokens.")
+    end
+    oauth_count("codes_exchanged")
+    return grant_response(g)
+end
+
+local function grant_refresh_token(form)
+    local token = form.refresh_token
+    if not token or token == "" then
+        return oauth_error(400, "invalid_request", "The refresh_token parameter is required.")
+    end
+    local rt = oauth_get("rt:" .. token)
+    local fam = rt and oauth_get("fam:" .. rt.family)
+    if not fam then
+        return oauth_error(400, "invalid_grant", "The refresh token is invalid.")
+    elseif fam.revoked then
+        return oauth_error(400, "invalid_grant", "The refresh token was revoked.")
+    elseif rt.used or fam.refresh_token ~= token then
+        -- A rotated-out token came back: it may be stolen, so end the family.
+        revoke_family(rt.family)
+        return oauth_error(400, "invalid_grant",
+                           "The refresh token was already used; all tokens of its grant are revoked.")
+    end
+    rt.used = true
+    local g = oauth_put("rt:" .. token, rt) and issue_tokens(rt.family)
+    if not g then
+        return oauth_error(503, "temporarily_unavailable", "The server cannot store tokens.")
+    end
+    oauth_count("refreshes")
+    return grant_response(g)
+end
+
+local GRANTS = { authorization_code = grant_authorization_code, refresh_token = grant_refresh_token }
+
+local function token_endpoint()
+    local body = read_body()
+    local method = ngx.req.get_method()
+    if method == "POST" then oauth_count("token_requests") end
+    local is_form = is_form_request()
+    local form = is_form and ngx.decode_args(body, 0) or {}
+    local client_ok = form.client_id == OAUTH_CLIENT_ID and form.client_secret == OAUTH_CLIENT_SECRET
+    local fault = take_fault("oauth")
+    local summary = form_summary(form)
+    summary.uri = ngx.var.uri                -- never a query string
+    log_request(body, (form.client_id or form.client_secret) and "client_secret_post" or "none",
+                client_ok, fault, summary)
+
+    if fault and apply_fault(fault) then
+        return
+    end
+    if method ~= "POST" then
+        return send_405({ "POST" })
+    end
+    if not is_form then
+        return oauth_error(400, "invalid_request", "The body must be application/x-www-form-urlencoded.")
+    end
+    for k, v in pairs(form) do
+        if type(v) == "table" then
+            return oauth_error(400, "invalid_request", "The parameter " .. k .. " is repeated.")
+        elseif v == true then
+            form[k] = ""                     -- a name without "="
+        end
+    end
+    if not client_ok then
+        return oauth_error(401, "invalid_client", "Client authentication failed: wrong or missing "
+                           .. "client_id and client_secret.")
+    end
+    local gt = form.grant_type
+    if not gt or gt == "" then
+        return oauth_error(400, "invalid_request", "The grant_type parameter is required.")
+    end
+    local grant = GRANTS[gt]
+    if not grant then
+        return oauth_error(400, "unsupported_grant_type",
+                           "grant_type must be authorization_code or refresh_token.")
+    end
+    return grant(form)
+end
+
+-- Whether a redirect_uri is a loopback http URL (the only kind approved here).
+local function loopback_redirect(uri)
+    if type(uri) ~= "string" or uri:find("[#%s%c]") then return false end   -- it goes into Location
+    local host = uri:match("^[hH][tT][tT][pP]://([^/?:]+)")
+    if not host then return false end
+    local rest = uri:sub(#"http://" + #host + 1)
+    if not (rest == "" or rest:find("^:%d+$") or rest:find("^:%d+[/?]") or rest:find("^[/?]")) then
+        return false
+    end
+    host = host:lower()
+    return host == "127.0.0.1" or host == "localhost"
+end
+
+-- Stand-in for Close's consent page: the user approves at once.
+local function authorize_endpoint()
+    local method = ngx.req.get_method()
+    if method ~= "GET" and method ~= "HEAD" then
+        return send_405({ "GET" })
+    end
+    local args = ngx.req.get_uri_args(0)
+    local function refuse(description)
+        return send_oauth(400, { error = "invalid_request", error_description = description })
+    end
+    for k, v in pairs(args) do
+        if type(v) == "table" then return refuse("The parameter " .. k .. " is repeated.") end
+    end
+    if args.client_id ~= OAUTH_CLIENT_ID then
+        return refuse("Unknown or missing client_id.")
+    elseif args.response_type ~= "code" then
+        return refuse("response_type must be code.")
+    elseif not loopback_redirect(args.redirect_uri) then
+        return refuse("redirect_uri must be an http URL on 127.0.0.1 or localhost, without a fragment.")
+    end
+    local code = "code_" .. random_alnum(32)
+    ngx.update_time()
+    if not oauth_put("code:" .. code, { redirect_uri = args.redirect_uri, issued = ngx.now(), used = false },
+                     CODE_LIFETIME * 2) then
+        return send_oauth(503, { error = "temporarily_unavailable", error_description = "cannot store the code" })
+    end
+    local uri = args.redirect_uri
+    local sep = uri:find("?", 1, true) and ((uri:find("[?&]$") and "") or "&") or "?"
+    local location = uri .. sep .. "code=" .. code
+    if type(args.state) == "string" then
+        location = location .. "&state=" .. ngx.escape_uri(args.state)
+    end
+    ngx.header["Location"] = location
+    return send_raw(302, "", "text/plain", { ["Cache-Control"] = "no-store" })
+end
+
+function _M.oauth()
+    local path = ngx.var.uri
+    if path == "/oauth2/token/" then
+        return token_endpoint()
+    elseif path == "/oauth2/authorize/" then
+        return authorize_endpoint()
+    end
+    return send_error(404, "Not found.")
+end
+
+---------------------------------------------------------------------------
 -- Control API (/_test/...), no auth.
 
 local function validate_fault(f)
     if not is_object(f) or not FAULT_MODES[f.mode] then
         return "each fault needs a mode: status, delay, reset, truncate, hang, oversize or garbage"
+    end
+    if f.target ~= nil and not FAULT_TARGETS[f.target] then
+        return 'target must be "oauth" (token endpoint) or absent (API requests)'
     end
     if f.times ~= nil and (type(f.times) ~= "number" or f.times < 1 or f.times % 1 ~= 0) then
         return "times must be a positive integer"
@@ -915,7 +1265,7 @@ end
 
 local function config_view()
     local limit, window = rate_config()
-    return { rate_limit = limit, rate_window = window }
+    return { rate_limit = limit, rate_window = window, token_lifetime = token_lifetime() }
 end
 
 local function control_config(body)
@@ -924,16 +1274,24 @@ local function control_config(body)
         if not is_object(obj) then
             return send_error(400, "expected a JSON object")
         end
-        local limit, window = obj.rate_limit, obj.rate_window
+        local limit, window, lifetime = obj.rate_limit, obj.rate_window, obj.token_lifetime
         if limit ~= nil and (type(limit) ~= "number" or limit < 0 or limit % 1 ~= 0) then
             return send_error(400, "rate_limit must be a non-negative integer")
         end
         if window ~= nil and (type(window) ~= "number" or window <= 0 or window > 3600) then
             return send_error(400, "rate_window must be a number of seconds in (0, 3600]")
         end
+        if lifetime ~= nil
+           and (type(lifetime) ~= "number" or not (lifetime > 0 and lifetime <= MAX_TOKEN_LIFETIME)) then
+            return send_error(400, "token_lifetime must be a number of seconds in (0, " .. MAX_TOKEN_LIFETIME .. "]")
+        end
         if limit then state_dict:set("rate_limit", limit) end
         if window then state_dict:set("rate_window", window) end
-        state_dict:incr("rate_gen", 1, 0)          -- start counting afresh
+        if lifetime then state_dict:set("token_lifetime", lifetime) end  -- for tokens issued from now on
+        -- Start counting afresh, unless only the token lifetime changed.
+        if limit or window or lifetime == nil then
+            state_dict:incr("rate_gen", 1, 0)
+        end
     end
     return send_json(200, config_view())
 end
@@ -990,7 +1348,27 @@ local function control_state()
     return send_json(200, { organization_id = ORG_ID, memberships = members })
 end
 
+-- Mints a token family without the login flow.
+local function control_oauth_grant()
+    local g = issue_tokens()
+    if not g then
+        return send_error(503, "cannot store tokens")
+    end
+    return send_json(200, { access_token = g.access_token, refresh_token = g.refresh_token,
+                            expires_in = g.expires_in, expires_at = g.expires_at })
+end
+
+local function control_oauth_stats()
+    local out = {}
+    for _, name in ipairs(OAUTH_COUNTERS) do
+        out[name] = state_dict:get("oauth:n:" .. name) or 0
+    end
+    return send_json(200, out)
+end
+
 local CONTROL = {
+    ["/oauth/grant"] = { POST = control_oauth_grant },
+    ["/oauth"] = { GET = control_oauth_stats },
     ["/reset"] = { POST = control_reset },
     ["/config"] = { GET = control_config, POST = control_config },
     ["/faults"] = { GET = control_faults, POST = control_faults },

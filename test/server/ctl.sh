@@ -28,6 +28,8 @@ CTL_WHAT="the test server"
 # Must match close_server.lua.
 API_KEY=ck_test_4f7a2b9c1d
 OAUTH_TOKEN=ct_test_8e6d5c4b3a
+OAUTH_CLIENT_ID=oa2client_test_5d1e
+OAUTH_CLIENT_SECRET=oa2secret_test_9c7b
 
 case "$HTTP_PORT$HTTPS_PORT" in *[!0-9]*) echo "ctl.sh: ports must be numbers" >&2; exit 2 ;; esac
 
@@ -126,6 +128,9 @@ do_env() {
     printf 'CLOSE_TEST_API_KEY=%q\n' "$API_KEY"
     printf 'CLOSE_TEST_OAUTH_TOKEN=%q\n' "$OAUTH_TOKEN"
     printf 'CLOSE_TEST_CONTROL_URL=%q\n' "http://127.0.0.1:$HTTP_PORT/_test"
+    printf 'CLOSE_TEST_OAUTH_CLIENT_ID=%q\n' "$OAUTH_CLIENT_ID"
+    printf 'CLOSE_TEST_OAUTH_CLIENT_SECRET=%q\n' "$OAUTH_CLIENT_SECRET"
+    printf 'CLOSE_TEST_AUTHORIZE_URL=%q\n' "https://127.0.0.1:$HTTPS_PORT/oauth2/authorize/"
 }
 
 ctl_main "$@"
