@@ -635,29 +635,58 @@ function Client:__tostring()
   return ("close.client(%s, %s)"):format(c.base_url, c.auth_name)
 end
 
--- The module-level default client, built on first use from the environment:
--- CLOSE_API_KEY or CLOSE_ACCESS_TOKEN, and CLOSE_BASE_URL.
+-- The module-level default client, built on first use from the environment.
 local default_client
 
---- The default client, or nil and an error when the environment has no
--- usable credentials.
-function close.default()
-  if default_client then return default_client end
-  local opts = {
-    api_key = os.getenv("CLOSE_API_KEY"),
-    oauth_token = os.getenv("CLOSE_ACCESS_TOKEN"),
-    base_url = os.getenv("CLOSE_BASE_URL"),
-    ca_file = os.getenv("CLOSE_CA_FILE"),
-  }
-  for k, v in pairs(opts) do if v == "" then opts[k] = nil end end
-  if not opts.api_key and not opts.oauth_token then
-    return nil, Error.validation({ api_key = "no credentials: set CLOSE_API_KEY or CLOSE_ACCESS_TOKEN" })
+--- A client from the environment, as `close.default` builds it: CLOSE_API_KEY,
+-- else CLOSE_ACCESS_TOKEN, else CLOSE_TOKEN_FILE (a token file written by
+-- `close-provision login`, kept rotated; the secret from CLOSE_CLIENT_SECRET,
+-- the client id from the file or CLOSE_CLIENT_ID); CLOSE_BASE_URL and
+-- CLOSE_CA_FILE optional.
+-- @tparam[opt=os.getenv] function getenv where the variables come from
+-- @return the client ; or nil, err
+function close.from_env(getenv)
+  getenv = getenv or os.getenv
+  local function var(k)
+    local v = getenv(k)
+    if v ~= "" then return v end
   end
-  if opts.api_key and opts.oauth_token then opts.oauth_token = nil end -- API key wins, as documented
+  local opts = { base_url = var("CLOSE_BASE_URL"), ca_file = var("CLOSE_CA_FILE") }
+  local token_file = var("CLOSE_TOKEN_FILE")
+  if var("CLOSE_API_KEY") then
+    opts.api_key = var("CLOSE_API_KEY") -- the key wins, as documented
+  elseif var("CLOSE_ACCESS_TOKEN") then
+    opts.oauth_token = var("CLOSE_ACCESS_TOKEN")
+  elseif token_file then
+    local store = oauth.file_store(token_file)
+    local t, why = store.load()
+    if not t then
+      return nil, Error.validation({ token_file = why or ("token file " .. token_file
+        .. " does not exist: run close-provision login first") })
+    end
+    local client_id, secret = var("CLOSE_CLIENT_ID") or t.client_id, var("CLOSE_CLIENT_SECRET")
+    if not client_id or not secret then
+      return nil, Error.validation({ token_file = "refreshing its tokens needs CLOSE_CLIENT_SECRET"
+        .. (client_id and "" or " and CLOSE_CLIENT_ID") .. " set" })
+    end
+    opts.oauth = { client_id = client_id, client_secret = secret, store = store }
+  else
+    return nil, Error.validation({
+      api_key = "no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE" })
+  end
   local ok, client = pcall(close.new, opts)
   if not ok then
     return nil, Error.validation({ environment = tostring(client):gsub("^.-close%.new: ", "") })
   end
+  return client
+end
+
+--- The default client, or nil and an error when the environment has no
+-- usable credentials (see `close.from_env`).
+function close.default()
+  if default_client then return default_client end
+  local client, err = close.from_env()
+  if not client then return nil, err end
   default_client = client
   return client
 end

@@ -540,6 +540,13 @@ static int l_check_private(lua_State *L) {
     return push_check(L, close_check_private(path));
 }
 
+/* mkdir_private(path) -> true | nil, reason (mode 0700; an existing directory is fine) */
+static int l_mkdir_private(lua_State *L) {
+    const char *path = check_path(L, 1);
+    lua_settop(L, 1);
+    return push_check(L, close_mkdir_private(path));
+}
+
 static close_listener *check_listener(lua_State *L) {
     return luaL_checkudata(L, 1, LISTENER_MT);
 }
@@ -634,6 +641,7 @@ static const luaL_Reg funcs[] = {
     {"time", l_time},
     {"write_private", l_write_private},
     {"check_private", l_check_private},
+    {"mkdir_private", l_mkdir_private},
     {"listen", l_listen},
     {"sleep", l_sleep},
     {"rng", l_rng},

@@ -71,6 +71,13 @@ const char *close_check_private(const char *path) {
     return NULL;
 }
 
+const char *close_mkdir_private(const char *path) {
+    struct stat st;
+    if (mkdir(path, 0700) == 0) return NULL;
+    if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return NULL;
+    return errno == EEXIST ? "exists and is not a directory" : "cannot be created";
+}
+
 const char *close_listen(close_listener *l, int port) {
     struct sockaddr_in a;
     socklen_t alen = sizeof a;

@@ -16,6 +16,10 @@ const char *close_write_private(const char *path, const char *data, size_t len);
  * "missing" when it does not exist; else the reason. */
 const char *close_check_private(const char *path);
 
+/* Creates the directory path with mode 0700 (its parent must exist); NULL
+ * also when it exists already as a directory. */
+const char *close_mkdir_private(const char *path);
+
 typedef struct {
     int fd;
     int port;

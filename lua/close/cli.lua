@@ -16,7 +16,8 @@ local validate = require "close.validate"
 local M = {}
 
 local USAGE = [[
-usage: close-provision [--ensure] [--dry-run] [--journal FILE] FILE
+usage: close-provision [--ensure] [--dry-run] [--journal FILE] [--token-file TOKENS] FILE
+       close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
 
 Provisions the memberships listed in FILE, one "email,role" a line ('#'
 starts a comment; role is a role id such as user or role_..., or a role name).
@@ -28,10 +29,19 @@ starts a comment; role is a role id such as user or role_..., or a role name).
   --journal FILE  where finished lines are recorded (default: FILE.journal);
                   lines already in it are skipped, so an interrupted run
                   can simply be started again
+  --token-file TOKENS
+                  OAuth tokens written by login, refreshed and rotated as
+                  they expire (default: CLOSE_TOKEN_FILE)
 
-Credentials come from CLOSE_API_KEY or CLOSE_ACCESS_TOKEN; CLOSE_BASE_URL
-and CLOSE_CA_FILE are optional. Exit status: 0 all done, 1 some lines
-failed or the run stopped, 2 bad usage or configuration.]]
+login gets the first OAuth tokens: it prints the URL where you approve the
+app, takes Close's redirect once on 127.0.0.1 (--port, default any free
+port; register http://127.0.0.1:PORT/callback with the app), exchanges the
+code and writes TOKENS (default $XDG_CONFIG_HOME/close/tokens.json, mode 0600).
+
+Credentials come from CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or the token file
+(with CLOSE_CLIENT_SECRET, never an argument); CLOSE_BASE_URL and
+CLOSE_CA_FILE are optional. Exit status: 0 all done, 1 some lines failed
+or the run stopped, 2 bad usage or configuration.]]
 
 -- Kinds after which every further line would fail the same way.
 local FATAL = { auth = true, permission = true, tls = true }
@@ -47,6 +57,10 @@ local function parse_args(argv)
       i = i + 1
       opts.journal = argv[i]
       if not opts.journal then return nil, "--journal needs a file name" end
+    elseif a == "--token-file" then
+      i = i + 1
+      opts.token_file = argv[i]
+      if not opts.token_file then return nil, "--token-file needs a file name" end
     elseif a == "-h" or a == "--help" then opts.help = true
     elseif a:sub(1, 1) == "-" then return nil, "unknown option " .. a
     elseif opts.file then return nil, "one FILE only"
@@ -103,6 +117,7 @@ end
 -- Returns the exit status.
 function M.run(env)
   local out, errout = env.out or print, env.err or function(s) io.stderr:write(s, "\n") end
+  if (env.argv or {})[1] == "login" then return M.login(env, out, errout) end
   local opts, why = parse_args(env.argv or {})
   if not opts then
     errout("close-provision: " .. why)
@@ -121,7 +136,16 @@ function M.run(env)
   local client = env.client
   if not client and not opts.dry_run then
     local cerr
-    client, cerr = close.default()
+    if opts.token_file then
+      -- the file given wins over any credential in the environment
+      client, cerr = close.from_env(function(k)
+        if k == "CLOSE_TOKEN_FILE" then return opts.token_file end
+        if k == "CLOSE_API_KEY" or k == "CLOSE_ACCESS_TOKEN" then return nil end
+        return os.getenv(k)
+      end)
+    else
+      client, cerr = close.default()
+    end
     if not client then
       errout("close-provision: " .. tostring(cerr))
       return 2
@@ -209,6 +233,153 @@ function M.run(env)
     end
   end
   return (#failed > 0 or stopped) and 1 or 0
+end
+
+-- ---------------------------------------------------------------------------
+-- login: the first OAuth tokens
+
+local function random_state()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(16)
+  if f then f:close() end
+  if not bytes or #bytes ~= 16 then return nil end
+  return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
+local function query_args(q)
+  local t = {}
+  for k, v in (q or ""):gmatch("([^&=]+)=([^&]*)") do
+    local function dec(x)
+      return (x:gsub("%+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+    end
+    t[dec(k)] = dec(v)
+  end
+  return t
+end
+
+--- The default token file: $XDG_CONFIG_HOME/close/tokens.json (~/.config/...).
+function M.default_token_file(getenv)
+  getenv = getenv or os.getenv
+  local base = getenv("XDG_CONFIG_HOME")
+  if not base or base == "" then
+    local home = getenv("HOME")
+    if not home or home == "" then return nil end
+    base = home .. "/.config"
+  end
+  return base .. "/close/tokens.json", base
+end
+
+local PAGE = "<!doctype html><title>close-provision</title>"
+  .. "<p>close-provision got Close's answer: see your terminal. You may close this tab.</p>"
+
+--- `close-provision login`: prints the authorize URL, takes the redirect
+-- once on 127.0.0.1, exchanges the code and writes the token file.
+function M.login(env, out, errout)
+  local argv = env.argv
+  local getenv = env.getenv or os.getenv
+  local o = { port = 0, timeout = 300 }
+  local i = 2
+  while i <= #argv do
+    local a, v = argv[i], argv[i + 1]
+    if a == "--client-id" then o.client_id = v
+    elseif a == "--token-file" then o.token_file = v
+    elseif a == "--port" then o.port = tonumber(v)
+    elseif a == "--timeout" then o.timeout = tonumber(v)
+    elseif a == "-h" or a == "--help" then out(USAGE) return 0
+    else
+      errout("close-provision login: unknown argument " .. a)
+      return 2
+    end
+    if v == nil or (a == "--port" or a == "--timeout") and not tonumber(v) then
+      local what = (a == "--port" or a == "--timeout") and "number" or "value"
+      errout("close-provision login: " .. a .. " needs a " .. what)
+      return 2
+    end
+    i = i + 2
+  end
+  if not o.client_id then
+    errout("close-provision login: --client-id is required (the OAuth app's client id)")
+    return 2
+  end
+  local secret = getenv("CLOSE_CLIENT_SECRET")
+  if not secret or secret == "" then
+    errout("close-provision login: set CLOSE_CLIENT_SECRET to the OAuth app's client secret")
+    return 2
+  end
+  local dir
+  if not o.token_file then
+    o.token_file, dir = M.default_token_file(getenv)
+    if not o.token_file then
+      errout("close-provision login: no HOME or XDG_CONFIG_HOME: give --token-file")
+      return 2
+    end
+    for _, d in ipairs({ dir, dir .. "/close" }) do
+      local ok, why = core.mkdir_private(d)
+      if not ok then
+        errout("close-provision login: " .. d .. " " .. why)
+        return 2
+      end
+    end
+  end
+  local state = random_state()
+  if not state then
+    errout("close-provision login: cannot read /dev/urandom for the state parameter")
+    return 2
+  end
+  local listener, lerr = core.listen(o.port)
+  if not listener then
+    errout("close-provision login: " .. lerr)
+    return 2
+  end
+  local redirect_uri = ("http://127.0.0.1:%d/callback"):format(listener:port())
+  local authorize = getenv("CLOSE_AUTHORIZE_URL")
+  local url = close.oauth.authorize_url{ client_id = o.client_id, redirect_uri = redirect_uri, state = state,
+    authorize_url = authorize ~= "" and authorize or nil }
+  out("Open this URL in a browser and approve the app:")
+  out("  " .. url)
+  out("Waiting for Close's redirect to " .. redirect_uri .. " ...")
+  if env.flush then env.flush() else io.stdout:flush() end -- whoever reads the URL needs it now
+
+  local deadline = core.now() + o.timeout
+  local code
+  for _ = 1, 50 do -- bounded: a browser may ask for a favicon or two first
+    local left = deadline - core.now()
+    if left <= 0 then break end
+    local target = listener:accept(left, 200, PAGE)
+    if target then
+      local path, q = target:match("^([^?]*)%??(.*)$")
+      local args = query_args(q)
+      if path == "/callback" and args.state == state then
+        if args.error then
+          listener:close()
+          errout(("close-provision login: the app was not approved (%s%s)"):format(args.error,
+            args.error_description and (": " .. args.error_description) or ""))
+          return 1
+        end
+        code = args.code
+        if code then break end
+      elseif path == "/callback" then
+        errout("close-provision login: ignored a redirect whose state is not this login's")
+      end
+    end
+  end
+  listener:close()
+  if not code then
+    errout(("close-provision login: no redirect came within %gs"):format(o.timeout))
+    return 1
+  end
+  local base_url, ca_file = getenv("CLOSE_BASE_URL"), getenv("CLOSE_CA_FILE")
+  local tokens, err = close.oauth.exchange_code{ client_id = o.client_id, client_secret = secret, code = code,
+    redirect_uri = redirect_uri, base_url = base_url ~= "" and base_url or nil,
+    ca_file = ca_file ~= "" and ca_file or nil, store = close.oauth.file_store(o.token_file) }
+  if not tokens then
+    errout("close-provision login: " .. tostring(err))
+    return 1
+  end
+  out(("Logged in%s; tokens saved to %s (mode 0600)."):format(
+    tokens.organization_id and (" to " .. tokens.organization_id) or "", o.token_file))
+  out(("Run: CLOSE_CLIENT_SECRET=... close-provision --token-file %s FILE"):format(o.token_file))
+  return 0
 end
 
 return M

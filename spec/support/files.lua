@@ -10,6 +10,14 @@ function M.tmpfile(content)
   return path
 end
 
+--- A new private temporary directory; returns its path.
+function M.tmpdir()
+  local p = assert(io.popen("mktemp -d"))
+  local path = p:read("*l")
+  p:close()
+  return assert(path)
+end
+
 --- The content of a file, or nil when it does not exist.
 function M.read(path)
   local f = io.open(path, "r")

@@ -30,6 +30,7 @@ local SIGNATURES = {
   time = { args = {} },
   write_private = { args = { TOKEN_FILE, "{}" } },
   check_private = { args = { TOKEN_FILE } },
+  mkdir_private = { args = { "/tmp" } },
   listen = { args = { 0 } },
   sleep = { args = { 0 } },
   rng = { args = {} },

@@ -407,7 +407,7 @@ describe("the module-level default client", function()
     close.set_default(nil)
     local c, err = close.default()
     assert.is_nil(c)
-    local reason = "no credentials: set CLOSE_API_KEY or CLOSE_ACCESS_TOKEN"
+    local reason = "no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE"
     assert.are.equal("validation", err.kind)
     assert.are.same({ api_key = reason }, err.field_errors)
     assert.are.equal("invalid api_key: " .. reason, err.message)
