@@ -378,15 +378,34 @@ function Provider:refresh(c, remaining)
     ok, err = self:adopt_stored(c)
     if ok or err then return ok, err end
   end
-  -- the lock is ours: the holder before us may have just saved
-  local called, res, gerr = pcall(function()
-    local now_ok, aerr = self:adopt_stored(c)
-    if now_ok or aerr then return now_ok, aerr end
-    return self:grant(c, give_up - clock())
-  end)
+  -- the lock is ours: the holder before us may have just saved. (No pcall
+  -- around it: Lua 5.1 cannot yield across one, and the transport may
+  -- yield; a call that raises midway leaves a flight that the next call
+  -- finds stale, see token.)
+  self.flight.locked = true
+  local res, gerr = self:adopt_stored(c)
+  if not (res or gerr) then res, gerr = self:grant(c, give_up - clock()) end
+  self.flight.locked = false
   store:unlock()
-  if not called then error(res, 0) end
   return res, gerr
+end
+
+local function running()
+  local co, main = coroutine.running()
+  if main then return nil end -- 5.2+: the main thread; 5.1 says nil already
+  return co
+end
+
+-- A flight whose owner has ended (it raised midway) or is the caller itself
+-- holds nothing any more: its store lock is released.
+function Provider:drop_stale_flight()
+  local f = self.flight
+  if not f then return end
+  local owner = f.owner
+  if owner == running() or (owner and coroutine.status(owner) == "dead") then
+    if f.locked then self.store:unlock() end
+    self.flight = nil
+  end
 end
 
 -- The token for an attempt, refreshed first when needed; one refresh in
@@ -395,16 +414,16 @@ function Provider:token(c, remaining)
   local clock = c.clock
   local give_up = clock() + remaining
   while true do
+    self:drop_stale_flight()
     if self.pending and not self.flight then
       local ok, err = self:persist(c, self.pending)
       if not ok then return nil, err end
     end
     if self:usable(self.tokens, c) then return self.tokens end
     if not self.flight then
-      self.flight = true
-      local called, ok, err = pcall(self.refresh, self, c, give_up - clock())
-      self.flight = false
-      if not called then error(ok, 0) end
+      self.flight = { owner = running() }
+      local ok, err = self:refresh(c, give_up - clock())
+      self.flight = nil
       if not ok then return nil, err end
       if not self:usable(self.tokens, c) then
         return nil, auth_error(c, "the token endpoint gave a token that has expired already (check this clock)")

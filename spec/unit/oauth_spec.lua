@@ -288,6 +288,24 @@ describe("OAuth", function()
       end
     end)
 
+    it("recovers from a transport that raised in the middle of a refresh", function()
+      local sim = simulate()
+      local _, r0 = sim.issue("f0")
+      local client = close.new(sim.options(oauth{ refresh_token = r0 }))
+      sim.on_token = function() sim.on_token = nil error("transport bug", 0) end
+      local ok, err = pcall(create, client)
+      assert.is_false(ok)
+      assert.equal("transport bug", err)
+      -- the same thread, then another coroutine: neither waits for the dead flight
+      assert.truthy(create(client))
+      sim.pass(3600)
+      local co = coroutine.create(function() return create(client, "b@acme.com") end)
+      local done, m = coroutine.resume(co)
+      assert.is_true(done)
+      assert.truthy(m)
+      assert.equal(3, sim.token_requests)
+    end)
+
     it("gives the waiting calls the error of a refresh that was refused, without asking again", function()
       local sim = simulate()
       local client = close.new(sim.options(oauth{ refresh_token = "ref_unknown" }))
