@@ -90,6 +90,12 @@ local function check_oauth(o)
     ofail("field 'oauth' needs refresh_token, access_token, store or code")
   end
   if o.code and not o.redirect_uri then ofail("field 'oauth.redirect_uri' is required with 'code'") end
+  if o.code and not o.code:match("^[\32-\126]+$") then -- RFC 6749: 1*VSCHAR
+    ofail("field 'oauth.code' must be printable ASCII, not empty")
+  end
+  if o.redirect_uri and not o.redirect_uri:match("^https?://[%w%-%._~%%!$&'()*+,;=:@/?]+$") then
+    ofail("field 'oauth.redirect_uri' must be an http or https URI")
+  end
   if o.store then
     for _, m in ipairs({ "load", "save", "lock", "unlock" }) do
       if type(o.store[m]) ~= "function" then ofail("field 'oauth.store' must have a " .. m .. " function") end

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Spec conformance: Prism serves each OpenAPI document on loopback (free
 # ports) and test/conformance.lua sends it every request variant the client
-# can send. Prism answers a request that breaks the spec with an
-# sl-violations header, which the script turns into a failure.
+# can send, the OAuth token requests (close-oauth.yaml) included. Prism
+# answers a request that breaks the spec with an sl-violations header, which
+# the script turns into a failure.
 set -eu
 lua=$1 build=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +31,8 @@ wait_up() {
   echo "prism on port $1 did not start:"; cat "$logdir/$1.log"; return 1
 }
 
-docs=("$shared/openapi/close-memberships.yaml" "$shared/openapi/create-membership.seed.yaml")
+docs=("$shared/openapi/close-memberships.yaml" "$shared/openapi/create-membership.seed.yaml"
+      "$shared/openapi/close-oauth.yaml") # the OAuth token endpoint, for the token requests
 for tries in 1 2 3 4 5; do
   mapfile -t ports < <(free_ports "${#docs[@]}")
   for i in "${!docs[@]}"; do start "${docs[$i]}" "${ports[$i]}"; done
@@ -43,4 +45,5 @@ done
 
 cd "$root"
 LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$build/?.so;;" \
-  "$lua" test/conformance.lua "http://127.0.0.1:${ports[0]}" "http://127.0.0.1:${ports[1]}"
+  "$lua" test/conformance.lua "http://127.0.0.1:${ports[0]}" "http://127.0.0.1:${ports[1]}" \
+  "http://127.0.0.1:${ports[2]}"

@@ -426,7 +426,8 @@ function Provider:token(c, remaining)
       self.flight = nil
       if not ok then return nil, err end
       if not self:usable(self.tokens, c) then
-        return nil, auth_error(c, "the token endpoint gave a token that has expired already (check this clock)")
+        return nil, auth_error(c, "the token endpoint gave an access token that was refused before or has "
+          .. "expired already (check this machine's clock)")
       end
       return self.tokens
     end

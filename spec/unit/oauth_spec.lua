@@ -454,6 +454,12 @@ describe("OAuth", function()
         "field 'oauth.refresh_token' must be a string (got number)")
       refuses({ client_id = CLIENT_ID, client_secret = SECRET, code = "c" },
         "field 'oauth.redirect_uri' is required with 'code'")
+      refuses({ client_id = CLIENT_ID, client_secret = SECRET, code = "", redirect_uri = "http://127.0.0.1:1/cb" },
+        "field 'oauth.code' must be printable ASCII, not empty")
+      refuses({ client_id = CLIENT_ID, client_secret = SECRET, code = "c", redirect_uri = "not a uri" },
+        "field 'oauth.redirect_uri' must be an http or https URI")
+      refuses({ client_id = CLIENT_ID, client_secret = SECRET, code = "c", redirect_uri = "" },
+        "field 'oauth.redirect_uri' must be an http or https URI")
       refuses({ client_id = CLIENT_ID, client_secret = SECRET, store = { load = print } },
         "field 'oauth.store' must have a save function")
       refuses({ client_id = CLIENT_ID, client_secret = SECRET, refresh_token = "r",
