@@ -15,4 +15,5 @@ for try in 1 2 3 4 5; do
   grep -q "Address already in use" "$dir/start.log" "$dir/error.log" 2>/dev/null || { cat "$dir/start.log"; exit 1; }
 done
 export CLOSE_BENCH_URL="http://127.0.0.1:$port/api/v1"
-exec "$root/scripts/with-server.sh" "$@"
+# not exec: the trap above must run to stop this nginx
+"$root/scripts/with-server.sh" "$@"

@@ -59,7 +59,7 @@ end
 -- The fields a token store and on_tokens see. expires_in is kept so that
 -- the refresh skew stays right after a reload.
 local TOKEN_FIELDS = { "access_token", "refresh_token", "expires_at", "expires_in", "scope",
-  "organization_id", "user_id", "client_id" }
+  "organization_id", "user_id", "client_id", "refused" }
 
 -- RFC 6750's b64token: what may follow "Bearer " (and nothing that could
 -- break a header or a form)
@@ -74,6 +74,7 @@ local function checked(t)
   if t.access_token ~= nil and not valid_token(t.access_token) then return nil, "has an invalid access_token" end
   if t.refresh_token ~= nil and not valid_token(t.refresh_token) then return nil, "has an invalid refresh_token" end
   if t.access_token == nil and t.refresh_token == nil then return nil, "has neither access_token nor refresh_token" end
+  if t.refused ~= nil and type(t.refused) ~= "string" then return nil, "has a refused that is not a string" end
   for _, k in ipairs({ "expires_at", "expires_in" }) do
     if t[k] ~= nil and (type(t[k]) ~= "number" or t[k] ~= t[k]) then
       return nil, "has a " .. k .. " that is not a number"
@@ -329,6 +330,10 @@ function Provider:adopt_stored(c)
     add_secrets(c, s)
     self.tokens = s
   end
+  -- another worker or process had this refresh token refused: it stays refused here too
+  if s.refused and s.refresh_token and self.dead ~= s.refresh_token then
+    self.dead, self.dead_err = s.refresh_token, auth_error(c, s.refused)
+  end
   return self:usable(self.tokens, c)
 end
 
@@ -348,7 +353,15 @@ function Provider:grant(c, remaining)
   end
   local new, err = grant_request(c, self, fields, remaining)
   if not new then
-    if err.kind == "auth" and fields.refresh_token then self.dead, self.dead_err = fields.refresh_token, err end
+    if err.kind == "auth" and fields.refresh_token then
+      self.dead, self.dead_err = fields.refresh_token, err
+      -- the store tells the others (workers, processes): no second request for it anywhere
+      local s = self.store:load()
+      if err.code == "invalid_grant" and s and s.refresh_token == fields.refresh_token and not s.refused then
+        s.refused = err.message
+        self.store:save(s)
+      end
+    end
     if err.kind == "auth" then self.code = nil end
     return nil, err
   end

@@ -15,6 +15,8 @@
 # Environment: CLOSE_TEST_APP_DIR (its private state dir, required),
 # CLOSE_TEST_APP_PORT, CLOSE_TEST_RAW_PORT and CLOSE_TEST_CLOSED_PORT (where
 # nothing may listen) (default: free ports picked at start, kept in the dir),
+# CLOSE_TEST_APP_WORKERS (worker processes, default 1; with more than one
+# the app port listens with reuseport, so that connections spread over them),
 # CLOSE_TEST_NGINX (nginx binary, default nginx), CLOSE_TEST_NGINX_MODULES
 # (dir with the ndk and lua modules, default /usr/lib/nginx/modules; "none"
 # when the binary has them built in, as OpenResty's).
@@ -26,6 +28,7 @@ STATE_DIR=${CLOSE_TEST_APP_DIR:-}
 APP_PORT=${CLOSE_TEST_APP_PORT:-}
 RAW_PORT=${CLOSE_TEST_RAW_PORT:-}
 CLOSED_PORT=${CLOSE_TEST_CLOSED_PORT:-}
+WORKERS=${CLOSE_TEST_APP_WORKERS:-1}
 NGINX=${CLOSE_TEST_NGINX:-nginx}
 MODULES_DIR=${CLOSE_TEST_NGINX_MODULES:-/usr/lib/nginx/modules}
 CTL_NAME=openresty/ctl.sh
@@ -34,6 +37,10 @@ CTL_WHAT="the app nginx"
 . "$APP_DIR/../lib/nginx.sh"
 
 case "$APP_PORT$RAW_PORT$CLOSED_PORT" in *[!0-9]*) echo "ctl.sh: ports must be numbers" >&2; exit 2 ;; esac
+case "$WORKERS" in
+    [1-9] | [1-5][0-9] | 6[0-4]) ;;
+    *) echo "ctl.sh: CLOSE_TEST_APP_WORKERS must be a number from 1 to 64" >&2; exit 2 ;;
+esac
 
 # IPv6 loopback, when the machine has it: the raw upstream listens there too.
 have_ipv6_loopback() {
@@ -41,8 +48,9 @@ have_ipv6_loopback() {
 }
 
 write_conf() {
-    local v6=""
+    local v6="" opts=""
     have_ipv6_loopback && v6="listen [::1]:$RAW_PORT;"
+    [ "$WORKERS" -gt 1 ] && opts=reuseport
     render_conf "$APP_DIR/nginx.conf.in" \
         -e "s|@APP_DIR@|$(sed_escape "$APP_DIR")|g" \
         -e "s|@ROOT@|$(sed_escape "$ROOT")|g" \
@@ -50,6 +58,8 @@ write_conf() {
         -e "s|@OTHER_CA@|$(sed_escape "$CLOSE_TEST_OTHER_CA")|g" \
         -e "s|@APP_PORT@|$APP_PORT|g" \
         -e "s|@RAW_PORT@|$RAW_PORT|g" \
+        -e "s|@WORKERS@|$WORKERS|g" \
+        -e "s|@APP_LISTEN_OPTS@|$opts|g" \
         -e "s|@LISTEN_V6@|$v6|"
 }
 
@@ -78,7 +88,7 @@ do_start() {
     done
     [ "$rc" -eq 0 ] || fail_start "no free ports after $tries tries"
     printf 'APP_PORT=%s\nRAW_PORT=%s\nCLOSED_PORT=%s\n' "$APP_PORT" "$RAW_PORT" "$CLOSED_PORT" >"$STATE_DIR/ports"
-    echo "close app nginx running (pid $(running_pid)), state in $STATE_DIR"
+    echo "close app nginx running (pid $(running_pid), $WORKERS worker(s)), state in $STATE_DIR"
 }
 
 do_env() {

@@ -13,6 +13,8 @@ end
 M.url = env("CLOSE_TEST_APP_URL")
 M.raw_url = env("CLOSE_TEST_RAW_URL")
 M.raw_url6 = os.getenv("CLOSE_TEST_RAW_URL6") -- absent without IPv6 loopback
+-- the same app with four workers (scripts/with-openresty.sh starts it too)
+M.multi_url = env("CLOSE_TEST_MULTI_APP_URL")
 
 local http = core.http()
 
@@ -46,6 +48,61 @@ function M.transport(url, params)
   local status, doc, res = M.get("/transport", p)
   assert(status == 200, "app answered HTTP " .. status .. ": " .. res.body)
   return doc.results
+end
+
+--- POST a JSON body to a URL; returns status and the decoded JSON body.
+function M.post_json(url, obj)
+  local res, err = http:request({
+    method = "POST", url = url, headers = { ["Content-Type"] = "application/json" }, body = cjson.encode(obj),
+    timeout = 15, connect_timeout = 2, max_body = 1048576,
+  })
+  assert(res, err and err.message)
+  return res.status, cjson.decode(res.body), res
+end
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- GETs URLs from several curl processes at once: `plan` is a list of
+-- {delay = seconds from now, urls = {...}}; each entry is one
+-- `curl --parallel` over its URLs (a connection each), started `delay`
+-- seconds after the launch. Every curl is bounded by `max_time` (default
+-- 20 s). Returns the decoded bodies in plan order (nil for a transfer that
+-- gave nothing) and the wall time of the whole run.
+function M.paced_get(plan, max_time)
+  local dir = assert(io.popen("mktemp -d")):read("*l")
+  local lines, n = {}, 0
+  for _, batch in ipairs(plan) do
+    local cmd = { "curl --silent --show-error --no-progress-meter --parallel --parallel-immediate",
+                  "--parallel-max", tostring(#batch.urls), "--max-time", tostring(max_time or 20) }
+    for _, url in ipairs(batch.urls) do
+      n = n + 1
+      cmd[#cmd + 1] = "-o " .. shell_quote(dir .. "/" .. n .. ".json") .. " " .. shell_quote(url)
+    end
+    lines[#lines + 1] = ("(sleep %.3f; exec %s) &"):format(math.max(0, batch.delay), table.concat(cmd, " "))
+  end
+  lines[#lines + 1] = "wait"
+  local script = dir .. "/run.sh"
+  local f = assert(io.open(script, "w"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  local t0 = core.now()
+  os.execute("sh " .. shell_quote(script))
+  local took = core.now() - t0
+  local bodies = {}
+  for i = 1, n do
+    local path = dir .. "/" .. i .. ".json"
+    local out = io.open(path, "rb")
+    if out then
+      bodies[i] = cjson.decode(out:read("*a"))
+      out:close()
+      os.remove(path)
+    end
+  end
+  os.remove(script)
+  os.remove(dir)
+  return bodies, took
 end
 
 local serial = 0
