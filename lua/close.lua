@@ -31,7 +31,7 @@ local OPTION_TYPES = {
   timeout = "number", connect_timeout = "number", deadline = "number",
   max_retries = "number", max_wait = "number", backoff_base = "number", max_body = "number",
   transport = "function", sleep = "function", clock = "function", wallclock = "function",
-  random = "function", on_attempt = "function",
+  random = "function", on_attempt = "function", pace = "boolean",
 }
 
 -- Credentials and resolved settings live here, not in the client table, so
@@ -618,6 +618,26 @@ end
 function Client:close()
   local c = config(self, "close")
   if c.http then c.http:close() end
+  if c.multi then c.multi:close() end
+end
+
+--- Runs `fn(client, item)` for every item, each in a coroutine of its own,
+-- up to `opts.concurrency` at once (a number, or `"auto"`, the default:
+-- starts at 4 and grows while the server's limits leave room, up to
+-- `opts.max_concurrency`, 64). Every call of the client made inside `fn`
+-- runs concurrently with the others and is paced by the server's rate
+-- limits, per endpoint group. After an `auth` or `tls` error no new item
+-- starts. `opts.on_result(i, item, result, err, meta)` is called as each
+-- item finishes.
+-- @tparam table items
+-- @tparam function fn
+-- @tparam[opt] table opts
+-- @return outcomes in input order, `{ok=, result=, err=, meta=}` (an item
+-- never started has `err.kind == "not_started"`); nil; `{stopped=,
+-- not_started=, peak_concurrency=}`
+function Client:batch(items, fn, opts)
+  local c = config(self, "batch")
+  return require("close.batch").run(c, self, items, fn, opts, c.check_phase ~= nil)
 end
 Client.__close = Client.close
 

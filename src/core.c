@@ -14,6 +14,7 @@
 #include "compat.h"
 #include "defaults.h"
 #include "http_curl.h"
+#include "http_multi.h"
 #include "localio.h"
 #include "rand.h"
 #include "request.h"
@@ -25,6 +26,7 @@
 #define HTTP_MT "close.core.http"
 #define RNG_MT "close.core.rng"
 #define LISTENER_MT "close.core.listener"
+#define MULTI_MT "close.core.multi"
 
 /* ---- helpers ---- */
 
@@ -417,80 +419,71 @@ static void check_header(lua_State *L, int k, int v) {
             luaL_error(L, "request header '%s' has a CR, LF or NUL in its value", name);
 }
 
-/* http:request{method=, url=, headers={name=value} | header_lines="A: b\r\nC: d",
- *              body=, timeout=, connect_timeout=, ca_file=, max_body=}
- *   -> {status=, headers=, body=} | nil, {kind=, message=} */
-static int l_http_request(lua_State *L) {
-    close_http *h = check_http(L);
-    close_http_request r;
-    close_http_response res;
-    close_wire_head head;
-    close_wire_field fields[CLOSE_MAX_HEADERS]; /* 8 KiB of stack: no allocation per response */
-    const char *kind, *message = NULL;
-    const char **lines = NULL;
+/* A request table at idx read into r: every field checked (a Lua error on
+ * misuse). Header lines built here stay alive in a table pushed on the stack;
+ * *block and *blen give header_lines when the request has them (then
+ * headers is not read). */
+static void read_request(lua_State *L, int idx, close_http_request *r, const char **block, size_t *blen) {
     size_t n = 0, i, mlen, ulen, clen = 0;
     double mb;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    memset(&r, 0, sizeof r);
-    r.method = opt_str_field(L, 2, "method", &mlen);
-    r.url = opt_str_field(L, 2, "url", &ulen);
-    if (!r.method || !close_wire_is_token(r.method, mlen)) return luaL_argerror(L, 2, "'method' must be an HTTP token");
-    if (!r.url || strlen(r.url) != ulen || strpbrk(r.url, " \r\n\t"))
-        return luaL_argerror(L, 2, "'url' must be a URL without spaces, CR, LF or NUL");
-    r.body = opt_str_field(L, 2, "body", &r.body_len);
-    r.ca_file = opt_str_field(L, 2, "ca_file", &clen);
-    if (r.ca_file && strlen(r.ca_file) != clen) return luaL_argerror(L, 2, "'ca_file' must not contain NUL");
-    r.timeout_ms = clamp_ms(opt_num_field(L, 2, "timeout", CLOSE_DEFAULT_TIMEOUT));
-    r.connect_timeout_ms = clamp_ms(opt_num_field(L, 2, "connect_timeout", CLOSE_DEFAULT_CONNECT_TIMEOUT));
-    mb = opt_num_field(L, 2, "max_body", CLOSE_DEFAULT_MAX_BODY);
-    r.max_body = !(mb > 0) ? 0 : mb > 1e12 ? (size_t)1e12 : (size_t)mb;
-
-    /* header_lines: the client's constant lines as one string, whose curl
-     * list the transport keeps between calls (headers is then not read) */
-    {
-        size_t blen;
-        const char *block = opt_str_field(L, 2, "header_lines", &blen), *why;
-        if (block) {
-            if ((why = close_http_set_headers(h, block, blen)) != NULL) return luaL_argerror(L, 2, why);
-            r.use_block = 1;
-        }
-    }
-    /* "Name: value" lines built on the Lua stack, kept alive in a table at 3 */
-    lua_settop(L, 2);
-    if (!r.use_block) {
-        lua_newtable(L);
-        switch (rawfield(L, 2, "headers")) {
-        case LUA_TTABLE:
-            lua_pushnil(L);
-            while (lua_next(L, 4)) {
-                check_header(L, -2, -1);
-                lua_pushvalue(L, -2);
-                lua_pushliteral(L, ": ");
-                lua_pushvalue(L, -3);
-                lua_concat(L, 3);
-                lua_rawseti(L, 3, (int)++n);
-                lua_pop(L, 1);
-                if (n > 1000) return luaL_error(L, "too many request headers");
-            }
-            break;
-        case LUA_TNIL: break;
-        default: return luaL_argerror(L, 2, "'headers' must be a table");
-        }
-        lua_settop(L, 3);
-        lines = (const char **)(void *)scratch(L, (n ? n : 1) * sizeof *lines);
-        for (i = 0; i < n; i++) {
-            lua_rawgeti(L, 3, (int)i + 1);
-            lines[i] = lua_tostring(L, -1);
+    const char **lines;
+    int t;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    memset(r, 0, sizeof *r);
+    r->method = opt_str_field(L, idx, "method", &mlen);
+    r->url = opt_str_field(L, idx, "url", &ulen);
+    if (!r->method || !close_wire_is_token(r->method, mlen)) luaL_argerror(L, idx, "'method' must be an HTTP token");
+    if (!r->url || strlen(r->url) != ulen || strpbrk(r->url, " \r\n\t"))
+        luaL_argerror(L, idx, "'url' must be a URL without spaces, CR, LF or NUL");
+    r->body = opt_str_field(L, idx, "body", &r->body_len);
+    r->ca_file = opt_str_field(L, idx, "ca_file", &clen);
+    if (r->ca_file && strlen(r->ca_file) != clen) luaL_argerror(L, idx, "'ca_file' must not contain NUL");
+    r->timeout_ms = clamp_ms(opt_num_field(L, idx, "timeout", CLOSE_DEFAULT_TIMEOUT));
+    r->connect_timeout_ms = clamp_ms(opt_num_field(L, idx, "connect_timeout", CLOSE_DEFAULT_CONNECT_TIMEOUT));
+    mb = opt_num_field(L, idx, "max_body", CLOSE_DEFAULT_MAX_BODY);
+    r->max_body = !(mb > 0) ? 0 : mb > 1e12 ? (size_t)1e12 : (size_t)mb;
+    /* header_lines: the client's constant lines as one string */
+    *block = opt_str_field(L, idx, "header_lines", blen);
+    lua_newtable(L); /* keeps the "Name: value" strings alive */
+    t = lua_gettop(L);
+    if (*block) return;
+    switch (rawfield(L, idx, "headers")) {
+    case LUA_TTABLE:
+        lua_pushnil(L);
+        while (lua_next(L, t + 1)) {
+            check_header(L, -2, -1);
+            lua_pushvalue(L, -2);
+            lua_pushliteral(L, ": ");
+            lua_pushvalue(L, -3);
+            lua_concat(L, 3);
+            lua_rawseti(L, t, (int)++n);
             lua_pop(L, 1);
+            if (n > 1000) luaL_error(L, "too many request headers");
         }
+        break;
+    case LUA_TNIL: break;
+    default: luaL_argerror(L, idx, "'headers' must be a table");
     }
-    r.headers = lines;
-    r.nheaders = n;
-    kind = close_http_perform(h, &r, &res, &message);
+    lua_pop(L, 1);
+    lines = (const char **)(void *)scratch(L, (n ? n : 1) * sizeof *lines);
+    lua_rawseti(L, t, 0); /* the scratch memory lives as long as the table */
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, t, (int)i + 1);
+        lines[i] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    r->headers = lines;
+    r->nheaders = n;
+}
+
+/* Pushes the outcome of a transfer: {status=, headers=, body=}, or nil and
+ * {kind=, message=}; returns the count of values. */
+static int push_outcome(lua_State *L, const char *kind, const char *message, const close_http_response *res) {
+    close_wire_head head;
+    close_wire_field fields[CLOSE_MAX_HEADERS]; /* 8 KiB of stack: no allocation per response */
     if (!kind) {
         /* the head curl received, read by the rules both transports share */
-        message = close_wire_parse_head(res.head, res.head_len, &head, fields, CLOSE_MAX_HEADERS);
+        message = close_wire_parse_head(res->head, res->head_len, &head, fields, CLOSE_MAX_HEADERS);
         if (message == CLOSE_WIRE_INCOMPLETE) message = "the response head has no end";
         if (message) {
             kind = "protocol";
@@ -511,8 +504,119 @@ static int l_http_request(lua_State *L) {
     lua_setfield(L, -2, "status");
     push_fields(L, fields, head.nfields);
     lua_setfield(L, -2, "headers");
-    lua_pushlstring(L, res.body, res.body_len);
+    lua_pushlstring(L, res->body, res->body_len);
     lua_setfield(L, -2, "body");
+    return 1;
+}
+
+/* http:request{method=, url=, headers={name=value} | header_lines="A: b\r\nC: d",
+ *              body=, timeout=, connect_timeout=, ca_file=, max_body=}
+ *   -> {status=, headers=, body=} | nil, {kind=, message=} */
+static int l_http_request(lua_State *L) {
+    close_http *h = check_http(L);
+    close_http_request r;
+    close_http_response res;
+    const char *kind, *message = NULL, *block, *why;
+    size_t blen;
+    lua_settop(L, 2);
+    read_request(L, 2, &r, &block, &blen);
+    if (block) {
+        /* its curl list is kept between calls */
+        if ((why = close_http_set_headers(h, block, blen)) != NULL) return luaL_argerror(L, 2, why);
+        r.use_block = 1;
+    }
+    kind = close_http_perform(h, &r, &res, &message);
+    return push_outcome(L, kind, message, &res);
+}
+
+/* ---- the concurrent transport (http_multi.c) ---- */
+
+static close_multi *check_multi(lua_State *L) {
+    close_multi *m = luaL_checkudata(L, 1, MULTI_MT);
+    if (!close_multi_is_open(m)) luaL_error(L, "close.core.multi: the transport is closed");
+    return m;
+}
+
+/* multi([max_host]) -> a concurrent transport */
+static int l_multi_new(lua_State *L) {
+    long max_host = lua_isnoneornil(L, 1) ? 0 : check_long(L, 1, 0, 10000);
+    close_multi *m;
+    lua_settop(L, 1);
+    m = lua_newuserdata(L, sizeof *m);
+    memset(m, 0, sizeof *m);
+    luaL_getmetatable(L, MULTI_MT);
+    lua_setmetatable(L, -2);
+    if (!close_multi_init(m, max_host)) return luaL_error(L, "close.core.multi: libcurl could not be initialised");
+    return 1;
+}
+
+static int l_multi_close(lua_State *L) {
+    close_multi_destroy(luaL_checkudata(L, 1, MULTI_MT));
+    return 0;
+}
+
+/* multi:start(request) -> id | nil, {kind=, message=} */
+static int l_multi_start(lua_State *L) {
+    close_multi *m = check_multi(L);
+    close_http_request r;
+    const char *block, *why = NULL, *message = NULL;
+    size_t blen;
+    struct curl_slist *list;
+    long id;
+    lua_settop(L, 2);
+    read_request(L, 2, &r, &block, &blen);
+    list = block ? close_http_block_list(block, blen, &why) : close_http_line_list(&r);
+    if (block && why) return luaL_argerror(L, 2, why);
+    if (!list) message = "out of memory";
+    else if ((id = close_multi_start(m, &r, list, &message)) > 0) {
+        lua_pushinteger(L, id);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "network");
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+    return 2;
+}
+
+/* multi:wait(timeout) -> {{id=, response= | err=}, ...}: what finished
+ * within timeout seconds (returning as soon as one does) */
+static int l_multi_wait(lua_State *L) {
+    close_multi *m = check_multi(L);
+    double timeout = (double)luaL_checknumber(L, 2);
+    close_multi_xfer *x;
+    int n = 0;
+    lua_settop(L, 2);
+    close_multi_wait(m, timeout);
+    lua_newtable(L);
+    while ((x = close_multi_done(m)) != NULL) {
+        close_http_response res;
+        const char *message = NULL, *kind = close_xfer_outcome(x->rc, &x->io, &res, &message);
+        int k;
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, x->id);
+        lua_setfield(L, -2, "id");
+        k = push_outcome(L, kind, message, &res);
+        lua_setfield(L, -1 - k, k == 1 ? "response" : "err");
+        if (k == 2) lua_pop(L, 1);
+        close_multi_free(x);
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+/* multi:cancel(id) -> whether a transfer of that id was running */
+static int l_multi_cancel(lua_State *L) {
+    close_multi *m = check_multi(L);
+    long id = check_long(L, 2, 1, 2147483647L);
+    lua_pushboolean(L, close_multi_cancel(m, id));
+    return 1;
+}
+
+static int l_multi_running(lua_State *L) {
+    lua_pushinteger(L, close_multi_running(check_multi(L)));
     return 1;
 }
 
@@ -609,6 +713,15 @@ static const luaL_Reg http_methods[] = {
     {NULL, NULL},
 };
 
+static const luaL_Reg multi_methods[] = {
+    {"start", l_multi_start},
+    {"wait", l_multi_wait},
+    {"cancel", l_multi_cancel},
+    {"running", l_multi_running},
+    {"close", l_multi_close},
+    {NULL, NULL},
+};
+
 static const luaL_Reg listener_methods[] = {
     {"port", l_listener_port},
     {"accept", l_listener_accept},
@@ -646,6 +759,7 @@ static const luaL_Reg funcs[] = {
     {"sleep", l_sleep},
     {"rng", l_rng},
     {"http", l_http_new},
+    {"multi", l_multi_new},
     {"curl_version", l_curl_version},
     {NULL, NULL},
 };
@@ -678,6 +792,7 @@ int luaopen_close_core(lua_State *L) {
     new_class(L, HTTP_MT, http_methods, l_http_close);
     new_class(L, RNG_MT, rng_methods, NULL);
     new_class(L, LISTENER_MT, listener_methods, l_listener_close);
+    new_class(L, MULTI_MT, multi_methods, l_multi_close);
     close_newlib(L, funcs);
 
     /* the defaults of every option (src/defaults.h), for close.lua and the transports */

@@ -41,14 +41,26 @@ static void buf_reset(close_buf *b, size_t max) {
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    return buf_append(&((close_http *)ud)->body, p, size * n) == size * n ? size * n : 0;
+    return buf_append(&((close_xfer_io *)ud)->body, p, size * n) == size * n ? size * n : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-    close_http *h = ud;
+    close_xfer_io *io = ud;
     /* a new status line (after 100 Continue, say): keep the final block only */
-    if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0) h->head.len = 0;
-    return buf_append(&h->head, p, size * n) == size * n ? size * n : 0;
+    if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0) io->head.len = 0;
+    return buf_append(&io->head, p, size * n) == size * n ? size * n : 0;
+}
+
+void close_xfer_reset(close_xfer_io *io, size_t max_body) {
+    buf_reset(&io->body, max_body);
+    buf_reset(&io->head, CLOSE_MAX_HEAD);
+    io->errbuf[0] = '\0';
+}
+
+void close_xfer_free(close_xfer_io *io) {
+    free(io->body.data);
+    free(io->head.data);
+    memset(io, 0, sizeof *io);
 }
 
 void close_http_global_init(void) {
@@ -86,45 +98,75 @@ static size_t line_end(const char *s, size_t p, size_t len) {
     return p;
 }
 
-const char *close_http_set_headers(close_http *h, const char *block, size_t len) {
-    struct curl_slist *list = NULL, *tmp;
+struct curl_slist *close_http_block_list(const char *block, size_t len, const char **why) {
+    struct curl_slist *list = NULL, *tmp = NULL;
     char *copy;
     size_t start = 0, end;
-    const char *why = NULL;
-    if (h->block && h->block_len == len && memcmp(h->block, block, len) == 0) return NULL;
-    copy = malloc(2 * len + 2); /* the block as given, then its lines cut apart */
-    if (!copy) return "out of memory";
+    *why = NULL;
+    copy = malloc(len + 1); /* the lines cut apart, one at a time */
+    if (!copy) {
+        *why = "out of memory";
+        return NULL;
+    }
     memcpy(copy, block, len);
     copy[len] = '\0';
-    memcpy(copy + len + 1, block, len);
-    while (len > 0 && start <= len && !why) {
-        char *line = copy + len + 1 + start;
+    while (len > 0 && start <= len && !*why) {
+        char *line = copy + start;
         const char *colon;
         end = line_end(block, start, len);
         colon = memchr(line, ':', end - start);
         if (memchr(line, '\r', end - start) || memchr(line, '\n', end - start) || memchr(line, '\0', end - start))
-            why = "header lines may only be separated by CRLF";
+            *why = "header lines may only be separated by CRLF";
         else if (!colon || !close_wire_is_token(line, (size_t)(colon - line)))
-            why = "header lines must be 'Name: value' with a token name";
+            *why = "header lines must be 'Name: value' with a token name";
         else {
             line[end - start] = '\0';
-            if ((tmp = curl_slist_append(list, line)) == NULL) why = "out of memory";
+            if ((tmp = curl_slist_append(list, line)) == NULL) *why = "out of memory";
             else list = tmp;
         }
         start = end + 2;
     }
     /* curl would otherwise add "Expect: 100-continue" to larger bodies */
-    if (!why && (tmp = curl_slist_append(list, "Expect:")) == NULL) why = "out of memory";
-    if (why) {
+    if (!*why && (tmp = curl_slist_append(list, "Expect:")) == NULL) *why = "out of memory";
+    free(copy);
+    if (*why) {
         curl_slist_free_all(list);
-        free(copy);
-        return why;
+        return NULL;
     }
+    return tmp;
+}
+
+const char *close_http_set_headers(close_http *h, const char *block, size_t len) {
+    struct curl_slist *list;
+    char *copy;
+    const char *why;
+    if (h->block && h->block_len == len && memcmp(h->block, block, len) == 0) return NULL;
+    if ((list = close_http_block_list(block, len, &why)) == NULL) return why;
+    if ((copy = malloc(len + 1)) == NULL) {
+        curl_slist_free_all(list);
+        return "out of memory";
+    }
+    memcpy(copy, block, len);
+    copy[len] = '\0';
     drop_block(h);
     h->block = copy;
     h->block_len = len;
-    h->block_list = tmp;
+    h->block_list = list;
     return NULL;
+}
+
+struct curl_slist *close_http_line_list(const close_http_request *r) {
+    struct curl_slist *hl = NULL, *tmp;
+    size_t i;
+    for (i = 0; i < r->nheaders; i++) {
+        if ((tmp = curl_slist_append(hl, r->headers[i])) == NULL) {
+            curl_slist_free_all(hl);
+            return NULL;
+        }
+        hl = tmp;
+    }
+    if ((tmp = curl_slist_append(hl, "Expect:")) == NULL) curl_slist_free_all(hl);
+    return tmp;
 }
 
 void close_http_destroy(close_http *h) {
@@ -133,10 +175,7 @@ void close_http_destroy(close_http *h) {
     if (h->share) curl_share_cleanup(h->share);
     h->multi = NULL;
     h->share = NULL;
-    free(h->body.data);
-    free(h->head.data);
-    memset(&h->body, 0, sizeof h->body);
-    memset(&h->head, 0, sizeof h->head);
+    close_xfer_free(&h->io);
 }
 
 int close_http_is_open(const close_http *h) { return h->multi != NULL; }
@@ -212,36 +251,13 @@ static CURLcode run(close_http *h, CURL *e) {
     return rc;
 }
 
-const char *close_http_perform(close_http *h, const close_http_request *r, close_http_response *out,
-                               const char **message) {
-    CURL *e;
+CURLcode close_xfer_setup(CURL *e, const close_http_request *r, struct curl_slist *headers, close_xfer_io *io,
+                          CURLSH *share, int copy_body) {
     CURLcode rc = CURLE_OK;
-    struct curl_slist *hl = NULL, *tmp;
-    size_t i;
-
-    memset(out, 0, sizeof *out);
-    buf_reset(&h->body, r->max_body);
-    buf_reset(&h->head, CLOSE_MAX_HEAD);
-    h->errbuf[0] = '\0';
-    e = curl_easy_init();
-    if (!e) {
-        *message = "out of memory";
-        return "network";
-    }
-    if (!r->use_block) {
-        for (i = 0; i < r->nheaders; i++) {
-            tmp = curl_slist_append(hl, r->headers[i]);
-            if (!tmp) { rc = CURLE_OUT_OF_MEMORY; break; }
-            hl = tmp;
-        }
-        /* curl would otherwise add "Expect: 100-continue" to larger bodies */
-        if (rc == CURLE_OK && (tmp = curl_slist_append(hl, "Expect:")) != NULL) hl = tmp;
-    }
-
-    SETOPT(CURLOPT_SHARE, h->share);
+    SETOPT(CURLOPT_SHARE, share);
     SETOPT(CURLOPT_URL, r->url);
-    SETOPT(CURLOPT_HTTPHEADER, r->use_block ? h->block_list : hl);
-    SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
+    SETOPT(CURLOPT_HTTPHEADER, headers);
+    SETOPT(CURLOPT_ERRORBUFFER, io->errbuf);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -255,29 +271,29 @@ const char *close_http_perform(close_http *h, const close_http_request *r, close
     SETOPT(CURLOPT_TIMEOUT_MS, r->timeout_ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, h);
+    SETOPT(CURLOPT_WRITEDATA, io);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, h);
+    SETOPT(CURLOPT_HEADERDATA, io);
     if (r->body || has_body(r->method)) {
-        /* not copied: the caller keeps the body alive during the call */
         SETOPT(CURLOPT_POSTFIELDSIZE, (long)(r->body ? r->body_len : 0));
-        SETOPT(CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        /* the blocking call keeps the body alive itself; a concurrent one may outlive it */
+        SETOPT(copy_body ? CURLOPT_COPYPOSTFIELDS : CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
     SETOPT(CURLOPT_CUSTOMREQUEST, r->method);
-    if (rc == CURLE_OK) rc = run(h, e);
+    return rc;
+}
 
-    curl_easy_cleanup(e);
-    curl_slist_free_all(hl);
-
-    if (h->body.overflow == 1) {
+const char *close_xfer_outcome(CURLcode rc, close_xfer_io *io, close_http_response *out, const char **message) {
+    memset(out, 0, sizeof *out);
+    if (io->body.overflow == 1) {
         *message = CLOSE_MSG_BODY_TOO_LARGE;
         return "protocol";
     }
-    if (h->head.overflow == 1) {
+    if (io->head.overflow == 1) {
         *message = CLOSE_MSG_HEAD_TOO_LARGE;
         return "protocol";
     }
-    if (h->body.overflow || h->head.overflow || rc == CURLE_OUT_OF_MEMORY) {
+    if (io->body.overflow || io->head.overflow || rc == CURLE_OUT_OF_MEMORY) {
         *message = "out of memory";
         return "network";
     }
@@ -287,12 +303,33 @@ const char *close_http_perform(close_http *h, const close_http_request *r, close
         return "protocol";
     }
     if (rc != CURLE_OK) {
-        *message = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+        *message = io->errbuf[0] ? io->errbuf : curl_easy_strerror(rc);
         return kind_of(rc, *message);
     }
-    out->body = h->body.data ? h->body.data : "";
-    out->body_len = h->body.len;
-    out->head = h->head.data ? h->head.data : "";
-    out->head_len = h->head.len;
+    out->body = io->body.data ? io->body.data : "";
+    out->body_len = io->body.len;
+    out->head = io->head.data ? io->head.data : "";
+    out->head_len = io->head.len;
     return NULL;
+}
+
+const char *close_http_perform(close_http *h, const close_http_request *r, close_http_response *out,
+                               const char **message) {
+    CURL *e;
+    CURLcode rc = CURLE_OK;
+    struct curl_slist *hl = NULL;
+
+    memset(out, 0, sizeof *out);
+    close_xfer_reset(&h->io, r->max_body);
+    e = curl_easy_init();
+    if (!e) {
+        *message = "out of memory";
+        return "network";
+    }
+    if (!r->use_block && (hl = close_http_line_list(r)) == NULL) rc = CURLE_OUT_OF_MEMORY;
+    if (rc == CURLE_OK) rc = close_xfer_setup(e, r, r->use_block ? h->block_list : hl, &h->io, h->share, 0);
+    if (rc == CURLE_OK) rc = run(h, e);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(hl);
+    return close_xfer_outcome(rc, &h->io, out, message);
 }

@@ -21,11 +21,17 @@ typedef struct {
     int overflow;
 } close_buf;
 
+/* What one transfer collects: the final response head, the body (each
+ * capped) and curl's message. */
+typedef struct {
+    close_buf body, head;
+    char errbuf[CURL_ERROR_SIZE];
+} close_xfer_io;
+
 typedef struct {
     CURLM *multi;
     CURLSH *share;
-    close_buf body, head;
-    char errbuf[CURL_ERROR_SIZE];
+    close_xfer_io io;
     /* the request headers a client sends on every call, kept as curl's list
      * between calls (close_http_set_headers) */
     char *block;
@@ -67,5 +73,27 @@ const char *close_http_set_headers(close_http *h, const char *block, size_t len)
  * "protocol") with a message in *message. */
 const char *close_http_perform(close_http *h, const close_http_request *r, close_http_response *out,
                                const char **message);
+
+/* The pieces both the blocking transport and the concurrent one
+ * (http_multi.c) are made of. */
+
+/* The curl list of a header block ("Name: value" lines joined by CRLF) plus
+ * "Expect:"; NULL and *why on a line that is no header. */
+struct curl_slist *close_http_block_list(const char *block, size_t len, const char **why);
+
+/* The curl list of r's header lines plus "Expect:"; NULL when out of memory. */
+struct curl_slist *close_http_line_list(const close_http_request *r);
+
+/* Sets every option of one transfer on e; the body is copied when copy_body. */
+CURLcode close_xfer_setup(CURL *e, const close_http_request *r, struct curl_slist *headers, close_xfer_io *io,
+                          CURLSH *share, int copy_body);
+
+/* Resets io for a new transfer with these caps. */
+void close_xfer_reset(close_xfer_io *io, size_t max_body);
+
+void close_xfer_free(close_xfer_io *io);
+
+/* The outcome of a finished transfer, as close_http_perform reports it. */
+const char *close_xfer_outcome(CURLcode rc, close_xfer_io *io, close_http_response *out, const char **message);
 
 #endif

@@ -9,6 +9,7 @@
 local core = require "close.core"
 local cjson = require "cjson.safe"
 local Error = require "close.error"
+local pacer_group = require("close.pacer").group
 
 local M = {}
 
@@ -214,6 +215,9 @@ function M.call(c, req)
   local auth = not req.headers and c.auth
   local reauthorized = false
   local attempt, extra = 0, 0
+  -- pace: in a batch (or with pace = true) each send waits for its group's slot
+  local p = (c.batch_running or c.pace) and c.pacer
+  local group = p and pacer_group(method, req.path or url)
   while true do
     attempt = attempt + 1
     local remaining = deadline - (clock() - start)
@@ -227,11 +231,17 @@ function M.call(c, req)
       h, aerr = auth:headers(c, remaining)
       if not h then return nil, aerr end
     end
+    if p then
+      local d = p:delay(group, clock())
+      -- a slot past the deadline is not waited for: the server may still take it
+      if d > 0 and d < remaining then c.sleep(d) end
+    end
     local t0 = clock()
     local res, terr = send(c, h, method, url, body, remaining)
     local a = { method = method, url = url, attempt = attempt, duration = clock() - t0 }
     if res then
       local doc = interpret(c, a, res)
+      if p then p:update(group, clock(), a.rate_limit, a.status, a.hint) end
       if doc then
         if c.on_attempt then report(c, a, nil) end
         return doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
@@ -239,6 +249,7 @@ function M.call(c, req)
       end
     else
       a.kind, a.message = terr.kind, terr.message
+      if p then p:update(group, clock()) end
     end
     local wait, verdict, needed
     if auth and a.status == 401 and not reauthorized and auth:rejected(h.token) then

@@ -3,7 +3,8 @@
 -- shape with a readable `__tostring`:
 --
 -- * `kind`: "validation", "bad_request", "auth", "permission", "not_found",
---   "rate_limited", "server", "api", "timeout", "network", "tls" or "protocol"
+--   "rate_limited", "server", "api", "timeout", "network", "tls", "protocol",
+--   or "not_started" (an item of a batch that stopped first)
 -- * `message`: a one-line explanation
 -- * `status`: the HTTP status of the last response, when there was one
 -- * `field_errors`: `{field = reason}` (validation and 400 responses)
@@ -21,6 +22,7 @@ Error.KINDS = {
   validation = true, bad_request = true, auth = true, permission = true,
   not_found = true, rate_limited = true, server = true, api = true,
   timeout = true, network = true, tls = true, protocol = true,
+  not_started = true, -- an item of a batch that stopped before it
 }
 
 local function sorted_keys(t)

@@ -35,6 +35,7 @@ local SIGNATURES = {
   sleep = { args = { 0 } },
   rng = { args = {} },
   http = { args = {} },
+  multi = { args = { 4 }, optional = { true } },
   curl_version = { args = {} },
 }
 
@@ -184,6 +185,44 @@ describe("close.core under misuse", function()
     l:close()
     l:close()
     assert.same({ nil, "the listener is closed" }, { l:accept(1, 200, "") })
+  end)
+
+  describe("multi", function()
+    it("checks its requests as http:request does, and refuses another self", function()
+      local m = core.multi()
+      assert.has_error(function() m:start(42) end)
+      assert.has_error(function() m:start({ method = "G ET", url = REFUSED }) end, nil)
+      assert.has_error(function() m:start({ method = "GET", url = REFUSED, header_lines = "A: b\nC" }) end)
+      assert.has_error(function() m:start({ method = "GET", url = REFUSED, headers = { ["X Y"] = "1" } }) end)
+      assert.has_error(function() m.start(core.http(), { method = "GET", url = REFUSED }) end)
+      assert.has_error(function() m:wait("soon") end)
+      assert.has_error(function() m:cancel(0) end)
+      assert.has_error(function() m:cancel(1.5) end)
+      assert.has_error(function() core.multi(-1) end)
+      assert.is_false(m:cancel(99))
+      m:close()
+    end)
+
+    it("reports a refused connection per transfer, cancels, and refuses calls after close", function()
+      local m = core.multi(2)
+      local a = assert(m:start({ method = "GET", url = REFUSED, timeout = 2 }))
+      local b = assert(m:start({ method = "POST", url = REFUSED, body = "x", header_lines = "A: b", timeout = 2 }))
+      assert.is_true(m:cancel(b))
+      local got = {}
+      for _ = 1, 100 do
+        for _, r in ipairs(m:wait(0.1)) do got[#got + 1] = r end
+        if #got > 0 then break end
+      end
+      assert.equal(1, #got)
+      assert.equal(a, got[1].id)
+      assert.equal("network", got[1].err.kind)
+      assert.is_nil(got[1].response)
+      assert.equal(0, m:running())
+      assert.same({}, m:wait(0))
+      m:close()
+      m:close()
+      assert.has_error(function() m:start({ method = "GET", url = REFUSED }) end, "close.core.multi: the transport is closed")
+    end)
   end)
 
   it("rng:next refuses another object as self", function()

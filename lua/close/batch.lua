@@ -1,0 +1,271 @@
+--- client:batch(items, fn, opts): fn(client, item) for every item, each in a
+-- coroutine of its own, up to a concurrency at once, paced by the server's
+-- rate limits (close.pacer).
+--
+-- Plain Lua: a scheduler here resumes the coroutine whose transfer finished;
+-- the transfers run on a libcurl multi handle driven from C (close.core.multi:
+-- start, wait), and C never calls Lua. A wait between retries is a timer of
+-- the scheduler, so a waiting call blocks no other. Inside nginx the items
+-- are `ngx.thread`s over cosockets, and waits are `ngx.sleep`.
+--
+-- A coroutine of a batch tells the scheduler what it waits for by yielding
+-- `"xfer", id` (a transfer of the multi handle) or `"sleep", seconds`; a
+-- transport of the user's may yield `"sleep", seconds` too.
+-- @module close.batch
+
+local core = require "close.core"
+local Error = require "close.error"
+local pacer = require "close.pacer"
+
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local M = {}
+
+-- after these no new item starts: every further one would fail the same way
+local FATAL = { auth = true, tls = true }
+
+local AUTO_START, AUTO_MAX = 4, 64
+
+local function check(items, fn, opts)
+  if type(items) ~= "table" then error("close: batch expects a list of items, got " .. type(items), 4) end
+  if type(fn) ~= "function" then error("close: batch expects a function(client, item), got " .. type(fn), 4) end
+  if opts ~= nil and type(opts) ~= "table" then error("close: batch options must be a table", 4) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "concurrency" and k ~= "on_result" and k ~= "max_concurrency" then
+      error("close: batch: unknown option '" .. tostring(k) .. "'", 4)
+    end
+  end
+  local conc = opts.concurrency == nil and "auto" or opts.concurrency
+  if conc ~= "auto" and not (type(conc) == "number" and conc >= 1 and conc <= 1000 and conc % 1 == 0) then
+    error("close: batch: concurrency must be \"auto\" or a whole number from 1 to 1000", 4)
+  end
+  local max = opts.max_concurrency or AUTO_MAX
+  if not (type(max) == "number" and max >= 1 and max <= 1000 and max % 1 == 0) then
+    error("close: batch: max_concurrency must be a whole number from 1 to 1000", 4)
+  end
+  if opts.on_result ~= nil and type(opts.on_result) ~= "function" then
+    error("close: batch: on_result must be a function", 4)
+  end
+  return conc, max, opts.on_result
+end
+
+local function not_started(stopped)
+  return Error.new("not_started", ("not started: the batch stopped after a %s error (%s)"):format(
+    stopped.kind, tostring(stopped.message)))
+end
+
+-- The concurrency: fixed, or "auto": starts small, grows by one for each
+-- success while no group of the pacer is held back, halves when one was.
+local function limiter(conc, max)
+  local l = { limit = conc == "auto" and math.min(AUTO_START, max) or conc, auto = conc == "auto", peak = 0 }
+  local seen_limited = 0
+  function l.after(p, now, ok)
+    if not l.auto then return end
+    local limited, room = 0, true
+    for g, s in pairs(p.groups) do
+      limited = limited + s.limited
+      if not p:has_room(g, now) then room = false end
+    end
+    if limited > seen_limited then
+      seen_limited = limited
+      l.limit = math.max(1, math.floor(l.limit / 2))
+    elseif ok and room then
+      l.limit = math.min(max, l.limit + 1)
+    end
+  end
+  return l
+end
+
+-- ---------------------------------------------------------------------------
+-- Plain Lua: coroutines and a scheduler over close.core.multi
+
+local function run_plain(c, client, items, fn, conc, max, on_result)
+  local n = #items
+  local outcomes, lim = {}, limiter(conc, max)
+  local clock, real_sleep, real_transport = c.clock, c.sleep, c.transport
+  local multi
+  if c.http then -- the default libcurl transport: concurrent transfers instead
+    c.multi = c.multi or core.multi(max)
+    multi = c.multi
+  end
+  local owned = {}       -- coroutine -> item index
+  local ready = {}       -- {co, ...} to resume, in order
+  local timers = {}      -- {at=, co=}
+  local xfers = {}       -- transfer id -> coroutine
+  local live, next_i, stopped, raised = 0, 1, nil, nil
+
+  -- the client's transport and sleep while the batch runs: a coroutine of
+  -- the batch yields to the scheduler; anyone else gets the real ones
+  c.sleep = function(s)
+    local co = coroutine.running()
+    if co and owned[co] then return coroutine.yield("sleep", s) end
+    return real_sleep(s)
+  end
+  if multi then
+    c.transport = function(req)
+      local co = coroutine.running()
+      if not (co and owned[co]) then return real_transport(req) end
+      local id, err = multi:start(req)
+      if not id then return nil, err end
+      return coroutine.yield("xfer", id)
+    end
+  end
+  c.pacer = c.pacer or pacer.new()
+
+  local function finish(i, result, err, meta)
+    outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
+    lim.after(c.pacer, clock(), result ~= nil)
+    if err and FATAL[err.kind] and not stopped then stopped = err end
+    if on_result then
+      local ok, why = pcall(on_result, i, items[i], result, err, meta)
+      if not ok and not raised then raised = "on_result raised: " .. tostring(why) end
+    end
+  end
+
+  local function step(co, ...)
+    local res = { coroutine.resume(co, ...) }
+    local i = owned[co]
+    if not res[1] then
+      owned[co] = nil
+      live = live - 1
+      if not raised then raised = ("item %d raised: %s"):format(i, tostring(res[2])) end
+      return
+    end
+    if coroutine.status(co) == "dead" then
+      owned[co] = nil
+      live = live - 1
+      finish(i, res[2], res[3], res[4])
+    elseif res[2] == "xfer" then
+      xfers[res[3]] = co
+    elseif res[2] == "sleep" then
+      local s = tonumber(res[3]) or 0
+      timers[#timers + 1] = { at = clock() + (s > 0 and s or 0), co = co }
+    else
+      ready[#ready + 1] = { co } -- a yield of its own: its turn comes again
+    end
+  end
+
+  local function fill()
+    while not stopped and not raised and next_i <= n and live < lim.limit do
+      local i, item = next_i, items[next_i]
+      next_i = next_i + 1
+      local co = coroutine.create(function() return fn(client, item) end)
+      owned[co] = i
+      live = live + 1
+      ready[#ready + 1] = { co }
+    end
+    if live > lim.peak then lim.peak = live end
+  end
+
+  local ok, err = pcall(function()
+    fill()
+    while live > 0 do
+      local batch_ready = ready
+      ready = {}
+      for _, r in ipairs(batch_ready) do step(r[1], unpack(r, 2, 3)) end
+      if raised then break end
+      fill()
+      if live == 0 then break end
+      if #ready == 0 then
+        local now, next_at = clock(), nil
+        for _, t in ipairs(timers) do if not next_at or t.at < next_at then next_at = t.at end end
+        if next(xfers) then
+          local timeout = next_at and math.max(0, next_at - now) or 1
+          for _, r in ipairs(multi:wait(timeout)) do
+            local co = xfers[r.id]
+            xfers[r.id] = nil
+            if co then ready[#ready + 1] = { co, r.response, r.err } end
+          end
+        elseif next_at and next_at > now then
+          real_sleep(next_at - now)
+        end
+        now = clock()
+        local keep = {}
+        table.sort(timers, function(a, b) return a.at < b.at end)
+        for _, t in ipairs(timers) do
+          if t.at <= now then ready[#ready + 1] = { t.co } else keep[#keep + 1] = t end
+        end
+        timers = keep
+      end
+    end
+  end)
+  -- whatever happened, the client is itself again and nothing is left running
+  for id in pairs(xfers) do multi:cancel(id) end
+  c.sleep, c.transport = real_sleep, real_transport
+  if not ok then error(err, 0) end
+  if raised then error("close: batch: " .. raised, 3) end
+  return outcomes, stopped, lim.peak
+end
+
+-- ---------------------------------------------------------------------------
+-- OpenResty: ngx.thread per item; cosockets and ngx.sleep never block
+
+local function run_ngx(c, client, items, fn, conc, max, on_result)
+  local ngx = rawget(_G, "ngx")
+  local n = #items
+  local outcomes, lim = {}, limiter(conc, max)
+  local threads, next_i, stopped, raised = {}, 1, nil, nil
+  c.pacer = c.pacer or pacer.new()
+  local function fill()
+    while not stopped and not raised and next_i <= n and #threads < lim.limit do
+      local i, item = next_i, items[next_i]
+      next_i = next_i + 1
+      local t, err = ngx.thread.spawn(function() return i, fn(client, item) end)
+      if not t then
+        raised = "cannot start a thread: " .. tostring(err)
+        break
+      end
+      threads[#threads + 1] = t
+    end
+    if #threads > lim.peak then lim.peak = #threads end
+  end
+  fill()
+  while #threads > 0 do
+    local ok, i, result, err, meta = ngx.thread.wait(unpack(threads))
+    -- the thread that ended leaves the list (wait says which by its values only)
+    local alive = {}
+    for _, t in ipairs(threads) do
+      if coroutine.status(t) ~= "dead" and coroutine.status(t) ~= "zombie" then alive[#alive + 1] = t end
+    end
+    threads = alive
+    if not ok then
+      if not raised then raised = "an item raised: " .. tostring(i) end
+    else
+      outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
+      lim.after(c.pacer, ngx.now(), result ~= nil)
+      if err and FATAL[err.kind] and not stopped then stopped = err end
+      if on_result then
+        local cok, why = pcall(on_result, i, items[i], result, err, meta)
+        if not cok and not raised then raised = "on_result raised: " .. tostring(why) end
+      end
+    end
+    fill()
+  end
+  if raised then error("close: batch: " .. raised, 3) end
+  return outcomes, stopped, lim.peak
+end
+
+--- Runs the batch on client (its configuration c). Returns the outcomes in
+-- input order (`{ok=, result=, err=, meta=}`; items never started have
+-- `err.kind == "not_started"`), nil, and `{stopped=err, not_started=N,
+-- peak_concurrency=N}`.
+-- @local
+function M.run(c, client, items, fn, opts, in_ngx)
+  local conc, max, on_result = check(items, fn, opts)
+  if c.batch_running then error("close: batch: this client runs a batch already", 3) end
+  c.batch_running = true
+  local ok, outcomes, stopped, peak = pcall(in_ngx and run_ngx or run_plain, c, client, items, fn, conc, max, on_result)
+  c.batch_running = false
+  if not ok then error(outcomes, 0) end
+  local skipped = 0
+  for i = 1, #items do
+    if not outcomes[i] then
+      skipped = skipped + 1
+      outcomes[i] = { ok = false, err = not_started(stopped) }
+    end
+  end
+  return outcomes, nil, { stopped = stopped, not_started = skipped, peak_concurrency = peak }
+end
+
+return M
