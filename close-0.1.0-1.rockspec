@@ -36,12 +36,14 @@ build = {
     ["close.validate"] = "lua/close/validate.lua",
     ["close.driver"] = "lua/close/driver.lua",
     ["close.oauth"] = "lua/close/oauth.lua",
+    ["close.pacer"] = "lua/close/pacer.lua",
+    ["close.batch"] = "lua/close/batch.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.core"] = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
-        "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/localio.c",
+        "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl" },

@@ -221,7 +221,8 @@ describe("close.core under misuse", function()
       assert.same({}, m:wait(0))
       m:close()
       m:close()
-      assert.has_error(function() m:start({ method = "GET", url = REFUSED }) end, "close.core.multi: the transport is closed")
+      assert.has_error(function() m:start({ method = "GET", url = REFUSED }) end,
+        "close.core.multi: the transport is closed")
     end)
   end)
 
