@@ -621,6 +621,14 @@ function Client:close()
   if c.multi then c.multi:close() end
 end
 
+--- What the pacer knows per endpoint group (after a batch or with `pace`):
+-- `{[group] = {interval=, factor=, paused_until=, limited=}}`, `limited`
+-- counting the 429s the group got.
+function Client:pacing()
+  local c = config(self, "pacing")
+  return c.pacer and c.pacer:snapshot() or {}
+end
+
 --- Runs `fn(client, item)` for every item, each in a coroutine of its own,
 -- up to `opts.concurrency` at once (a number, or `"auto"`, the default:
 -- starts at 4 and grows while the server's limits leave room, up to
@@ -628,7 +636,7 @@ end
 -- runs concurrently with the others and is paced by the server's rate
 -- limits, per endpoint group. After an `auth` or `tls` error no new item
 -- starts. `opts.on_result(i, item, result, err, meta)` is called as each
--- item finishes.
+-- item finishes; `opts.stop()` returning a reason stops new items.
 -- @tparam table items
 -- @tparam function fn
 -- @tparam[opt] table opts

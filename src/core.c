@@ -8,6 +8,7 @@
  * metamethod runs, and a string read from a table stays anchored by it);
  * scratch memory is a userdata, so an error anywhere leaks nothing. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -651,6 +652,27 @@ static int l_mkdir_private(lua_State *L) {
     return push_check(L, close_mkdir_private(path));
 }
 
+/* catch_signals(): SIGINT/SIGTERM set a flag (see localio.h) */
+static int l_catch_signals(lua_State *L) {
+    (void)L;
+    close_catch_signals();
+    return 0;
+}
+
+/* caught_signal() -> "SIGINT" | "SIGTERM" | false */
+static int l_caught_signal(lua_State *L) {
+    int sig = close_caught_signal();
+    if (sig == SIGINT) lua_pushliteral(L, "SIGINT");
+    else if (sig == SIGTERM) lua_pushliteral(L, "SIGTERM");
+    else lua_pushboolean(L, 0);
+    return 1;
+}
+
+static int l_isatty(lua_State *L) {
+    lua_pushboolean(L, close_isatty((int)check_long(L, 1, 0, 1024)));
+    return 1;
+}
+
 static close_listener *check_listener(lua_State *L) {
     return luaL_checkudata(L, 1, LISTENER_MT);
 }
@@ -756,6 +778,9 @@ static const luaL_Reg funcs[] = {
     {"check_private", l_check_private},
     {"mkdir_private", l_mkdir_private},
     {"listen", l_listen},
+    {"catch_signals", l_catch_signals},
+    {"caught_signal", l_caught_signal},
+    {"isatty", l_isatty},
     {"sleep", l_sleep},
     {"rng", l_rng},
     {"http", l_http_new},

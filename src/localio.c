@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,3 +179,28 @@ void close_listener_close(close_listener *l) {
     if (l->fd >= 0) close(l->fd);
     l->fd = -1;
 }
+
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig) {
+    if (caught) { /* the second one: as if we had never caught any */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    caught = sig;
+}
+
+void close_catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* blocking reads carry on; the flag is polled */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int close_caught_signal(void) { return (int)caught; }
+
+int close_isatty(int fd) { return isatty(fd); }

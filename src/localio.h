@@ -37,4 +37,13 @@ const char *close_accept_once(close_listener *l, double timeout, int status, con
 
 void close_listener_close(close_listener *l);
 
+/* SIGINT and SIGTERM set a flag instead of ending the process, so a long
+ * run can finish what is in flight and say what it did; a second signal of
+ * either ends it at once. close_caught_signal: 0 or the signal's number. */
+void close_catch_signals(void);
+int close_caught_signal(void);
+
+/* Whether fd is a terminal. */
+int close_isatty(int fd);
+
 #endif

@@ -32,7 +32,7 @@ local function check(items, fn, opts)
   if opts ~= nil and type(opts) ~= "table" then error("close: batch options must be a table", 4) end
   opts = opts or {}
   for k in pairs(opts) do
-    if k ~= "concurrency" and k ~= "on_result" and k ~= "max_concurrency" then
+    if k ~= "concurrency" and k ~= "on_result" and k ~= "max_concurrency" and k ~= "stop" then
       error("close: batch: unknown option '" .. tostring(k) .. "'", 4)
     end
   end
@@ -44,13 +44,20 @@ local function check(items, fn, opts)
   if not (type(max) == "number" and max >= 1 and max <= 1000 and max % 1 == 0) then
     error("close: batch: max_concurrency must be a whole number from 1 to 1000", 4)
   end
-  if opts.on_result ~= nil and type(opts.on_result) ~= "function" then
-    error("close: batch: on_result must be a function", 4)
+  for _, k in ipairs({ "on_result", "stop" }) do
+    if opts[k] ~= nil and type(opts[k]) ~= "function" then error("close: batch: " .. k .. " must be a function", 4) end
   end
-  return conc, max, opts.on_result
+  return conc, max, opts.on_result, opts.stop
+end
+
+-- the stop hook's reason, as the error that stopped the batch
+local function asked_to_stop(stop)
+  local why = stop and stop()
+  if why then return Error.new("not_started", "not started: " .. tostring(why)) end
 end
 
 local function not_started(stopped)
+  if stopped.kind == "not_started" then return stopped end
   return Error.new("not_started", ("not started: the batch stopped after a %s error (%s)"):format(
     stopped.kind, tostring(stopped.message)))
 end
@@ -80,7 +87,7 @@ end
 -- ---------------------------------------------------------------------------
 -- Plain Lua: coroutines and a scheduler over close.core.multi
 
-local function run_plain(c, client, items, fn, conc, max, on_result)
+local function run_plain(c, client, items, fn, conc, max, on_result, stop)
   local n = #items
   local outcomes, lim = {}, limiter(conc, max)
   local clock, real_sleep, real_transport = c.clock, c.sleep, c.transport
@@ -147,6 +154,7 @@ local function run_plain(c, client, items, fn, conc, max, on_result)
   end
 
   local function fill()
+    stopped = stopped or asked_to_stop(stop)
     while not stopped and not raised and next_i <= n and live < lim.limit do
       local i, item = next_i, items[next_i]
       next_i = next_i + 1
@@ -201,13 +209,14 @@ end
 -- ---------------------------------------------------------------------------
 -- OpenResty: ngx.thread per item; cosockets and ngx.sleep never block
 
-local function run_ngx(c, client, items, fn, conc, max, on_result)
+local function run_ngx(c, client, items, fn, conc, max, on_result, stop)
   local ngx = rawget(_G, "ngx")
   local n = #items
   local outcomes, lim = {}, limiter(conc, max)
   local threads, next_i, stopped, raised = {}, 1, nil, nil
   c.pacer = c.pacer or pacer.new()
   local function fill()
+    stopped = stopped or asked_to_stop(stop)
     while not stopped and not raised and next_i <= n and #threads < lim.limit do
       local i, item = next_i, items[next_i]
       next_i = next_i + 1
@@ -252,10 +261,11 @@ end
 -- peak_concurrency=N}`.
 -- @local
 function M.run(c, client, items, fn, opts, in_ngx)
-  local conc, max, on_result = check(items, fn, opts)
+  local conc, max, on_result, stop = check(items, fn, opts)
   if c.batch_running then error("close: batch: this client runs a batch already", 3) end
   c.batch_running = true
-  local ok, outcomes, stopped, peak = pcall(in_ngx and run_ngx or run_plain, c, client, items, fn, conc, max, on_result)
+  local ok, outcomes, stopped, peak = pcall(in_ngx and run_ngx or run_plain, c, client, items, fn, conc, max,
+    on_result, stop)
   c.batch_running = false
   if not ok then error(outcomes, 0) end
   local skipped = 0

@@ -16,7 +16,7 @@ local validate = require "close.validate"
 local M = {}
 
 local USAGE = [[
-usage: close-provision [--ensure] [--dry-run] [--journal FILE] [--token-file TOKENS] FILE
+usage: close-provision [--ensure] [--dry-run] [--concurrency N|auto] [--journal FILE] [--token-file TOKENS] FILE
        close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
 
 Provisions the memberships listed in FILE, one "email,role" a line ('#'
@@ -26,6 +26,9 @@ starts a comment; role is a role id such as user or role_..., or a role name).
                   the role as needed (default: create, which never changes
                   an existing member's role)
   --dry-run       check every line and send nothing
+  --concurrency N|auto
+                  calls at once (default auto: grows while Close's rate
+                  limits leave room); calls are paced by those limits
   --journal FILE  where finished lines are recorded (default: FILE.journal);
                   lines already in it are skipped, so an interrupted run
                   can simply be started again
@@ -57,6 +60,14 @@ local function parse_args(argv)
       i = i + 1
       opts.journal = argv[i]
       if not opts.journal then return nil, "--journal needs a file name" end
+    elseif a == "--concurrency" then
+      i = i + 1
+      local v = argv[i]
+      opts.concurrency = v == "auto" and "auto" or tonumber(v)
+      local n = opts.concurrency
+      if not n or (n ~= "auto" and (n < 1 or n > 1000 or n % 1 ~= 0)) then
+        return nil, "--concurrency needs a whole number or auto"
+      end
     elseif a == "--token-file" then
       i = i + 1
       opts.token_file = argv[i]
@@ -166,51 +177,106 @@ function M.run(env)
   local counts, failed, stopped = {}, {}, nil
   local function count(k) counts[k] = (counts[k] or 0) + 1 end
   local width = #tostring(#rows)
+  local function prefix(i, row) return ("[%" .. width .. "d/%d] %s"):format(i, #rows, row.email) end
+  local function args_of(row) return { email = row.email, role_id = row.role_id, role = row.role } end
+  local todo, index = {}, {}
   for i, row in ipairs(rows) do
-    local prefix = ("[%" .. width .. "d/%d] %s"):format(i, #rows, row.email)
-    local args = { email = row.email, role_id = row.role_id, role = row.role }
     if done[row.email] then
       count("skipped")
-      out(prefix .. ": already done (journal)")
+      out(prefix(i, row) .. ": already done (journal)")
     elseif opts.dry_run then
       -- no client: validate the fields alone (a role name is resolved only when sent)
-      local errs = validate.membership(args, validate.CREATE, { "email" }, true)
+      local errs = validate.membership(args_of(row), validate.CREATE, { "email" }, true)
       if errs then
         count("invalid")
         failed[#failed + 1] = row
         local parts = {}
         for k, v in pairs(errs) do parts[#parts + 1] = k .. ": " .. v end
         table.sort(parts)
-        out(prefix .. ": INVALID " .. table.concat(parts, "; "))
+        out(prefix(i, row) .. ": INVALID " .. table.concat(parts, "; "))
       else
         count("valid")
-        out(prefix .. ": ok")
+        out(prefix(i, row) .. ": ok")
       end
     else
-      local m, err, extra
-      if opts.ensure then
-        m, err, extra = client:ensure_membership(args)
-      else
-        m, err, extra = client:create_membership(args)
-      end
-      if m then
-        local outcome = opts.ensure and extra or "provisioned"
-        count(outcome)
-        journal:write(row.email, "\t", outcome, "\t", tostring(m.id), "\n")
-        journal:flush() -- each finished line is on disk before the next starts
-        local attempts = not opts.ensure and extra and extra.attempts or 1
-        out(("%s: %s %s%s"):format(prefix, outcome, tostring(m.id),
-          attempts > 1 and (" (" .. attempts .. " attempts)") or ""))
-      else
-        count("failed")
-        failed[#failed + 1] = row
-        out(("%s: FAILED %s"):format(prefix, tostring(err)))
-        if FATAL[err.kind] then
-          stopped = ("stopped: %s errors would fail every remaining line"):format(err.kind)
-          break
+      todo[#todo + 1] = row
+      index[row] = i
+    end
+  end
+
+  if #todo > 0 then
+    -- concurrent, paced by the server; each finished line is journaled here,
+    -- in one place, and on disk before the next is reported
+    local progress = env.progress
+    if progress == nil then progress = env.out == nil and core.isatty(1) end
+    local t0, finished, limited = core.now(), 0, 0
+    local function show(force)
+      if not progress then return end
+      local now = core.now()
+      if not force and env.last_shown and now - env.last_shown < 0.1 then return end
+      env.last_shown = now
+      local rate = finished / math.max(now - t0, 1e-3)
+      local eta = rate > 0 and (#todo - finished) / rate or 0
+      io.stdout:write(("\r%d/%d done, %.1f/s, ETA %ds, 429s: %d   "):format(finished, #todo, rate, math.ceil(eta),
+        limited))
+      io.stdout:flush()
+    end
+    if not env.no_signals then core.catch_signals() end
+    local fatal
+    local outcomes = client:batch(todo, function(cl, row)
+      if opts.ensure then return cl:ensure_membership(args_of(row)) end
+      return cl:create_membership(args_of(row))
+    end, {
+      concurrency = opts.concurrency,
+      stop = function()
+        local sig = core.caught_signal()
+        if sig then return "the run was interrupted (" .. sig .. ")" end
+        if fatal then return ("the run stopped after a %s error"):format(fatal) end
+      end,
+      on_result = function(_, row, m, err, extra)
+        finished = finished + 1
+        local line
+        if m then
+          local outcome = opts.ensure and extra or "provisioned"
+          count(outcome)
+          journal:write(row.email, "\t", outcome, "\t", tostring(m.id), "\n")
+          journal:flush()
+          local attempts = not opts.ensure and extra and extra.attempts or 1
+          line = ("%s: %s %s%s"):format(prefix(index[row], row), outcome, tostring(m.id),
+            attempts > 1 and (" (" .. attempts .. " attempts)") or "")
+        else
+          count("failed")
+          failed[#failed + 1] = row
+          line = ("%s: FAILED %s"):format(prefix(index[row], row), tostring(err))
+          if FATAL[err.kind] and not stopped then
+            fatal = err.kind
+            stopped = ("stopped: %s errors would fail every remaining line"):format(err.kind)
+          end
         end
+        limited = 0
+        for _, g in pairs(client:pacing()) do limited = limited + g.limited end
+        if progress then
+          if not m then -- failures stay on screen; the rest is the progress line
+            io.stdout:write("\r", line, "\n")
+          end
+          show(false)
+        else
+          out(line)
+        end
+      end,
+    })
+    show(true)
+    if progress then io.stdout:write("\n") end
+    -- lines the batch never started (after a fatal error or a signal): the
+    -- next run does them, as the journal does not hold them
+    for k, o in ipairs(outcomes) do
+      if o.err and o.err.kind == "not_started" then
+        count("not started")
+        failed[#failed + 1] = todo[k] -- .failed lists what is left to do
       end
     end
+    local sig = core.caught_signal()
+    if sig then stopped = ("stopped: interrupted (%s); what ran is journaled"):format(sig) end
   end
   if journal then journal:close() end
 

@@ -45,14 +45,15 @@ describe("close-provision", function()
     -- requests 1-3 pass (GET /role/ included), the 4th meets a refused key
     server.faults{ { mode = "delay", seconds = 0, times = 3 },
       { mode = "status", status = 401, body = '{"error": "Invalid API key"}' } }
-    local code, out = run(file)
+    local code, out = run("--concurrency 1 " .. file) -- one at a time: which request meets the 401 is known
     assert.equal(1, code)
     assert.matches("%[3/4%] kim@acme.com: FAILED close: auth: Invalid API key", out)
     assert.matches("stopped: auth errors would fail every remaining line", out, 1, true)
     assert.is_nil(out:find("[4/4]", 1, true))
     local journal = read(file .. ".journal")
     assert.equal(2, select(2, journal:gsub("\n", "")))
-    assert.equal("kim@acme.com,superuser\n", read(file .. ".failed"))
+    -- .failed: what is left to do, the line that failed and the one never started
+    assert.equal("kim@acme.com,superuser\nlou@acme.com,restricteduser\n", read(file .. ".failed"))
 
     code, out = run(file)
     assert.equal(0, code)
@@ -100,5 +101,37 @@ describe("close-provision", function()
     assert.matches("no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE", out, 1, true)
     code = run("/nonexistent/members.csv")
     assert.equal(2, code)
+  end)
+
+  it("stopped by SIGINT: journals what ran, prints the summary and .failed, exits 1, no traceback", function()
+    local lines = {}
+    for i = 1, 40 do lines[i] = ("sig%d@acme.com,user"):format(i) end
+    local big = tmpfile(table.concat(lines, "\n") .. "\n")
+    created[#created + 1] = big
+    created[#created + 1] = big .. ".journal"
+    created[#created + 1] = big .. ".failed"
+    server.faults{ { mode = "delay", seconds = 0.3, times = 40 } }
+    local lua = arg and arg[-1] or "lua"
+    local cmd = ("CLOSE_API_KEY=%s CLOSE_BASE_URL=%s %s bin/close-provision --concurrency 2 %s > %s.out 2>&1 & "
+      .. "pid=$!; sleep 1; kill -INT $pid; wait $pid; echo \"exit=$?\""):format(sh_quote(server.api_key),
+      sh_quote(server.http_url), lua, big, big)
+    local p = assert(io.popen(cmd))
+    local status = p:read("*a")
+    p:close()
+    local out = read(big .. ".out")
+    os.remove(big .. ".out")
+    assert.matches("exit=1", status, 1, true)
+    assert.matches("stopped: interrupted (SIGINT); what ran is journaled", out, 1, true)
+    assert.is_nil(out:find("traceback", 1, true))
+    local journaled = select(2, read(big .. ".journal"):gsub("\n", ""))
+    assert.is_true(journaled >= 2 and journaled < 40, tostring(journaled))
+    assert.matches(("40 lines: %d not started, %d provisioned"):format(40 - journaled, journaled), out, 1, true)
+    assert.equal(40 - journaled, select(2, read(big .. ".failed"):gsub("\n", "")))
+    -- what the journal holds was created; the next run does the rest, once each
+    local code = run(big)
+    assert.equal(0, code)
+    local by = {}
+    for _, m in ipairs(server.state().memberships) do by[m.email] = (by[m.email] or 0) + 1 end
+    for i = 1, 40 do assert.equal(1, by[("sig%d@acme.com"):format(i)]) end
   end)
 end)

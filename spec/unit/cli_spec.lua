@@ -7,7 +7,7 @@ local tmpfile = require("spec.support.files").tmpfile
 
 local function run(argv, client)
   local lines = {}
-  local code = cli.run{ argv = argv, client = client,
+  local code = cli.run{ argv = argv, client = client, no_signals = true,
     out = function(s) lines[#lines + 1] = s end, err = function(s) lines[#lines + 1] = s end }
   return code, table.concat(lines, "\n")
 end
@@ -45,12 +45,13 @@ describe("close.cli", function()
     local path = tmpfile("a@acme.com,user\nb@acme.com,user\nc@acme.com,user\nd@acme.com,user\n")
     local h = fake.harness({ fake.status(400, '{"errors": ["nope"]}'), fake.ok('{"id": "memb_B"}'),
       fake.status(403, '{"error": "Forbidden."}'), fake.ok('{"id": "memb_D"}') })
-    local code, out = run({ "--journal", path .. ".journal", path }, h.client)
+    local code, out = run({ "--concurrency", "1", "--journal", path .. ".journal", path }, h.client)
     assert.equal(1, code)
     assert.equal(3, #h.calls)
     assert.matches("[1/4] a@acme.com: FAILED close: bad_request: nope", out, 1, true)
     assert.matches("stopped: permission errors would fail every remaining line", out, 1, true)
-    assert.equal("a@acme.com,user\nc@acme.com,user\n", require("spec.support.files").read(path .. ".failed"))
+    assert.equal("a@acme.com,user\nc@acme.com,user\nd@acme.com,user\n",
+      require("spec.support.files").read(path .. ".failed"))
     os.remove(path); os.remove(path .. ".journal"); os.remove(path .. ".failed")
   end)
 
@@ -66,6 +67,8 @@ describe("close.cli", function()
     assert.equal(2, (run({})))
     assert.equal(2, (run({ "a", "b" })))
     assert.equal(2, (run({ "--journal" })))
+    assert.equal(2, (run({ "--concurrency", "0", "f" })))
+    assert.equal(2, (run({ "--concurrency", "many", "f" })))
     assert.equal(0, (run({ "--help" })))
   end)
 end)
