@@ -100,3 +100,10 @@ local bwm, bcm, owm, ocm = median(bw), median(bc), median(ow), median(oc)
 print(("cost per call, %d rounds of %d creates over one keep-alive connection (medians):"):format(ROUNDS, CALLS))
 print(("  wall: close %.1f us, bare C libcurl %.1f us: ratio %.3f (target <= 1.15)"):format(owm, bwm, owm / bwm))
 print(("  CPU of the client process: close %.1f us, bare C %.1f us: ratio %.3f"):format(ocm, bcm, ocm / bcm))
+
+-- 4. memory and descriptors (bench/memory.lua)
+print("memory and descriptors (after a warm-up; target: RSS grows < 1024 KiB, descriptors equal):")
+for _, r in ipairs(require("bench.memory").run((url:gsub("/api/v1$", "/free/api/v1")))) do
+  print(("  %s: RSS %+d KiB%s"):format(r.what, r.grew,
+    r.fds and (", descriptors %d before the client, %d after its close"):format(r.fds[1], r.fds[2]) or ""))
+end
