@@ -15,10 +15,10 @@ local client, cerr = close.default()
 if not client then error(tostring(cerr), 0) end
 local counts, failed = {}, 0
 for _, person in ipairs(TEAM) do
-  local m, err, action = client:ensure_membership(person)
+  local m, err, meta = client:ensure_membership(person)
   if m then
-    counts[action] = (counts[action] or 0) + 1
-    print(("%-24s %-13s %s"):format(person.email, action, m.id))
+    counts[meta.action] = (counts[meta.action] or 0) + 1
+    print(("%-24s %-13s %s"):format(person.email, meta.action, m.id))
   else
     failed = failed + 1
     print(("%-24s FAILED %s"):format(person.email, tostring(err)))

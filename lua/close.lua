@@ -512,10 +512,10 @@ function Client:memberships(opts)
 end
 
 -- Emails match with the local part as written and the domain in any case.
+-- Close matches addresses without regard to case (the local part too), so
+-- Sam@acme.com is sam@acme.com's membership
 local function email_key(email)
-  local at = email:match("^.*()@")
-  if not at then return email end
-  return email:sub(1, at) .. email:sub(at + 1):lower()
+  return email:lower()
 end
 
 --- The membership of `email`: the active one, else the inactive one
@@ -543,29 +543,32 @@ end
 -- membership with the role. Creates (or reactivates) it when absent or
 -- inactive, changes the role when it differs, does nothing when it matches.
 -- @tparam table args `{email = string, role_id = string}` (or `role = "Role name"`)
--- @return membership, nil, action ("created", "reactivated", "role_changed"
---   or "unchanged") ; or nil, err
+-- @return membership, nil, meta with `action` ("created", "reactivated",
+--   "role_changed" or "unchanged") and `previous_role_id` ; or nil, err
 function Client:ensure_membership(args)
   local _, a, err = prepare_create(self, "ensure_membership", args)
   if not a then return nil, err end
   local existing
   existing, err = self:find_membership{ email = a.email }
   if err then return nil, err end
+  local before = existing and existing.role_id
   if existing and existing.active then
-    if existing.role_id == a.role_id then return existing, nil, "unchanged" end
-    local m
-    m, err = self:update_membership(existing.id, { role_id = a.role_id })
+    if existing.role_id == a.role_id then return existing, nil, { action = "unchanged", previous_role_id = before } end
+    local m, meta
+    m, err, meta = self:update_membership(existing.id, { role_id = a.role_id })
     if not m then return nil, err end
-    return m, nil, "role_changed"
+    meta.action, meta.previous_role_id = "role_changed", before
+    return m, nil, meta
   end
-  local m
-  m, err = self:create_membership{ email = a.email, role_id = a.role_id }
+  local m, meta
+  m, err, meta = self:create_membership{ email = a.email, role_id = a.role_id }
   if not m then return nil, err end
   if m.role_id ~= nil and m.role_id ~= a.role_id then
-    m, err = self:update_membership(m.id, { role_id = a.role_id })
+    m, err, meta = self:update_membership(m.id, { role_id = a.role_id })
     if not m then return nil, err end
   end
-  return m, nil, existing and "reactivated" or "created"
+  meta.action, meta.previous_role_id = existing and "reactivated" or "created", before
+  return m, nil, meta
 end
 
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true }

@@ -237,11 +237,11 @@ function M.run(env)
         finished = finished + 1
         local line
         if m then
-          local outcome = opts.ensure and extra or "provisioned"
+          local outcome = opts.ensure and extra.action or "provisioned"
           count(outcome)
           journal:write(row.email, "\t", outcome, "\t", tostring(m.id), "\n")
           journal:flush()
-          local attempts = not opts.ensure and extra and extra.attempts or 1
+          local attempts = extra and extra.attempts or 1
           line = ("%s: %s %s%s"):format(prefix(index[row], row), outcome, tostring(m.id),
             attempts > 1 and (" (" .. attempts .. " attempts)") or "")
         else

@@ -112,31 +112,31 @@ describe("membership lifecycle against the local server", function()
 
   describe("ensure_membership", function()
     it("does nothing when the membership matches", function()
-      local m, err, action = c:ensure_membership{ email = "sam@acme.com", role_id = "user" }
+      local m, err, meta = c:ensure_membership{ email = "sam@acme.com", role_id = "user" }
       assert.is_nil(err)
-      assert.equal("unchanged", action)
+      assert.equal("unchanged", meta.action)
       assert.equal(SAM, m.id)
       for _, r in ipairs(server.requests()) do assert.equal("GET", r.method) end
     end)
 
     it("changes the role when it differs", function()
-      local m, _, action = c:ensure_membership{ email = "sam@acme.com", role = "Account Manager" }
-      assert.equal("role_changed", action)
+      local m, _, meta = c:ensure_membership{ email = "sam@acme.com", role = "Account Manager" }
+      assert.equal("role_changed", meta.action)
       assert.equal(ACCOUNT_MANAGER, m.role_id)
       assert.equal(ACCOUNT_MANAGER, state_of("sam@acme.com").role_id)
     end)
 
     it("reactivates an inactive membership", function()
-      local m, _, action = c:ensure_membership{ email = "old@acme.com", role_id = "restricteduser" }
-      assert.equal("reactivated", action)
+      local m, _, meta = c:ensure_membership{ email = "old@acme.com", role_id = "restricteduser" }
+      assert.equal("reactivated", meta.action)
       assert.equal(OLD, m.id)
       assert.is_true(state_of("old@acme.com").active)
       assert.equal("restricteduser", state_of("old@acme.com").role_id)
     end)
 
     it("creates an absent membership", function()
-      local m, _, action = c:ensure_membership{ email = "nina@example.com", role_id = "user" }
-      assert.equal("created", action)
+      local m, _, meta = c:ensure_membership{ email = "nina@example.com", role_id = "user" }
+      assert.equal("created", meta.action)
       assert.equal(m.id, state_of("nina@example.com").id)
     end)
 
