@@ -38,6 +38,7 @@ build = {
     ["close.oauth"] = "lua/close/oauth.lua",
     ["close.pacer"] = "lua/close/pacer.lua",
     ["close.batch"] = "lua/close/batch.lua",
+    ["close.sync"] = "lua/close/sync.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.core"] = {

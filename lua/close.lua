@@ -624,6 +624,27 @@ function Client:close()
   if c.multi then c.multi:close() end
 end
 
+--- The plan of a sync: what each row would change (see `close.sync`).
+-- @tparam table rows `{ {line=, email=, role_id= | role=}, ... }` (from `close.rows`)
+-- @tparam[opt] table opts `deactivate_missing`, `keep`, `max_deactivate`, `only`
+-- @return plan, nil, meta ; or nil, err (and the plan, when only the
+--   deactivation limit refused it)
+function Client:plan_sync(rows, opts)
+  config(self, "plan_sync")
+  check_args("plan_sync", rows)
+  return require("close.sync").plan(self, rows, opts)
+end
+
+--- Carries out a plan of `plan_sync` through `batch`.
+-- @tparam table plan
+-- @tparam[opt] table opts `concurrency`, `on_result(item, result, err, meta)`, `stop`, `skip(item)`
+-- @return outcomes `{ {item=, ok=, result=, err=, meta=}, ... }`, nil, meta
+function Client:apply_plan(plan, opts)
+  config(self, "apply_plan")
+  check_args("apply_plan", plan)
+  return require("close.sync").apply(self, plan, opts)
+end
+
 --- What the pacer knows per endpoint group (after a batch or with `pace`):
 -- `{[group] = {interval=, factor=, paused_until=, limited=}}`, `limited`
 -- counting the 429s the group got.

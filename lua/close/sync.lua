@@ -1,0 +1,216 @@
+--- Keeping a team in sync with a list: a plan first, then its application.
+--
+-- `client:plan_sync(rows, opts)` reads the organization once (memberships,
+-- active and inactive; roles; the caller) and says per row what would be
+-- done: `create`, `reactivate`, `change_role`, `unchanged`, or `invalid`
+-- with the reason; with `deactivate_missing`, every active member not in
+-- the rows becomes `deactivate` (never the caller, never one in `keep`, at
+-- most `max_deactivate`). `client:apply_plan(plan, opts)` carries it out
+-- through `client:batch`. Uses only the client's public calls.
+-- @module close.sync
+
+local Error = require "close.error"
+local core = require "close.core"
+
+local M = {}
+
+local PREDEFINED = { admin = true, superuser = true, user = true, restricteduser = true }
+
+local function key(email) return type(email) == "string" and email:lower() or "" end
+
+-- role (a name or an id) -> role id, or nil and why
+local function resolve(role_id, role, roles)
+  if role_id and role_id ~= "" then
+    if PREDEFINED[role_id] then return role_id end
+    for _, r in ipairs(roles) do if r.id == role_id then return role_id end end
+    return nil, ("unknown role id '%s'"):format(role_id)
+  end
+  local wanted = (role or ""):lower():gsub("^%s+", ""):gsub("%s+$", "")
+  if wanted == "" then return "user" end -- no role: the default role of Close
+  if PREDEFINED[wanted] then return wanted end
+  local found = {}
+  for _, r in ipairs(roles) do
+    if type(r.name) == "string" and r.name:lower() == wanted then found[#found + 1] = r end
+  end
+  if #found == 1 then return found[1].id end
+  local names = {}
+  for _, r in ipairs(roles) do if type(r.name) == "string" then names[#names + 1] = r.name end end
+  table.sort(names)
+  if #found > 1 then return nil, ("ambiguous role name '%s': give its role id"):format(role) end
+  return nil, ("unknown role '%s' (roles: %s)"):format(role, #names > 0 and table.concat(names, ", ") or "none")
+end
+
+--- The checks of a row that need no server: the email, the role's form,
+-- and duplicates (the same address twice with different roles is refused on
+-- both lines; twice with the same role, the second is a duplicate).
+-- Returns `{[row] = reason}`.
+function M.check_rows(rows)
+  local bad, first = {}, {}
+  for _, row in ipairs(rows) do
+    if row.error then
+      bad[row] = row.error
+    else
+      local ok, why = core.validate_email(row.email or "")
+      if not ok then
+        bad[row] = "email " .. why
+      elseif row.role_id and row.role_id ~= "" and not core.validate_role(row.role_id) then
+        local _, rwhy = core.validate_role(row.role_id)
+        bad[row] = "role_id " .. tostring(rwhy)
+      else
+        local k = key(row.email)
+        local prev = first[k]
+        if prev then
+          local a, b = prev.role_id or prev.role or "", row.role_id or row.role or ""
+          if a:lower() ~= b:lower() then
+            bad[row] = ("the same address as line %d with another role (%s, not %s)"):format(prev.line, b, a)
+            bad[prev] = bad[prev] or ("the same address as line %d with another role (%s, not %s)"):format(
+              row.line, a, b)
+          else
+            bad[row] = ("a duplicate of line %d"):format(prev.line)
+          end
+        else
+          first[k] = row
+        end
+      end
+    end
+  end
+  return bad
+end
+
+local function check_opts(opts)
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "deactivate_missing" and k ~= "keep" and k ~= "max_deactivate" and k ~= "only" then
+      error("close: plan_sync: unknown option '" .. tostring(k) .. "'", 4)
+    end
+  end
+  return opts
+end
+
+--- The plan. `opts`: `deactivate_missing` (bool), `keep` (list of emails never
+-- deactivated), `max_deactivate` (default 10% of the organization, at least
+-- 1), `only = "deactivate"` (rows name members to deactivate).
+-- @return `{items = {{line=, email=, action=, role_id=, previous_role_id=,
+--   membership_id=, reason=}...}, counts = {[action] = n}, organization_size=}`,
+--   nil, meta ; or nil, err
+function M.plan(client, rows, opts)
+  opts = check_opts(opts)
+  local me, err = client:request("GET", "/me/", { query = { _fields = "id,email" } })
+  if not me then return nil, err end
+  local all
+  all, err = client:memberships{ inactive = true }
+  if not all then return nil, err end
+  local roles = {}
+  if opts.only ~= "deactivate" then
+    roles, err = client:roles()
+    if not roles then return nil, err end
+  end
+  local by_email, active = {}, 0
+  for _, m in ipairs(all) do
+    local k = key(m.email)
+    -- the active membership wins over an inactive one of the same address
+    if not by_email[k] or (m.active and not by_email[k].active) then by_email[k] = m end
+    if m.active then active = active + 1 end
+  end
+  local bad = M.check_rows(rows)
+  local items, counts, listed = {}, {}, {}
+  local function add(item)
+    items[#items + 1] = item
+    counts[item.action] = (counts[item.action] or 0) + 1
+  end
+  local function is_caller(m) return m.user_id == me.id or key(m.email) == key(me.email) end
+  for _, row in ipairs(rows) do
+    local item = { line = row.line, email = row.email, text = row.text }
+    local m = row.email and by_email[key(row.email)]
+    listed[key(row.email)] = true
+    if bad[row] then
+      item.action, item.reason = "invalid", bad[row]
+    elseif opts.only == "deactivate" then
+      if m and m.active then
+        item.membership_id, item.previous_role_id = m.id, m.role_id
+        if is_caller(m) then item.action, item.reason = "invalid", "the caller's own membership is never deactivated"
+        else item.action = "deactivate" end
+      else
+        item.action, item.reason = "unchanged", m and "already inactive" or "not a member"
+      end
+    else
+      local role_id, why = resolve(row.role_id, row.role, roles)
+      if not role_id then
+        item.action, item.reason = "invalid", why
+      else
+        item.role_id = role_id
+        if not m then
+          item.action = "create"
+        elseif not m.active then
+          item.action, item.membership_id, item.previous_role_id = "reactivate", m.id, m.role_id
+        elseif m.role_id ~= role_id then
+          item.action, item.membership_id, item.previous_role_id = "change_role", m.id, m.role_id
+        else
+          item.action, item.membership_id, item.previous_role_id = "unchanged", m.id, m.role_id
+        end
+      end
+    end
+    add(item)
+  end
+  if opts.deactivate_missing then
+    local keep = {}
+    for _, e in ipairs(opts.keep or {}) do keep[key(e)] = true end
+    local missing = {}
+    for _, m in ipairs(all) do
+      if m.active and not listed[key(m.email)] and not keep[key(m.email)] and not is_caller(m) then
+        missing[#missing + 1] = m
+      end
+    end
+    table.sort(missing, function(a, b) return key(a.email) < key(b.email) end)
+    for _, m in ipairs(missing) do
+      add({ email = m.email, action = "deactivate", membership_id = m.id, previous_role_id = m.role_id })
+    end
+  end
+  local max = opts.max_deactivate or math.max(1, math.floor(active / 10))
+  local plan = { items = items, counts = counts, organization_size = active, max_deactivate = max }
+  if (counts.deactivate or 0) > max then
+    return nil, Error.validation({ max_deactivate = ("the plan deactivates %d members, more than %d (10%% of %d, "
+      .. "at least 1): raise max_deactivate to allow it"):format(counts.deactivate, max, active) }), plan
+  end
+  return plan, nil, { organization_size = active }
+end
+
+M.ACTIONS = { create = true, reactivate = true, change_role = true, deactivate = true }
+
+-- one item of a plan, carried out
+local function apply_item(client, item)
+  local a = item.action
+  if a == "create" or a == "reactivate" then
+    -- Close reactivates an inactive member on create; ensure sets the role too
+    return client:ensure_membership{ email = item.email, role_id = item.role_id }
+  elseif a == "change_role" then
+    return client:update_membership(item.membership_id, { role_id = item.role_id })
+  elseif a == "deactivate" then
+    return client:deactivate_membership(item.membership_id)
+  end
+end
+
+--- Carries a plan out: the items whose action writes, through
+-- `client:batch` (`opts.concurrency`, `opts.on_result(item, result, err,
+-- meta)`, `opts.stop`, `opts.skip(item)` for what a journal holds).
+-- @return outcomes (one per item that writes, `{item=, ok=, result=, err=}`),
+--   nil, batch meta
+function M.apply(client, plan, opts)
+  opts = opts or {}
+  local todo = {}
+  for _, item in ipairs(plan.items) do
+    if M.ACTIONS[item.action] and not (opts.skip and opts.skip(item)) then todo[#todo + 1] = item end
+  end
+  local outcomes, _, meta = client:batch(todo, apply_item, {
+    concurrency = opts.concurrency, stop = opts.stop,
+    on_result = opts.on_result and function(_, item, result, err, m) opts.on_result(item, result, err, m) end,
+  })
+  local out = {}
+  for i, o in ipairs(outcomes) do
+    out[i] = { item = todo[i], ok = o.ok, result = o.result, err = o.err, meta = o.meta }
+  end
+  return out, nil, meta
+end
+
+M.resolve = resolve
+return M

@@ -1,0 +1,92 @@
+-- plan_sync and apply_plan against the local server. Its seed organization:
+-- admin@acme.com (admin, the caller), sam@acme.com (user, active),
+-- old@acme.com (user, inactive); custom roles Account Manager, Sales Rep, Support.
+local close = require "close"
+local server = require "spec.support.server"
+
+local function rows(list)
+  local out = {}
+  for i, r in ipairs(list) do
+    local row = { line = i + 1, email = r[1], text = r[1] .. "," .. (r[2] or "") }
+    if r[2] and (r[2]:match("^role_") or ({ admin = 1, superuser = 1, user = 1, restricteduser = 1 })[r[2]]) then
+      row.role_id = r[2]
+    else
+      row.role = r[2]
+    end
+    out[i] = row
+  end
+  return out
+end
+
+local function actions(plan)
+  local t = {}
+  for _, item in ipairs(plan.items) do t[#t + 1] = item.email .. " " .. item.action end
+  return t
+end
+
+describe("sync against the local server", function()
+  local client
+  before_each(function()
+    server.reset()
+    client = close.new{ api_key = server.api_key, base_url = server.http_url }
+  end)
+
+  it("plans per row: create, reactivate, change_role, unchanged, invalid; writes nothing", function()
+    local plan, err = client:plan_sync(rows{
+      { "new@acme.com", "user" }, { "old@acme.com", "user" }, { "Sam@acme.com", "Sales Rep" },
+      { "admin@acme.com", "admin" }, { "bad@@acme.com", "user" }, { "x@acme.com", "Wizard" },
+      { "dup@acme.com", "user" }, { "dup@acme.com", "superuser" },
+    })
+    assert.is_nil(err)
+    assert.same({ "new@acme.com create", "old@acme.com reactivate", "Sam@acme.com change_role",
+      "admin@acme.com unchanged", "bad@@acme.com invalid", "x@acme.com invalid", "dup@acme.com invalid",
+      "dup@acme.com invalid" }, actions(plan))
+    assert.equal("user", plan.items[3].previous_role_id)
+    assert.matches("^role_", plan.items[3].role_id)
+    assert.matches("^unknown role 'Wizard' %(roles: Account Manager, Sales Rep, Support%)$", plan.items[6].reason)
+    assert.equal("the same address as line 9 with another role (user, not superuser)", plan.items[7].reason)
+    for _, r in ipairs(server.requests()) do assert.equal("GET", r.method) end
+  end)
+
+  it("applies the plan, and a second plan of the same rows writes nothing", function()
+    local list = rows{ { "new@acme.com", "user" }, { "old@acme.com", "superuser" }, { "sam@acme.com", "Support" } }
+    local plan = assert(client:plan_sync(list))
+    local outcomes = client:apply_plan(plan, { concurrency = 3 })
+    assert.equal(3, #outcomes)
+    for _, o in ipairs(outcomes) do assert.is_true(o.ok, tostring(o.err)) end
+    local again = assert(client:plan_sync(list))
+    assert.same({ "new@acme.com unchanged", "old@acme.com unchanged", "sam@acme.com unchanged" }, actions(again))
+    local before = #server.requests()
+    assert.same({}, (client:apply_plan(again)))
+    assert.equal(before, #server.requests())
+  end)
+
+  it("deactivates the active members missing from the rows, never the caller, never one kept", function()
+    local plan = assert(client:plan_sync(rows{ { "new@acme.com", "user" } },
+      { deactivate_missing = true, max_deactivate = 5 }))
+    assert.same({ "new@acme.com create", "sam@acme.com deactivate" }, actions(plan))
+    local kept = assert(client:plan_sync(rows{}, { deactivate_missing = true, keep = { "SAM@acme.com" } }))
+    assert.same({}, actions(kept))
+  end)
+
+  it("refuses to deactivate more than max_deactivate (default 10% of the organization, at least 1)", function()
+    for i = 1, 3 do assert(client:create_membership{ email = ("m%d@acme.com"):format(i), role_id = "user" }) end
+    local plan, err = client:plan_sync(rows{}, { deactivate_missing = true })
+    assert.is_nil(plan)
+    assert.equal("validation", err.kind)
+    assert.equal("the plan deactivates 4 members, more than 1 (10% of 5, at least 1): raise max_deactivate to "
+      .. "allow it", err.field_errors.max_deactivate)
+  end)
+
+  it("plans deactivations of listed members only with only = deactivate", function()
+    local plan = assert(client:plan_sync(rows{ { "sam@acme.com" }, { "old@acme.com" }, { "nobody@acme.com" },
+      { "admin@acme.com" } }, { only = "deactivate" }))
+    assert.same({ "sam@acme.com deactivate", "old@acme.com unchanged", "nobody@acme.com unchanged",
+      "admin@acme.com invalid" }, actions(plan))
+    local out = client:apply_plan(plan)
+    assert.is_true(out[1].ok)
+    local by = {}
+    for _, m in ipairs(server.state().memberships) do by[m.email] = m end
+    assert.is_false(by["sam@acme.com"].active)
+  end)
+end)
