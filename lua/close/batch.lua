@@ -209,45 +209,86 @@ end
 -- ---------------------------------------------------------------------------
 -- OpenResty: ngx.thread per item; cosockets and ngx.sleep never block
 
-local function run_ngx(c, client, items, fn, conc, max, on_result, stop)
+local function run_ngx(c, client, items, fn, conc, max, on_result)
   local ngx = rawget(_G, "ngx")
-  local n = #items
+  local spawn, wait, kill = ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill
+  -- light threads exist where cosockets do: refuse elsewhere (init_worker, log...)
+  local can, why = c.check_phase()
+  if not can then error("close: batch: " .. tostring(why):gsub("^close: ", ""), 3) end
+  local n, clock = #items, c.clock
   local outcomes, lim = {}, limiter(conc, max)
-  local threads, next_i, stopped, raised = {}, 1, nil, nil
+  -- the threads running (a dense list, for ngx.thread.wait), the item of
+  -- each, and by item index each one's place in the list
+  local threads, item_at, place = {}, {}, {}
+  local next_i, stopped, raised = 1, nil, nil
   c.pacer = c.pacer or pacer.new()
+
+  -- An item's thread. It says which item it was: ngx.thread.wait returns
+  -- only the values of the thread that ended (not the thread), and
+  -- coroutine.status cannot tell it either: the threads that ended while the
+  -- batch was not waiting are all "zombie", and wait takes one of them. It
+  -- catches its errors, so that it always names its item; and it calls
+  -- on_result itself: on_result may yield (a cosocket, ngx.sleep), and the
+  -- batch's own coroutine must never yield but in ngx.thread.wait (the
+  -- threads that a wait was given stay marked as waited for, and one ending
+  -- would resume it elsewhere).
+  local function body(i, item)
+    local ok, result, err, meta = pcall(fn, client, item)
+    if not ok then return i, false, result end
+    local failed
+    if on_result then
+      local cok, e = pcall(on_result, i, item, result, err, meta)
+      if not cok then failed = e end
+    end
+    return i, true, result, err, meta, failed
+  end
+
   local function fill()
-    stopped = stopped or asked_to_stop(stop)
     while not stopped and not raised and next_i <= n and #threads < lim.limit do
-      local i, item = next_i, items[next_i]
+      local i = next_i
       next_i = next_i + 1
-      local t, err = ngx.thread.spawn(function() return i, fn(client, item) end)
-      if not t then
-        raised = "cannot start a thread: " .. tostring(err)
+      local ok, t = pcall(spawn, body, i, items[i])
+      if not ok or not t then
+        raised = "cannot start a thread: " .. tostring(t)
         break
       end
-      threads[#threads + 1] = t
+      local k = #threads + 1
+      threads[k], item_at[k], place[i] = t, i, k
     end
     if #threads > lim.peak then lim.peak = #threads end
   end
-  fill()
-  while #threads > 0 do
-    local ok, i, result, err, meta = ngx.thread.wait(unpack(threads))
-    -- the thread that ended leaves the list (wait says which by its values only)
-    local alive = {}
-    for _, t in ipairs(threads) do
-      if coroutine.status(t) ~= "dead" and coroutine.status(t) ~= "zombie" then alive[#alive + 1] = t end
+
+  local function remove(i)
+    local k, last = place[i], #threads
+    place[i] = nil
+    if k ~= last then -- the last thread takes the freed place
+      threads[k], item_at[k] = threads[last], item_at[last]
+      place[item_at[k]] = k
     end
-    threads = alive
-    if not ok then
-      if not raised then raised = "an item raised: " .. tostring(i) end
+    threads[last], item_at[last] = nil, nil
+  end
+
+  fill()
+  -- every turn ends one thread of the list, or all of them: at most n turns
+  while #threads > 0 do
+    local ok, i, fine, result, err, meta, failed = wait(unpack(threads))
+    if not (ok and type(i) == "number" and place[i]) then
+      -- cannot happen (body catches its errors): end the rest, report
+      for _, t in ipairs(threads) do pcall(kill, t) end
+      threads = {}
+      if not raised then
+        raised = ok and "a thread ended without naming its item" or "a thread failed: " .. tostring(i)
+      end
+      break
+    end
+    remove(i)
+    if not fine then
+      if not raised then raised = ("item %d raised: %s"):format(i, tostring(result)) end
     else
       outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
-      lim.after(c.pacer, ngx.now(), result ~= nil)
-      if err and FATAL[err.kind] and not stopped then stopped = err end
-      if on_result then
-        local cok, why = pcall(on_result, i, items[i], result, err, meta)
-        if not cok and not raised then raised = "on_result raised: " .. tostring(why) end
-      end
+      lim.after(c.pacer, clock(), result ~= nil)
+      if type(err) == "table" and FATAL[err.kind] and not stopped then stopped = err end
+      if failed and not raised then raised = "on_result raised: " .. tostring(failed) end
     end
     fill()
   end

@@ -207,6 +207,74 @@ function M.transport()
   send(200, { results = results })
 end
 
+-- POST /batch with a JSON body {n=, concurrency=, tag=, op=, bad_key=, invalid=,
+-- on_result_sleep=, pool=, pool_size=}: client:batch over n items in this
+-- request, with a client of its own (a fresh pacer). op "create" (default)
+-- creates the memberships <tag><i>@acme.com; "me" reads GET /me/ n times.
+-- The first `invalid` items have an invalid email: they fail before any I/O,
+-- so their threads end before the batch waits. `bad_key` uses a wrong API
+-- key; `on_result_sleep` makes on_result yield (ngx.sleep) each time.
+-- Answers {outcomes=, ok=, failed={kind=N}, not_started=, stopped=,
+-- peak_concurrency=, elapsed=, attempts=, fn_calls=, fn_calls_max=,
+-- on_result_calls=, missing=, transport={connects=, reused=}} (the worker's
+-- connections opened and reused during the batch).
+function M.batch()
+  ngx.req.read_body()
+  local body = cjson.decode(ngx.req.get_body_data() or "")
+  if type(body) ~= "table" then return send(400, { error = "expected a JSON object" }) end
+  local n = tonumber(body.n) or 10
+  local tag = body.tag or "batch"
+  local invalid = tonumber(body.invalid) or 0
+  local client = close.new{
+    api_key = body.bad_key and "ck_wrong_key_for_the_batch_spec" or env("CLOSE_TEST_API_KEY"),
+    base_url = env("CLOSE_TEST_HTTP_URL"),
+    transport = transport.new{ pool = body.pool, pool_size = body.pool_size }, sleep = transport.sleep,
+    backoff_base = 0.05, timeout = tonumber(body.timeout) or 10, deadline = tonumber(body.deadline) or 30,
+  }
+  local items = {}
+  for i = 1, n do items[i] = i end
+  local calls, on_result_calls, fn_calls = {}, 0, 0
+  local function fn(c, i)
+    fn_calls = fn_calls + 1
+    calls[i] = (calls[i] or 0) + 1
+    if body.op == "me" then return c:request("GET", "/me/") end
+    local email = i <= invalid and ("not an email " .. i) or (tag .. i .. "@acme.com")
+    return c:create_membership{ email = email, role_id = "user" }
+  end
+  local opts = { concurrency = body.concurrency or "auto", on_result = function()
+    on_result_calls = on_result_calls + 1
+    if body.on_result_sleep then ngx.sleep(tonumber(body.on_result_sleep)) end
+  end }
+  local before = transport.stats()
+  ngx.update_time()
+  local t0 = ngx.now()
+  local outcomes, _, meta = client:batch(items, fn, opts)
+  ngx.update_time()
+  local elapsed = ngx.now() - t0
+  local after = transport.stats()
+  local out = {
+    outcomes = #outcomes, ok = 0, failed = {}, not_started = meta.not_started, peak_concurrency = meta.peak_concurrency,
+    stopped = meta.stopped and meta.stopped.kind or nil, elapsed = elapsed, attempts = 0,
+    fn_calls = fn_calls, fn_calls_max = 0, on_result_calls = on_result_calls, missing = 0,
+    transport = { connects = after.connects - before.connects, reused = after.reused - before.reused },
+  }
+  for i = 1, n do
+    local o = outcomes[i]
+    if type(o) ~= "table" then
+      out.missing = out.missing + 1
+    elseif o.ok then
+      out.ok = out.ok + 1
+      out.attempts = out.attempts + ((o.meta and o.meta.attempts) or 0)
+    else
+      local kind = o.err and o.err.kind or "?"
+      out.failed[kind] = (out.failed[kind] or 0) + 1
+      out.attempts = out.attempts + (o.err and o.err.attempts or 0)
+    end
+    if (calls[i] or 0) > out.fn_calls_max then out.fn_calls_max = calls[i] end
+  end
+  send(200, out)
+end
+
 ---------------------------------------------------------------------------
 -- The raw upstream: responses written byte by byte on the raw socket.
 

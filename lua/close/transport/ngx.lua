@@ -19,8 +19,10 @@
 --   loopback (RFC 6761) and connect to 127.0.0.1 without a resolver, as curl
 --   does.
 -- * Connections are kept in the cosocket pool of the worker
---   (`lua_socket_pool_size`, `lua_socket_keepalive_timeout`), one pool per
---   scheme, host, port and TLS server name.
+--   (`lua_socket_keepalive_timeout`), one pool per scheme, host, port and
+--   TLS server name, holding up to 1000 idle connections (the `pool_size`
+--   option of `new`; not `lua_socket_pool_size`). `stats()` counts the
+--   connections opened and reused.
 --
 -- Only some phases have cosockets: rewrite, access, content, ngx.timer and
 -- the ssl_certificate/ssl_session_fetch/ssl_client_hello handlers. Elsewhere
@@ -45,6 +47,22 @@ local MAX_CHUNK_LINE = LIMITS.max_chunk_line
 local MAX_INTERIM = LIMITS.max_interim
 local BLOCK = 16384           -- bytes asked of the socket per read
 local MAX_STALE_RETRIES = 1   -- fresh attempts after a pooled connection turned out dead
+
+-- The idle connections a pool keeps (`pool_size` of tcpsock:connect; fixed
+-- when the worker first connects to that pool). It must hold every
+-- connection that a batch has open at once: when more come back than it
+-- holds, ngx_lua closes the least recently used ones, and the batch's next
+-- calls connect (and for https shake hands) again. nginx's default,
+-- `lua_socket_pool_size 30`, is below close.batch's concurrencies (auto up
+-- to 64, a fixed one up to 1000), so the pool is sized here: 1000, the
+-- largest batch concurrency. It is an upper bound, not a reservation: only
+-- connections that were open at once are kept (each slot costs about 200
+-- bytes of the worker's Lua memory).
+local DEFAULT_POOL_SIZE = 1000
+
+-- Of this worker, since it started: connections opened, and requests sent
+-- over a connection taken from the pool (`stats()`).
+local connects, reuses = 0, 0
 
 local BODY_TOO_LARGE = LIMITS.body_too_large
 local HEAD_TOO_LARGE = LIMITS.head_too_large
@@ -411,7 +429,7 @@ local function connect_error(err)
   return fail("network", "cannot connect: " .. tostring(err))
 end
 
-local function attempt(u, req, wire, close_asked, pool_label)
+local function attempt(u, req, wire, close_asked, pool_label, pool_size)
   ngx.update_time()
   local now = ngx.now()
   local timeout = tonumber(req.timeout) or DEFAULTS.timeout
@@ -428,9 +446,10 @@ local function attempt(u, req, wire, close_asked, pool_label)
   if pool_label then pool = pool .. "|" .. pool_label end
 
   sock:settimeouts(ms(connect_timeout), ms(timeout), ms(timeout))
-  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool })
+  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool, pool_size = pool_size })
   if not ok then return connect_error(err) end
   local reused = (sock:getreusedtimes() or 0) > 0
+  if reused then reuses = reuses + 1 else connects = connects + 1 end
 
   if u.tls and not reused then
     local left = connect_deadline - ngx.now()
@@ -480,10 +499,18 @@ end
 
 -- -------------------------------------------------------------------------
 
+--- Connections of this worker since it started: `{connects = N (opened),
+-- reused = N (requests sent over a pooled connection)}`, over every
+-- transport of the worker.
+function M.stats()
+  return { connects = connects, reused = reuses }
+end
+
 --- Creates a transport.
 -- @tparam[opt] table opts `pool`: a label added to the connection pool
 --   names, for locations that trust different CAs (a pooled connection is
---   not verified again).
+--   not verified again). `pool_size`: the idle connections each pool keeps
+--   (default 1000; the first connect of the worker to a pool fixes it).
 -- @return `transport` (a function `request -> response | nil, err`)
 function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
@@ -492,6 +519,12 @@ function M.new(opts)
   local pool_label = opts and opts.pool
   if pool_label ~= nil and type(pool_label) ~= "string" then
     error("close.transport.ngx.new: option 'pool' must be a string", 2)
+  end
+  local pool_size = opts and opts.pool_size
+  if pool_size == nil then
+    pool_size = DEFAULT_POOL_SIZE
+  elseif not (type(pool_size) == "number" and pool_size >= 1 and pool_size <= 100000 and pool_size % 1 == 0) then
+    error("close.transport.ngx.new: option 'pool_size' must be a whole number from 1 to 100000", 2)
   end
   return function(req)
     check_phase()
@@ -505,7 +538,7 @@ function M.new(opts)
       -- a pooled connection the server already closed fails before any
       -- response byte; that request never reached the server, so send it
       -- again on a new connection (as curl does)
-      res, err, stale = attempt(u, req, wire, close_asked, pool_label)
+      res, err, stale = attempt(u, req, wire, close_asked, pool_label, pool_size)
       if res or not stale then break end
     end
     return res, err

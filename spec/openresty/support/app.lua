@@ -50,11 +50,12 @@ function M.transport(url, params)
   return doc.results
 end
 
---- POST a JSON body to a URL; returns status and the decoded JSON body.
-function M.post_json(url, obj)
+--- POST a JSON body to a URL (within `timeout` seconds, default 15);
+-- returns status and the decoded JSON body.
+function M.post_json(url, obj, timeout)
   local res, err = http:request({
     method = "POST", url = url, headers = { ["Content-Type"] = "application/json" }, body = cjson.encode(obj),
-    timeout = 15, connect_timeout = 2, max_body = 1048576,
+    timeout = timeout or 15, connect_timeout = 2, max_body = 1048576,
   })
   assert(res, err and err.message)
   return res.status, cjson.decode(res.body), res
