@@ -1,40 +1,53 @@
---- close-provision: provisions many memberships from a file, for people
--- onboarding a team at once (bin/close-provision is the launcher).
+--- close-provision: keeps Close memberships in line with a file, for people
+-- onboarding a team at once and admins keeping a team in sync with a list
+-- (bin/close-provision is the launcher).
 --
--- Each line of the file is `email,role` where role is a role id (`user`,
--- `role_...`) or a role name ("Account Manager"). Every finished line is
--- appended at once to a journal, so a run that stops halfway (an outage, a
--- Ctrl-C, a dead laptop) loses nothing: running it again skips what the
--- journal holds and carries on. Lines that failed are written to a
--- `.failed` file, ready to be fixed and fed back.
+-- Every command reads the organization once and makes a plan (close.sync);
+-- provisioning applies its creations (and with --ensure its role changes),
+-- `sync` and `deactivate` print it and apply it with --apply. What is
+-- applied goes through client:batch (concurrent, paced by Close's limits),
+-- each finished item appended at once to a journal (email, action, role,
+-- id), so a run that stops halfway loses nothing: running it again plans
+-- only what is left. What failed or never started goes to `FILE.failed`.
 -- @module close.cli
 
 local close = require "close"
 local core = require "close.core"
-local validate = require "close.validate"
+local rows_mod = require "close.rows"
+local sync = require "close.sync"
+local cjson = require "cjson.safe"
 
 local M = {}
 
+M.VERSION = close.VERSION
+
 local USAGE = [[
-usage: close-provision [--ensure] [--dry-run] [--concurrency N|auto] [--journal FILE] [--token-file TOKENS] FILE
+usage: close-provision [OPTIONS] FILE          create the members FILE lists
+       close-provision sync [OPTIONS] FILE     the plan to make the team FILE; --apply carries it out
+       close-provision deactivate [OPTIONS] FILE   deactivate the members FILE lists (emails)
+       close-provision export [FILE|-]         the active members, as FILE's format
        close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
 
-Provisions the memberships listed in FILE, one "email,role" a line ('#'
-starts a comment; role is a role id such as user or role_..., or a role name).
+FILE is CSV: "email,role" a line, or a header row naming the columns email and
+role (in any order, others ignored); ',' or ';'; quotes as in RFC 4180; a
+UTF-8 BOM and lines starting with '#' are ignored; '-' reads stdin. A role is
+an id (user, superuser, restricteduser, admin, role_...) or a role's name.
 
-  --ensure        make each membership match: create, reactivate or change
-                  the role as needed (default: create, which never changes
-                  an existing member's role)
-  --dry-run       check every line and send nothing
-  --concurrency N|auto
-                  calls at once (default auto: grows while Close's rate
-                  limits leave room); calls are paced by those limits
-  --journal FILE  where finished lines are recorded (default: FILE.journal);
-                  lines already in it are skipped, so an interrupted run
-                  can simply be started again
-  --token-file TOKENS
-                  OAuth tokens written by login, refreshed and rotated as
-                  they expire (default: CLOSE_TOKEN_FILE)
+  --ensure        provisioning: also change the role of existing members
+  --dry-run       provisioning: print the plan, write nothing
+  --apply         sync, deactivate: carry the plan out
+  --deactivate-missing  sync: deactivate active members not in FILE
+  --max-deactivate N    refuse a plan deactivating more (default 10% of
+                  the organization, at least 1)
+  --keep FILE     emails never to deactivate
+  --concurrency N|auto  calls at once (default auto: grows while Close's
+                  rate limits leave room); calls are paced by those limits
+  --journal FILE  where finished items are recorded (default: FILE.journal)
+  --token-file TOKENS   OAuth tokens written by login, refreshed and rotated
+                  as they expire (default: CLOSE_TOKEN_FILE)
+  --json          one JSON object per item and a summary object, on stdout
+  --quiet         failures and the summary only;  --verbose  every item
+  --version, --help
 
 login gets the first OAuth tokens: it prints the URL where you approve the
 app, takes Close's redirect once on 127.0.0.1 (--port, default any free
@@ -43,129 +56,328 @@ code and writes TOKENS (default $XDG_CONFIG_HOME/close/tokens.json, mode 0600).
 
 Credentials come from CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or the token file
 (with CLOSE_CLIENT_SECRET, never an argument); CLOSE_BASE_URL and
-CLOSE_CA_FILE are optional. Exit status: 0 all done, 1 some lines failed
-or the run stopped, 2 bad usage or configuration.]]
+CLOSE_CA_FILE are optional. Exit status: 0 all done (or a plan with nothing
+invalid), 1 some items failed, were invalid or not started, 2 bad usage or
+configuration.]]
 
--- Kinds after which every further line would fail the same way.
-local FATAL = { auth = true, permission = true, tls = true }
+-- Kinds after which every further item would fail the same way: no new one starts.
+local FATAL = { auth = true, tls = true }
+-- A run of these in a row means the key (403 on every call) or Close
+-- (an outage) is the problem, not the items: the run stops.
+local STREAK = { permission = 5, network = 5, timeout = 5, server = 5 }
+
+local COMMANDS = { sync = true, deactivate = true, export = true }
+local FLAGS = { ensure = true, ["dry-run"] = true, apply = true, ["deactivate-missing"] = true, json = true,
+  quiet = true, verbose = true }
+local VALUED = { ["max-deactivate"] = true, keep = true, concurrency = true, journal = true, ["token-file"] = true }
 
 local function parse_args(argv)
-  local opts = {}
-  local i = 1
+  local opts, i = { command = "provision" }, 1
+  if COMMANDS[argv[1]] then
+    opts.command = argv[1]
+    i = 2
+  end
   while i <= #argv do
     local a = argv[i]
-    if a == "--ensure" then opts.ensure = true
-    elseif a == "--dry-run" then opts.dry_run = true
-    elseif a == "--journal" then
+    local name = a:match("^%-%-([%w%-]+)$")
+    if a == "-h" or a == "--help" then opts.help = true
+    elseif a == "--version" then opts.version = true
+    elseif a == "-" and not opts.file then opts.file = a
+    elseif name and FLAGS[name] then opts[name] = true
+    elseif name and VALUED[name] then
       i = i + 1
-      opts.journal = argv[i]
-      if not opts.journal then return nil, "--journal needs a file name" end
-    elseif a == "--concurrency" then
-      i = i + 1
-      local v = argv[i]
-      opts.concurrency = v == "auto" and "auto" or tonumber(v)
-      local n = opts.concurrency
-      if not n or (n ~= "auto" and (n < 1 or n > 1000 or n % 1 ~= 0)) then
-        return nil, "--concurrency needs a whole number or auto"
-      end
-    elseif a == "--token-file" then
-      i = i + 1
-      opts.token_file = argv[i]
-      if not opts.token_file then return nil, "--token-file needs a file name" end
-    elseif a == "-h" or a == "--help" then opts.help = true
+      if argv[i] == nil then return nil, a .. " needs a value" end
+      opts[name] = argv[i]
     elseif a:sub(1, 1) == "-" then return nil, "unknown option " .. a
     elseif opts.file then return nil, "one FILE only"
     else opts.file = a end
     i = i + 1
   end
-  if not opts.file and not opts.help then return nil, "FILE is missing" end
-  opts.journal = opts.journal or (opts.file and opts.file .. ".journal")
+  if opts.help or opts.version then return opts end
+  local c = opts.concurrency
+  if c then
+    opts.concurrency = c == "auto" and "auto" or tonumber(c)
+    local n = opts.concurrency
+    if not n or (n ~= "auto" and (n < 1 or n > 1000 or n % 1 ~= 0)) then
+      return nil, "--concurrency needs a whole number from 1 to 1000, or auto"
+    end
+  end
+  if opts["max-deactivate"] then
+    local n = tonumber(opts["max-deactivate"])
+    if not n or n < 0 or n % 1 ~= 0 then return nil, "--max-deactivate needs a whole number" end
+    opts["max-deactivate"] = n
+  end
+  if opts.command ~= "export" and not opts.file then return nil, "FILE is missing" end
+  if opts.command == "provision" and (opts.apply or opts["deactivate-missing"]) then
+    return nil, "--apply and --deactivate-missing belong to sync"
+  end
+  if opts.command ~= "provision" and (opts.ensure or opts["dry-run"]) then
+    return nil, "--ensure and --dry-run belong to provisioning (sync plans without --apply)"
+  end
+  if opts.quiet and opts.verbose then return nil, "--quiet and --verbose exclude each other" end
+  opts.journal = opts.journal or (opts.file and opts.file ~= "-" and opts.file .. ".journal") or nil
   return opts
 end
 
---- Reads the rows of a membership file.
--- Returns `{ {line=n, text=, email=, role_id= | role=}, ... }`.
+--- Reads the rows of a membership file (see close.rows).
 function M.read_rows(path)
-  local f, err = io.open(path, "r")
-  if not f then return nil, err end
-  local rows, n = {}, 0
-  for line in f:lines() do
-    n = n + 1
-    local text = line:gsub("\r$", ""):gsub("#.*", ""):gsub("^%s+", ""):gsub("%s+$", "")
-    if text ~= "" then
-      local email, role = text:match("^([^,]*),(.*)$")
-      email = (email or text):gsub("%s+$", "")
-      role = (role or ""):gsub("^%s+", "")
-      local row = { line = n, text = text, email = email }
-      -- a role that reads as an id is one; anything else is a role name
-      if role == "" or core.validate_role(role) or role:lower():match("^role_") then
-        row.role_id = role
-      else
-        row.role = role
-      end
-      rows[#rows + 1] = row
-    end
-  end
-  f:close()
-  return rows
+  return rows_mod.read(path)
 end
 
--- The journal: one line a finished row, "email<TAB>outcome<TAB>id".
+-- The journal: "email<TAB>action<TAB>role_id<TAB>membership_id" a line. An
+-- item is done when the journal holds the same address, action and role.
+local function journal_key(email, action, role_id)
+  return (email or ""):lower() .. "\t" .. tostring(action) .. "\t" .. tostring(role_id or "")
+end
+
 local function read_journal(path)
   local done = {}
-  local f = io.open(path, "r")
+  local f = path and io.open(path, "r")
   if not f then return done end
   for line in f:lines() do
-    local email = line:match("^([^\t]+)\t")
-    if email then done[email] = true end
+    local email, action, role = line:match("^([^\t]+)\t([^\t]*)\t([^\t]*)")
+    if email then done[journal_key(email, action, role)] = true end
   end
   f:close()
   return done
 end
 
---- Runs the tool. `env` is `{argv=, out=, err=, client=}` (out/err: functions
--- taking a line; client: a client to use instead of close.default()).
--- Returns the exit status.
-function M.run(env)
-  local out, errout = env.out or print, env.err or function(s) io.stderr:write(s, "\n") end
-  if (env.argv or {})[1] == "login" then return M.login(env, out, errout) end
-  local opts, why = parse_args(env.argv or {})
-  if not opts then
-    errout("close-provision: " .. why)
-    errout(USAGE)
+local PAST = { create = "created", reactivate = "reactivated", change_role = "role changed",
+  deactivate = "deactivated" }
+
+-- The output: human lines (stdout; usage and configuration errors on
+-- stderr) or one JSON object a line.
+local function output(env, opts)
+  local out = env.out or function(s) io.stdout:write(s, "\n") end
+  local o = { counts = {}, failed = 0 }
+  function o.item(item, status, extra)
+    extra = extra or {}
+    o.counts[status] = (o.counts[status] or 0) + 1
+    if opts.json then
+      local err = extra.err
+      out(cjson.encode({ line = item.line, email = item.email, action = item.action, status = status,
+        membership_id = extra.id or item.membership_id, role_id = item.role_id,
+        previous_role_id = item.previous_role_id, reason = item.reason,
+        error = err and { kind = err.kind, message = err.message, status = err.status } or nil }))
+      return
+    end
+    local quiet_ok = status ~= "failed" and status ~= "invalid" and status ~= "not_started"
+    if opts.quiet and quiet_ok then return end
+    if not opts.verbose and (status == "skipped" or (status == "planned" and item.action == "unchanged")
+      or (status == "done" and item.action == "unchanged")) then return end
+    local where = item.line and ("line " .. item.line) or "member"
+    local what
+    if status == "invalid" then what = "INVALID " .. tostring(item.reason)
+    elseif status == "failed" then what = "FAILED " .. tostring(extra.err)
+    elseif status == "not_started" then what = "not started"
+    elseif status == "skipped" then what = "already done (journal)"
+    elseif status == "planned" then
+      what = item.action:gsub("_", " ")
+      if item.action == "change_role" then what = ("change role (%s -> %s)"):format(item.previous_role_id, item.role_id)
+      elseif item.role_id and item.action ~= "deactivate" then what = what .. " (" .. item.role_id .. ")" end
+      if item.reason then what = what .. ": " .. item.reason end
+    else
+      what = (PAST[item.action] or item.action) .. (extra.id and (" " .. extra.id) or "")
+      if extra.attempts and extra.attempts > 1 then what = what .. (" (%d attempts)"):format(extra.attempts) end
+    end
+    out(("%s: %s: %s"):format(where, tostring(item.email), what))
+  end
+  function o.note(s) if not opts.json then out(s) end end
+  function o.summary(fields)
+    local kinds, parts = {}, {}
+    for k in pairs(o.counts) do kinds[#kinds + 1] = k end
+    table.sort(kinds)
+    for i, k in ipairs(kinds) do parts[i] = o.counts[k] .. " " .. k:gsub("_", " ") end
+    if opts.json then
+      local doc = { summary = true, counts = o.counts }
+      for k, v in pairs(fields) do doc[k] = v end
+      out(cjson.encode(doc))
+    else
+      out(("%d items: %s"):format(fields.items, #parts > 0 and table.concat(parts, ", ") or "nothing to do"))
+      if fields.stopped then out(fields.stopped) end
+      if fields.failed_file then out("failed and unfinished lines written to " .. fields.failed_file) end
+    end
+  end
+  return o
+end
+
+local function usage_error(errout, why)
+  errout("close-provision: " .. why)
+  errout("try close-provision --help")
+  return 2
+end
+
+-- The client: the one given (specs), the token file given, else the environment.
+local function make_client(env, opts)
+  if env.client then return env.client end
+  if env.client == false then -- specs: as if the environment had no credentials
+    return nil, "no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE"
+  end
+  if opts["token-file"] then
+    return close.from_env(function(k)
+      if k == "CLOSE_TOKEN_FILE" then return opts["token-file"] end
+      if k == "CLOSE_API_KEY" or k == "CLOSE_ACCESS_TOKEN" then return nil end
+      return os.getenv(k)
+    end)
+  end
+  return close.default()
+end
+
+local function read_keep(path)
+  local list, err = rows_mod.read(path)
+  if not list then return nil, err end
+  local emails = {}
+  for _, r in ipairs(list) do if r.email then emails[#emails + 1] = r.email end end
+  return emails
+end
+
+-- Writes the lines of what is left to do (failed, invalid, not started).
+local function write_failed(path, lines)
+  if not path then return nil end
+  if #lines == 0 then
+    os.remove(path) -- a list from an earlier run would mislead
+    return nil
+  end
+  local f = io.open(path, "w")
+  if not f then return nil end
+  for _, line in ipairs(lines) do f:write(line, "\n") end
+  f:close()
+  return path
+end
+
+local function export(env, opts, errout)
+  local client, cerr = make_client(env, opts)
+  if not client then
+    errout("close-provision: " .. tostring(cerr))
     return 2
   end
+  local all, err = client:memberships()
+  if not all then
+    errout("close-provision: " .. tostring(err))
+    return 1
+  end
+  local list = {}
+  for _, m in ipairs(all) do list[#list + 1] = { email = m.email, role_id = m.role_id } end
+  table.sort(list, function(a, b) return a.email:lower() < b.email:lower() end)
+  local text = rows_mod.to_csv(list)
+  if not opts.file or opts.file == "-" then
+    (env.write or function(s) io.stdout:write(s) end)(text)
+  else
+    local f, ferr = io.open(opts.file, "w")
+    if not f then
+      errout("close-provision: cannot write " .. opts.file .. ": " .. tostring(ferr))
+      return 2
+    end
+    f:write(text)
+    f:close()
+  end
+  return 0
+end
+
+--- Runs the tool. `env` is `{argv=, out=, err=, client=}` (out/err: functions
+-- taking a line; client: a client to use instead of the environment's).
+-- Returns the exit status.
+function M.run(env)
+  local errout = env.err or function(s) io.stderr:write(s, "\n") end
+  local argv = env.argv or {}
+  if argv[1] == "login" then return M.login(env, env.out or print, errout) end
+  local opts, why = parse_args(argv)
+  if not opts then return usage_error(errout, why) end
+  local o = output(env, opts)
   if opts.help then
-    out(USAGE)
+    (env.out or print)(USAGE)
     return 0
   end
-  local rows, rerr = M.read_rows(opts.file)
+  if opts.version then
+    (env.out or print)(("close-provision %s (libcurl %s)"):format(M.VERSION, core.curl_version()))
+    return 0
+  end
+  if opts.command == "export" then return export(env, opts, errout) end
+
+  local rows, rerr = rows_mod.read(opts.file)
   if not rows then
     errout("close-provision: cannot read " .. opts.file .. ": " .. tostring(rerr))
     return 2
   end
-  local client = env.client
-  if not client and not opts.dry_run then
-    local cerr
-    if opts.token_file then
-      -- the file given wins over any credential in the environment
-      client, cerr = close.from_env(function(k)
-        if k == "CLOSE_TOKEN_FILE" then return opts.token_file end
-        if k == "CLOSE_API_KEY" or k == "CLOSE_ACCESS_TOKEN" then return nil end
-        return os.getenv(k)
-      end)
-    else
-      client, cerr = close.default()
-    end
-    if not client then
-      errout("close-provision: " .. tostring(cerr))
+  local keep
+  if opts.keep then
+    local kerr
+    keep, kerr = read_keep(opts.keep)
+    if not keep then
+      errout("close-provision: cannot read " .. opts.keep .. ": " .. tostring(kerr))
       return 2
     end
   end
 
+  local client, cerr = make_client(env, opts)
+  if not client then
+    if not opts["dry-run"] then
+      errout("close-provision: " .. tostring(cerr))
+      return 2
+    end
+    -- a dry run without credentials: what can be checked without Close
+    o.note("no credentials: checking the file alone (role names and existing members are not checked)")
+    local bad = sync.check_rows(rows)
+    local invalid = 0
+    for _, row in ipairs(rows) do
+      local item = { line = row.line, email = row.email, role_id = row.role_id, action = "create",
+        reason = bad[row] }
+      if bad[row] then
+        invalid = invalid + 1
+        item.action = "invalid"
+        o.item(item, "invalid")
+      else
+        o.item(item, "planned")
+      end
+    end
+    o.summary({ items = #rows, command = opts.command, applied = false })
+    return invalid > 0 and 1 or 0
+  end
+
+  -- the plan
+  local plan, perr = client:plan_sync(rows, {
+    only = opts.command == "deactivate" and "deactivate" or nil,
+    deactivate_missing = opts["deactivate-missing"] or nil, keep = keep,
+    max_deactivate = opts["max-deactivate"],
+  })
+  if not plan then
+    errout("close-provision: " .. tostring(perr))
+    return perr.kind == "validation" and 2 or 1
+  end
+  local writes
+  if opts.command == "provision" then
+    writes = { create = true, reactivate = true, change_role = opts.ensure or nil }
+  else
+    writes = { create = true, reactivate = true, change_role = true, deactivate = true }
+  end
+  local apply = (opts.command == "provision" and not opts["dry-run"]) or opts.apply
+  local left = {} -- lines for .failed
+  local invalid = 0
+  for _, item in ipairs(plan.items) do
+    if item.action == "invalid" then
+      invalid = invalid + 1
+      left[#left + 1] = item.text or item.email
+    elseif item.action == "change_role" and not writes.change_role then
+      -- creating leaves an existing member's role alone: say so, not "provisioned"
+      item.action, item.reason = "invalid", ("already a member with role %s, not %s: --ensure (or sync) "
+        .. "changes it"):format(item.previous_role_id, item.role_id)
+      invalid = invalid + 1
+      left[#left + 1] = item.text or item.email
+    end
+  end
+  if not apply then
+    for _, item in ipairs(plan.items) do o.item(item, item.action == "invalid" and "invalid" or "planned") end
+    o.summary({ items = #plan.items, command = opts.command, applied = false })
+    if #left > 0 and opts.command == "provision" then
+      write_failed(opts.file ~= "-" and opts.file .. ".failed", left)
+    end
+    return invalid > 0 and 1 or 0
+  end
+
+  -- apply: concurrent, journaled in one place, each line on disk before the next is reported
   local done = read_journal(opts.journal)
   local journal
-  if not opts.dry_run then
+  if opts.journal then
     local jerr
     journal, jerr = io.open(opts.journal, "a")
     if not journal then
@@ -173,132 +385,78 @@ function M.run(env)
       return 2
     end
   end
-
-  local counts, failed, stopped = {}, {}, nil
-  local function count(k) counts[k] = (counts[k] or 0) + 1 end
-  local width = #tostring(#rows)
-  local function prefix(i, row) return ("[%" .. width .. "d/%d] %s"):format(i, #rows, row.email) end
-  local function args_of(row) return { email = row.email, role_id = row.role_id, role = row.role } end
-  local todo, index = {}, {}
-  for i, row in ipairs(rows) do
-    if done[row.email] then
-      count("skipped")
-      out(prefix(i, row) .. ": already done (journal)")
-    elseif opts.dry_run then
-      -- no client: validate the fields alone (a role name is resolved only when sent)
-      local errs = validate.membership(args_of(row), validate.CREATE, { "email" }, true)
-      if errs then
-        count("invalid")
-        failed[#failed + 1] = row
-        local parts = {}
-        for k, v in pairs(errs) do parts[#parts + 1] = k .. ": " .. v end
-        table.sort(parts)
-        out(prefix(i, row) .. ": INVALID " .. table.concat(parts, "; "))
-      else
-        count("valid")
-        out(prefix(i, row) .. ": ok")
-      end
-    else
-      todo[#todo + 1] = row
-      index[row] = i
+  for _, item in ipairs(plan.items) do
+    if item.action == "invalid" then o.item(item, "invalid")
+    elseif not writes[item.action] or item.action == "unchanged" then o.item(item, "done")
     end
   end
-
-  if #todo > 0 then
-    -- concurrent, paced by the server; each finished line is journaled here,
-    -- in one place, and on disk before the next is reported
-    local progress = env.progress
-    if progress == nil then progress = env.out == nil and core.isatty(1) end
-    local t0, finished, limited = core.now(), 0, 0
-    local function show(force)
-      if not progress then return end
-      local now = core.now()
-      if not force and env.last_shown and now - env.last_shown < 0.1 then return end
-      env.last_shown = now
-      local rate = finished / math.max(now - t0, 1e-3)
-      local eta = rate > 0 and (#todo - finished) / rate or 0
-      io.stdout:write(("\r%d/%d done, %.1f/s, ETA %ds, 429s: %d   "):format(finished, #todo, rate, math.ceil(eta),
-        limited))
-      io.stdout:flush()
-    end
-    if not env.no_signals then core.catch_signals() end
-    local fatal
-    local outcomes = client:batch(todo, function(cl, row)
-      if opts.ensure then return cl:ensure_membership(args_of(row)) end
-      return cl:create_membership(args_of(row))
-    end, {
-      concurrency = opts.concurrency,
-      stop = function()
-        local sig = core.caught_signal()
-        if sig then return "the run was interrupted (" .. sig .. ")" end
-        if fatal then return ("the run stopped after a %s error"):format(fatal) end
-      end,
-      on_result = function(_, row, m, err, extra)
-        finished = finished + 1
-        local line
-        if m then
-          local outcome = opts.ensure and extra.action or "provisioned"
-          count(outcome)
-          journal:write(row.email, "\t", outcome, "\t", tostring(m.id), "\n")
+  if not env.no_signals then core.catch_signals() end
+  local streak, streak_kind, stopped = 0, nil, nil
+  local progress = env.progress
+  if progress == nil then progress = env.out == nil and not opts.json and not opts.quiet and core.isatty(1) end
+  local t0, finished = core.now(), 0
+  local outcomes = client:apply_plan({ items = (function()
+    local t = {}
+    for _, item in ipairs(plan.items) do if writes[item.action] then t[#t + 1] = item end end
+    return t
+  end)() }, {
+    concurrency = opts.concurrency,
+    skip = function(item)
+      if done[journal_key(item.email, item.action, item.role_id)] then
+        o.item(item, "skipped")
+        return true
+      end
+    end,
+    stop = function()
+      local sig = core.caught_signal()
+      if sig then stopped = ("stopped: interrupted (%s); what ran is journaled"):format(sig) return stopped end
+      return stopped
+    end,
+    on_result = function(item, result, err, meta)
+      finished = finished + 1
+      if result then
+        streak = 0
+        local id = type(result) == "table" and result.id or item.membership_id
+        if journal then
+          journal:write(item.email, "\t", item.action, "\t", tostring(item.role_id or ""), "\t", tostring(id), "\n")
           journal:flush()
-          local attempts = extra and extra.attempts or 1
-          line = ("%s: %s %s%s"):format(prefix(index[row], row), outcome, tostring(m.id),
-            attempts > 1 and (" (" .. attempts .. " attempts)") or "")
-        else
-          count("failed")
-          failed[#failed + 1] = row
-          line = ("%s: FAILED %s"):format(prefix(index[row], row), tostring(err))
-          if FATAL[err.kind] and not stopped then
-            fatal = err.kind
-            stopped = ("stopped: %s errors would fail every remaining line"):format(err.kind)
-          end
         end
-        limited = 0
+        o.item(item, "done", { id = id, attempts = meta and meta.attempts })
+      else
+        left[#left + 1] = item.text or item.email
+        o.item(item, "failed", { err = err })
+        if FATAL[err.kind] then
+          stopped = stopped or ("stopped: %s errors would fail every remaining item"):format(err.kind)
+        elseif STREAK[err.kind] then
+          if err.kind == streak_kind then streak = streak + 1 else streak, streak_kind = 1, err.kind end
+          if streak >= STREAK[err.kind] then
+            stopped = stopped or ("stopped: %d %s errors in a row (%s); Close or the key is the problem, not the "
+              .. "items"):format(streak, err.kind, tostring(err.message))
+          end
+        else
+          streak = 0
+        end
+      end
+      if progress then
+        local rate = finished / math.max(core.now() - t0, 1e-3)
+        local limited = 0
         for _, g in pairs(client:pacing()) do limited = limited + g.limited end
-        if progress then
-          if not m then -- failures stay on screen; the rest is the progress line
-            io.stdout:write("\r", line, "\n")
-          end
-          show(false)
-        else
-          out(line)
-        end
-      end,
-    })
-    show(true)
-    if progress then io.stdout:write("\n") end
-    -- lines the batch never started (after a fatal error or a signal): the
-    -- next run does them, as the journal does not hold them
-    for k, o in ipairs(outcomes) do
-      if o.err and o.err.kind == "not_started" then
-        count("not started")
-        failed[#failed + 1] = todo[k] -- .failed lists what is left to do
+        io.stderr:write(("\r%d done, %.1f/s, 429s: %d   "):format(finished, rate, limited))
       end
-    end
-    local sig = core.caught_signal()
-    if sig then stopped = ("stopped: interrupted (%s); what ran is journaled"):format(sig) end
-  end
+    end,
+  })
+  if progress then io.stderr:write("\n") end
   if journal then journal:close() end
-
-  local summary = {}
-  for k, n in pairs(counts) do summary[#summary + 1] = n .. " " .. k end
-  table.sort(summary)
-  out(("%d lines: %s"):format(#rows, #summary > 0 and table.concat(summary, ", ") or "nothing to do"))
-  if stopped then out(stopped .. "; run again to continue where it stopped") end
-  if not opts.dry_run then
-    local path = opts.file .. ".failed"
-    if #failed == 0 then
-      os.remove(path) -- a list from an earlier run would mislead
-    else
-      local f = io.open(path, "w")
-      if f then
-        for _, row in ipairs(failed) do f:write(row.text, "\n") end
-        f:close()
-        out(("failed lines written to %s"):format(path))
-      end
+  for _, oc in ipairs(outcomes) do
+    if oc.err and oc.err.kind == "not_started" then
+      left[#left + 1] = oc.item.text or oc.item.email
+      o.item(oc.item, "not_started")
     end
   end
-  return (#failed > 0 or stopped) and 1 or 0
+  local failed_file = write_failed(opts.file ~= "-" and opts.file .. ".failed", left)
+  o.summary({ items = #plan.items, command = opts.command, applied = true, stopped = stopped,
+    failed_file = failed_file })
+  return (#left > 0 or stopped) and 1 or 0
 end
 
 -- ---------------------------------------------------------------------------

@@ -1,74 +1,71 @@
--- close.cli (bin/close-provision) with a stubbed client: file parsing, the
--- journal, when it stops, and what it prints.
+-- close.cli (bin/close-provision) without a server: arguments, usage
+-- errors, --version, and the dry run that needs no credentials. What it does
+-- against Close is in spec/integration/cli_spec.lua.
 local cli = require "close.cli"
-local fake = require "spec.unit.support.fake"
 
 local tmpfile = require("spec.support.files").tmpfile
 
 local function run(argv, client)
-  local lines = {}
+  local out, err = {}, {}
   local code = cli.run{ argv = argv, client = client, no_signals = true,
-    out = function(s) lines[#lines + 1] = s end, err = function(s) lines[#lines + 1] = s end }
-  return code, table.concat(lines, "\n")
+    out = function(s) out[#out + 1] = s end, err = function(s) err[#err + 1] = s end }
+  return code, table.concat(out, "\n"), table.concat(err, "\n")
 end
 
 describe("close.cli", function()
-  it("reads rows: comments, blank lines, CRLF, spaces, role ids and role names", function()
-    local path = tmpfile("# header\r\n\r\n  jane@acme.com , user \r\nkim@acme.com,Account Manager # note\n" ..
-      "x@acme.com,Admin\ny@acme.com,Role_abc\nz@acme.com\n")
-    local rows = cli.read_rows(path)
-    os.remove(path)
-    assert.same({
-      { line = 3, text = "jane@acme.com , user", email = "jane@acme.com", role_id = "user" },
-      { line = 4, text = "kim@acme.com,Account Manager", email = "kim@acme.com", role = "Account Manager" },
-      { line = 5, text = "x@acme.com,Admin", email = "x@acme.com", role = "Admin" },
-      { line = 6, text = "y@acme.com,Role_abc", email = "y@acme.com", role_id = "Role_abc" },
-      { line = 7, text = "z@acme.com", email = "z@acme.com", role_id = "" },
-    }, rows)
+  it("refuses bad usage with one line and a hint on stderr, exit 2", function()
+    for _, case in ipairs({
+      { {}, "close-provision: FILE is missing" },
+      { { "a", "b" }, "close-provision: one FILE only" },
+      { { "--journal" }, "close-provision: --journal needs a value" },
+      { { "--concurrency", "0", "f" }, "close-provision: --concurrency needs a whole number from 1 to 1000, or auto" },
+      { { "--concurrency", "many", "f" },
+        "close-provision: --concurrency needs a whole number from 1 to 1000, or auto" },
+      { { "--apply", "f" }, "close-provision: --apply and --deactivate-missing belong to sync" },
+      { { "sync", "--ensure", "f" }, "close-provision: --ensure and --dry-run belong to provisioning (sync plans "
+        .. "without --apply)" },
+      { { "--quiet", "--verbose", "f" }, "close-provision: --quiet and --verbose exclude each other" },
+      { { "--max-deactivate", "x", "f" }, "close-provision: --max-deactivate needs a whole number" },
+      { { "--bogus", "f" }, "close-provision: unknown option --bogus" },
+    }) do
+      local code, out, err = run(case[1])
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal(case[2] .. "\ntry close-provision --help", err)
+    end
   end)
 
-  it("skips what the journal holds and records what it finishes", function()
-    local path = tmpfile("a@acme.com,user\nb@acme.com,user\n")
-    local journal = tmpfile("a@acme.com\tprovisioned\tmemb_A\n")
-    local h = fake.harness({ fake.ok('{"id": "memb_B"}') })
-    local code, out = run({ "--journal", journal, path }, h.client)
+  it("--help and --version", function()
+    local code, out = run({ "--help" })
     assert.equal(0, code)
-    assert.equal(1, #h.calls)
-    assert.matches("[1/2] a@acme.com: already done (journal)", out, 1, true)
-    assert.matches("[2/2] b@acme.com: provisioned memb_B", out, 1, true)
-    assert.equal("a@acme.com\tprovisioned\tmemb_A\nb@acme.com\tprovisioned\tmemb_B\n",
-      require("spec.support.files").read(journal))
-    os.remove(path); os.remove(journal); os.remove(path .. ".failed")
+    assert.matches("^usage: close%-provision", out)
+    code, out = run({ "--version" })
+    assert.equal(0, code)
+    assert.matches("^close%-provision 0%.1%.0 %(libcurl [%d.]+%)$", out)
   end)
 
-  it("stops at the first auth, permission or tls error, and keeps going after others", function()
-    local path = tmpfile("a@acme.com,user\nb@acme.com,user\nc@acme.com,user\nd@acme.com,user\n")
-    local h = fake.harness({ fake.status(400, '{"errors": ["nope"]}'), fake.ok('{"id": "memb_B"}'),
-      fake.status(403, '{"error": "Forbidden."}'), fake.ok('{"id": "memb_D"}') })
-    local code, out = run({ "--concurrency", "1", "--journal", path .. ".journal", path }, h.client)
+  it("a dry run without credentials checks the file alone and says so", function()
+    local path = tmpfile("jane@acme.com,user\nno-at-sign,user\njane@acme.com,user\n")
+    local code, out = run({ "--dry-run", path }, false)
+    os.remove(path)
     assert.equal(1, code)
-    assert.equal(3, #h.calls)
-    assert.matches("[1/4] a@acme.com: FAILED close: bad_request: nope", out, 1, true)
-    assert.matches("stopped: permission errors would fail every remaining line", out, 1, true)
-    assert.equal("a@acme.com,user\nc@acme.com,user\nd@acme.com,user\n",
-      require("spec.support.files").read(path .. ".failed"))
-    os.remove(path); os.remove(path .. ".journal"); os.remove(path .. ".failed")
+    assert.matches("no credentials: checking the file alone", out, 1, true)
+    assert.matches("line 2: no-at-sign: INVALID email must contain '@'", out, 1, true)
+    assert.matches("line 3: jane@acme.com: INVALID a duplicate of line 1", out, 1, true)
+    assert.matches("3 items: 2 invalid, 1 planned", out, 1, true)
   end)
 
-  it("never prints the credential", function()
-    local path = tmpfile("a@acme.com,user\n")
-    local h = fake.harness({ fake.status(401, '{"error": "bad key ' .. fake.KEY .. '"}') })
-    local _, out = run({ "--journal", path .. ".journal", path }, h.client)
-    assert.is_nil(out:find(fake.KEY, 1, true))
-    os.remove(path); os.remove(path .. ".journal"); os.remove(path .. ".failed")
+  it("without credentials anything else is a configuration error, exit 2", function()
+    local path = tmpfile("jane@acme.com,user\n")
+    local code, _, err = run({ path }, false)
+    os.remove(path)
+    assert.equal(2, code)
+    assert.equal("close-provision: no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE", err)
   end)
 
-  it("refuses bad usage with exit 2", function()
-    assert.equal(2, (run({})))
-    assert.equal(2, (run({ "a", "b" })))
-    assert.equal(2, (run({ "--journal" })))
-    assert.equal(2, (run({ "--concurrency", "0", "f" })))
-    assert.equal(2, (run({ "--concurrency", "many", "f" })))
-    assert.equal(0, (run({ "--help" })))
+  it("cannot read a missing file: exit 2", function()
+    local code, _, err = run({ "/nonexistent/team.csv" }, false)
+    assert.equal(2, code)
+    assert.matches("^close%-provision: cannot read /nonexistent/team.csv: ", err)
   end)
 end)

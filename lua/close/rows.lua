@@ -1,0 +1,367 @@
+--- Membership files: the CSV a person writes or a spreadsheet exports, one
+-- membership (`email,role`) a record, read into rows for close-provision and
+-- the library; and rows written back as CSV.
+--
+-- The format is RFC 4180 with what spreadsheets and hand-written files need:
+--
+-- * fields are separated by `,` or `;`, whichever the first record holds
+--   more of outside quotes (`,` on a tie or when it holds neither);
+-- * a field may be double-quoted, `""` being a quote inside it; a quoted field
+--   may hold separators and line breaks; spaces around a quoted field and
+--   around an unquoted one are dropped (inside the quotes they are kept);
+-- * lines end with LF or CRLF, the last one may have no line end, and a UTF-8
+--   BOM at the start is ignored;
+-- * a line whose first non-blank character is `#` is a comment (a `#` anywhere
+--   else is data: `jo#e@acme.com` is an email); blank lines are skipped, and
+--   so are records of empty fields only (`,,` from a spreadsheet's blank row);
+-- * the first record is a header when one of its fields is `email` (any case):
+--   the columns are then found by name (`email`, and `role_id` or `role`, in
+--   any order; others ignored). Without a header a record is `email[,role]`.
+--
+-- A row is `{line=, text=, email=, role_id= | role=}`: `line` is the line the
+-- record starts on, `text` the record as it appeared (its lines, without the
+-- last line end), `role_id` the role when it reads as a role id (`user`,
+-- `role_...`; `""` when empty: the caller picks the default) and `role`
+-- otherwise (a role name, resolved when sent). A record that cannot be read is
+-- a row `{line=, text=, error=}` and reading goes on with the next line.
+-- @module close.rows
+
+local core = require "close.core"
+
+local byte, find, sub, concat = string.byte, string.find, string.sub, table.concat
+
+local M = {}
+
+--- The largest file `read` and `parse` accept, in bytes (64 MiB).
+M.MAX_FILE = 64 * 1024 * 1024
+--- The longest field, in bytes (64 KiB): no email or role name comes close.
+M.MAX_FIELD = 64 * 1024
+--- The most fields a record may have (a line of separators alone would
+-- otherwise cost a table entry a byte).
+M.MAX_FIELDS = 1024
+
+local BOM = "\239\187\191"
+local CHUNK = 64 * 1024
+
+-- what ends an unquoted field, by separator
+local UNQUOTED_END = { [","] = '[,"\n]', [";"] = '[;"\n]' }
+
+-- trimmed around unquoted fields (a CR is the first half of a CRLF)
+local SPACE = { [32] = true, [9] = true, [13] = true, [11] = true, [12] = true }
+
+local function size_text(n)
+  if n % (1024 * 1024) == 0 then return ("%d MiB"):format(n / (1024 * 1024)) end
+  if n % 1024 == 0 then return ("%d KiB"):format(n / 1024) end
+  return ("%d bytes"):format(n)
+end
+
+local function too_big()
+  return "the file is larger than the " .. size_text(M.MAX_FILE) .. " limit"
+end
+
+-- Is the physical line at pos blank or a comment?
+local function skippable(s, pos)
+  return find(s, "^[ \t\r\v\f]*\n", pos) or find(s, "^[ \t\r\v\f]*$", pos) or find(s, "^[ \t]*#", pos)
+end
+
+-- The start of the line after the one holding i (n + 1 at the last line).
+local function next_line(s, i, n)
+  local e = find(s, "\n", i, true)
+  return e and e + 1 or n + 1
+end
+
+-- The last byte of a line's text that ends just before `stop` (its LF or the
+-- end of the text), without the CR of a CRLF.
+local function text_end(s, stop)
+  local e = stop - 1
+  if byte(s, e) == 13 then e = e - 1 end
+  return e
+end
+
+-- For the line holding i: the start of the next line and its last byte of text.
+local function rest_of_line(s, i, n)
+  local e = find(s, "\n", i, true) or n + 1
+  return e + 1 <= n and e + 1 or n + 1, text_end(s, e)
+end
+
+-- When a record ends at i (LF, CRLF, a last CR or the end of the text): where
+-- the next record starts and the last byte of this record's text.
+local function record_end(s, i, n)
+  if i > n then return n + 1, text_end(s, n + 1) end
+  local c = byte(s, i)
+  if c == 10 then return i + 1, text_end(s, i) end
+  if c == 13 and (i == n or byte(s, i + 1) == 10) then return i == n and n + 1 or i + 2, i - 1 end
+end
+
+local function count_lines(s, a, b)
+  local k = 0
+  local i = find(s, "\n", a, true)
+  while i and i <= b do
+    k = k + 1
+    i = find(s, "\n", i + 1, true)
+  end
+  return k
+end
+
+-- The separator: the one the first record (past comments and blank lines)
+-- holds more of outside quotes.
+local function detect(s, pos, n)
+  while pos <= n and skippable(s, pos) do pos = next_line(s, pos, n) end
+  local commas, semis, quoted = 0, 0, false
+  local i = find(s, '[",;\n]', pos)
+  while i do
+    local c = byte(s, i)
+    if c == 34 then
+      quoted = not quoted -- a "" escape flips twice
+    elseif not quoted then
+      if c == 10 then break end
+      if c == 44 then commas = commas + 1 else semis = semis + 1 end
+    end
+    i = find(s, '[",;\n]', i + 1)
+  end
+  return semis > commas and ";" or ","
+end
+
+-- Reads the record at pos. Returns fields, next, last, quoted, long: the
+-- fields, where the next record starts, the last byte of this one's text,
+-- whether a field was quoted, the first field over MAX_FIELD (or nil).
+-- On malformed input returns nil, resume, last, message: reading goes on at
+-- `resume`, the start of the line after the one where the problem shows.
+local function read_record(s, pos, n, sep)
+  local max, stop = M.MAX_FIELD, UNQUOTED_END[sep]
+  local sepb = byte(sep)
+  local fields, quoted, long, i = {}, false, nil, pos
+  while true do
+    local k = #fields + 1
+    if k > M.MAX_FIELDS then
+      local resume, last = rest_of_line(s, i, n)
+      return nil, resume, last, ("more than %d fields"):format(M.MAX_FIELDS)
+    end
+    i = find(s, "[^ \t]", i) or n + 1
+    if byte(s, i) == 34 then
+      quoted = true
+      local open = i
+      local parts, len, j = {}, 0, i + 1
+      while true do
+        local q = find(s, '"', j, true)
+        if not q then
+          -- the quote swallowed the rest of the text: drop only the line it opens on
+          local resume, last = rest_of_line(s, open, n)
+          return nil, resume, last, ("unterminated quote in field %d"):format(k)
+        end
+        len = len + (q - j)
+        if len <= max then parts[#parts + 1] = sub(s, j, q - 1) end
+        if byte(s, q + 1) ~= 34 then
+          i = q + 1
+          break
+        end
+        len = len + 1
+        if len <= max then parts[#parts + 1] = '"' end
+        j = q + 2
+      end
+      if len > max then long = long or k end
+      fields[k] = len <= max and concat(parts) or ""
+      local close = i - 1
+      i = find(s, "[^ \t]", i) or n + 1
+      if byte(s, i) ~= sepb and not record_end(s, i, n) then
+        local nl = find(s, "\n", open, true)
+        if nl and nl < close then
+          -- a "field" over several lines with text after it: most likely a
+          -- stray quote that ran on to the next one; keep the lines it took
+          local resume, last = rest_of_line(s, open, n)
+          return nil, resume, last, ("unterminated quote in field %d"):format(k)
+        end
+        local resume, last = rest_of_line(s, i, n)
+        return nil, resume, last, ("text after the closing quote of field %d"):format(k)
+      end
+    else
+      local q = find(s, stop, i) or n + 1
+      if byte(s, q) == 34 then
+        local resume, last = rest_of_line(s, q, n)
+        return nil, resume, last,
+          ("quote inside unquoted field %d (quote the whole field and double its quotes)"):format(k)
+      end
+      if q - i > max then
+        long = long or k
+        fields[k] = ""
+      else
+        local e = q - 1
+        while e >= i and SPACE[byte(s, e)] do e = e - 1 end
+        fields[k] = sub(s, i, e)
+      end
+      i = q
+    end
+    if byte(s, i) == sepb then
+      i = i + 1
+    else
+      local nxt, last = record_end(s, i, n)
+      return fields, nxt, last, quoted, long
+    end
+  end
+end
+
+-- Is this first record a header? Returns its columns when it is.
+local function header_columns(fields)
+  local email, role_id, role
+  for k, f in ipairs(fields) do
+    local name = f:lower():match("^%s*(.-)%s*$")
+    if name == "email" then email = email or k
+    elseif name == "role_id" then role_id = role_id or k
+    elseif name == "role" then role = role or k
+    end
+  end
+  -- a role_id column wins over a role column: an id needs no lookup
+  if email then return { email = email, role = role_id or role } end
+end
+
+local function role_row(row, role)
+  -- a role that reads as an id is one (a malformed id is refused later as an
+  -- id rather than looked up as a name); anything else is a role name
+  if role == "" or core.validate_role(role) or role:lower():match("^role_") then
+    row.role_id = role
+  else
+    row.role = role
+  end
+  return row
+end
+
+local function all_empty(fields, from)
+  for k = from or 1, #fields do
+    if fields[k] ~= "" then return false end
+  end
+  return true
+end
+
+--- Parses the text of a membership file.
+-- @tparam string text the whole file
+-- @treturn table the rows, in file order (see the module doc; error rows included)
+-- @treturn table `{separator=, header=bool, header_text=, columns={email=i, role=j}}`
+--   (`columns.role` is nil when a header names no role column; `header_text`
+--   is the header record as it appeared, for a `.failed` file to start with)
+-- @return or nil and a message when the text is over `MAX_FILE`
+function M.parse(text)
+  if type(text) ~= "string" then error("close.rows: parse expects a string, got " .. type(text), 2) end
+  if #text > M.MAX_FILE then return nil, too_big() end
+  local s, n = text, #text
+  local pos = sub(s, 1, 3) == BOM and 4 or 1
+  local sep = detect(s, pos, n)
+  local info = { separator = sep, header = false, columns = { email = 1, role = 2 } }
+  local rows, line, first = {}, 1, true
+  while pos <= n do
+    if skippable(s, pos) then
+      pos = next_line(s, pos, n)
+      line = line + 1
+    else
+      local fields, nxt, last, quoted, long = read_record(s, pos, n, sep)
+      local raw = sub(s, pos, last)
+      if not fields then
+        rows[#rows + 1] = { line = line, text = raw, error = quoted } -- the 4th value is then the message
+        first = false
+      elseif not quoted and all_empty(fields) then -- luacheck: ignore 542
+        -- a spreadsheet's blank row
+      elseif long then
+        rows[#rows + 1] = { line = line, text = raw,
+          error = ("field %d is longer than %s"):format(long, size_text(M.MAX_FIELD)) }
+        first = false
+      else
+        local cols = first and header_columns(fields)
+        first = false
+        if cols then
+          info.header, info.header_text, info.columns = true, raw, cols
+        else
+          cols = info.columns
+          local email = fields[cols.email]
+          local row = { line = line, text = raw }
+          if not email then
+            row.error = ("no email column (the header puts it in column %d; this record has %d field%s)")
+              :format(cols.email, #fields, #fields == 1 and "" or "s")
+          elseif email == "" then
+            row.error = ("empty email (column %d)"):format(cols.email)
+          elseif not info.header and not all_empty(fields, 3) then
+            row.error = ("more than 2 fields and no header row: a record is email%srole" ..
+              " (quote a field that holds '%s')"):format(sep, sep)
+          else
+            row.email = email
+            role_row(row, fields[cols.role] or "")
+          end
+          rows[#rows + 1] = row
+        end
+      end
+      line = line + count_lines(s, pos, nxt - 1)
+      pos = nxt
+    end
+  end
+  return rows, info
+end
+
+--- Reads a membership file.
+-- @param path a file name, `-` for the standard input, or an open file handle
+--   (read to its end, not closed)
+-- @treturn table the rows (see `parse`)
+-- @treturn table the file's info (see `parse`)
+-- @return or nil and a message (a file that cannot be opened or read, or one
+--   over `MAX_FILE`: refused before it is read when its size is known)
+function M.read(path)
+  local f, own = path, false
+  if path == "-" then
+    f = io.stdin
+  elseif type(path) == "string" then
+    local err
+    f, err = io.open(path, "rb")
+    if not f then return nil, err end
+    own = true
+  elseif io.type(path) ~= "file" then
+    error("close.rows: read expects a path or an open file, got " .. type(path), 2)
+  end
+  local function fail(err)
+    if own then f:close() end
+    return nil, err
+  end
+  if own then
+    local size = f:seek("end")
+    if size and size > M.MAX_FILE then return fail(too_big()) end
+    f:seek("set")
+  end
+  -- in chunks, so that a pipe or a growing file cannot take more than the limit
+  local parts, total = {}, 0
+  while true do
+    local chunk, err = f:read(CHUNK)
+    if not chunk then
+      if err then return fail(err) end
+      break
+    end
+    total = total + #chunk
+    if total > M.MAX_FILE then return fail(too_big()) end
+    parts[#parts + 1] = chunk
+  end
+  if own then f:close() end
+  return M.parse(concat(parts))
+end
+
+-- Quotes a field when reading it back would not give it whole.
+local function field(v, what, i)
+  if type(v) ~= "string" then
+    error(("close.rows: to_csv: row %d: %s must be a string, got %s"):format(i, what, type(v)), 3)
+  end
+  if v == "" and what == "email" or find(v, '[,;"\r\n]') or find(v, "^%s") or find(v, "%s$") or find(v, "^#") then
+    return '"' .. v:gsub('"', '""') .. '"'
+  end
+  return v
+end
+
+--- Writes rows as CSV: a header `email,role`, then a record a row (its
+-- `role_id` or else its `role`), fields quoted where needed, LF line ends.
+-- Error rows are left out. `parse` reads the text back to the same rows.
+-- @tparam table list rows `{email=, role_id= | role=}`
+-- @treturn string the CSV text
+function M.to_csv(list)
+  local out = { "email,role\n" }
+  for i, row in ipairs(list) do
+    if not row.error then
+      out[#out + 1] = field(row.email, "email", i) .. "," .. field(row.role_id or row.role or "", "role", i) .. "\n"
+    end
+  end
+  return concat(out)
+end
+
+return M
