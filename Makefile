@@ -157,7 +157,7 @@ build/bare_curl: bench/bare_curl.c
 	@mkdir -p build
 	$(CC) $(WARN) $(DEFS) -O2 -o $@ $< -lcurl
 
-bench: $(CORE) build/bare_curl
+bench: $(CORE) $(CORE_JIT) build/bare_curl
 	bench/run.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
 
 # API docs from the sources; an LDoc warning (undocumented or malformed) fails.

@@ -107,3 +107,8 @@ for _, r in ipairs(require("bench.memory").run((url:gsub("/api/v1$", "/free/api/
   print(("  %s: RSS %+d KiB%s"):format(r.what, r.grew,
     r.fds and (", descriptors %d before the client, %d after its close"):format(r.fds[1], r.fds[2]) or ""))
 end
+
+-- 5 and 6. a batch at the rate limit (bench/batch.lua); BENCH_BATCH=0 skips it
+if os.getenv("BENCH_BATCH") ~= "0" then
+  require("bench.batch").run(tonumber(os.getenv("BENCH_BATCH_N") or 2000), os.getenv("CLOSE_TEST_APP_URL"))
+end

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: starts the benchmark's upstream (bench/nginx.conf.in, a free
 # loopback port, a private directory) next to the local Close-compatible
-# server, and runs bench/run.lua with CLOSE_BENCH_URL set.
+# server and the app nginx (scripts/with-openresty.sh), and runs the command
+# (bench/run.lua) with CLOSE_BENCH_URL set.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/test/lib/ports.sh"
@@ -16,4 +17,4 @@ for try in 1 2 3 4 5; do
 done
 export CLOSE_BENCH_URL="http://127.0.0.1:$port/api/v1"
 # not exec: the trap above must run to stop this nginx
-"$root/scripts/with-server.sh" "$@"
+"$root/scripts/with-openresty.sh" "$@"

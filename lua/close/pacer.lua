@@ -1,10 +1,11 @@
 --- The pacer: one per client, a state per endpoint group (method + path
 -- template), fed by every response's rate-limit state and consulted before
--- every send of a batch. It spreads the calls a group has left over the time
--- until its window resets, so that `remaining` reaches 0 no sooner than
--- `reset`; a 429 pauses the whole group until the reset it names and halves
--- the group's rate, which then grows back as calls succeed. Groups never
--- slow each other.
+-- every send of a batch. It sends at an even pace a little under the limit
+-- (the window, learnt from the longest `reset` seen, over `limit`), and waits
+-- for the next window when `remaining` (less what is on its way) is spent,
+-- so that `remaining` reaches 0 no sooner than `reset`; a 429 pauses the
+-- whole group until the reset it names and halves the group's rate, which
+-- then grows back as calls succeed. Groups never slow each other.
 -- @module close.pacer
 
 local M = {}
@@ -29,10 +30,20 @@ end
 local function state(p, g)
   local s = p.groups[g]
   if not s then
-    s = { next_at = 0, paused_until = 0, interval = 0, factor = 1, inflight = 0, limited = 0 }
+    s = { next_at = 0, paused_until = 0, factor = 1, inflight = 0, limited = 0, window = 0 }
     p.groups[g] = s
   end
   return s
+end
+
+-- What is aimed at: a little under the limit, so that calls sent at an even
+-- pace never make one of the server's windows overflow.
+local HEADROOM = 0.985
+
+-- the spacing between sends: the window over its limit, slowed by 429s
+local function interval(s)
+  if not s.limit or s.limit <= 0 or s.window <= 0 then return 0 end
+  return s.window / (s.limit * HEADROOM) / s.factor
 end
 
 --- Seconds to wait before a send to group g at time now (0: go now); the
@@ -40,7 +51,11 @@ end
 function Pacer:delay(g, now)
   local s = state(self, g)
   local at = math.max(now, s.next_at, s.paused_until)
-  s.next_at = at + s.interval / s.factor
+  -- nothing left in this window (less what is on its way): wait for the next
+  if s.remaining and s.window_end and at < s.window_end and s.remaining - s.inflight <= 0 then
+    at = s.window_end
+  end
+  s.next_at = at + interval(s)
   s.inflight = s.inflight + 1
   return at - now
 end
@@ -51,16 +66,14 @@ end
 function Pacer:update(g, now, rate_limit, status, hint)
   local s = state(self, g)
   if s.inflight > 0 then s.inflight = s.inflight - 1 end
-  local remaining, reset = rate_limit and rate_limit.remaining, rate_limit and rate_limit.reset
-  if remaining and reset and reset >= 0 then
-    -- what is left of the window, less what is on its way already
-    local left = remaining - s.inflight
-    if left <= 0 then
-      s.paused_until = math.max(s.paused_until, now + reset)
-      s.interval = reset / math.max(rate_limit.limit or 1, 1)
-    else
-      s.interval = reset / left
-    end
+  local limit, remaining, reset = rate_limit and rate_limit.limit, rate_limit and rate_limit.remaining,
+    rate_limit and rate_limit.reset
+  if limit and limit > 0 then s.limit = limit end
+  if reset and reset >= 0 then
+    -- the window's length: the longest reset seen (a reset is what is left of one)
+    if reset > s.window then s.window = reset end
+    s.window_end = now + reset
+    s.remaining = remaining
   end
   if status == 429 then
     s.limited = s.limited + 1
@@ -71,17 +84,19 @@ function Pacer:update(g, now, rate_limit, status, hint)
   end
 end
 
---- Whether group g can take calls now without waiting (for auto concurrency).
+--- Whether group g can take more calls at once (for auto concurrency):
+-- not paused, and no more than one send waiting for its slot.
 function Pacer:has_room(g, now)
   local s = self.groups[g]
-  return not s or (s.paused_until <= now and s.next_at <= now)
+  return not s or (s.paused_until <= now and s.next_at <= now + interval(s))
 end
 
 --- The groups' states, for reports and specs.
 function Pacer:snapshot()
   local out = {}
   for g, s in pairs(self.groups) do
-    out[g] = { interval = s.interval, factor = s.factor, paused_until = s.paused_until, limited = s.limited }
+    out[g] = { interval = interval(s), factor = s.factor, paused_until = s.paused_until, limited = s.limited,
+      limit = s.limit, window = s.window }
   end
   return out
 end

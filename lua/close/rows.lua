@@ -36,6 +36,9 @@ local M = {}
 M.MAX_FILE = 64 * 1024 * 1024
 --- The longest field, in bytes (64 KiB): no email or role name comes close.
 M.MAX_FIELD = 64 * 1024
+--- The most records (rows, error rows included) a file may have: a row
+-- costs a few hundred bytes, and no organization has that many members.
+M.MAX_ROWS = 1000000
 --- The most fields a record may have (a line of separators alone would
 -- otherwise cost a table entry a byte).
 M.MAX_FIELDS = 1024
@@ -59,15 +62,15 @@ local function too_big()
   return "the file is larger than the " .. size_text(M.MAX_FILE) .. " limit"
 end
 
--- Is the physical line at pos blank or a comment?
-local function skippable(s, pos)
-  return find(s, "^[ \t\r\v\f]*\n", pos) or find(s, "^[ \t\r\v\f]*$", pos) or find(s, "^[ \t]*#", pos)
-end
-
--- The start of the line after the one holding i (n + 1 at the last line).
-local function next_line(s, i, n)
-  local e = find(s, "\n", i, true)
-  return e and e + 1 or n + 1
+-- When the physical line at pos is blank or a comment: where the next starts.
+local function skip(s, pos, n)
+  local _, e = find(s, "^[ \t\r\v\f]*\n", pos)
+  if e then return e + 1 end
+  if find(s, "^[ \t\r\v\f]*$", pos) then return n + 1 end
+  if find(s, "^[ \t]*#", pos) then
+    e = find(s, "\n", pos, true)
+    return e and e + 1 or n + 1
+  end
 end
 
 -- The last byte of a line's text that ends just before `stop` (its LF or the
@@ -106,10 +109,15 @@ end
 -- The separator: the one the first record (past comments and blank lines)
 -- holds more of outside quotes.
 local function detect(s, pos, n)
-  while pos <= n and skippable(s, pos) do pos = next_line(s, pos, n) end
+  while pos <= n do
+    local nxt = skip(s, pos, n)
+    if not nxt then break end
+    pos = nxt
+  end
   local commas, semis, quoted = 0, 0, false
   local i = find(s, '[",;\n]', pos)
-  while i do
+  -- past MAX_FIELDS separators the record is refused anyway: stop counting
+  while i and commas + semis <= M.MAX_FIELDS do
     local c = byte(s, i)
     if c == 34 then
       quoted = not quoted -- a "" escape flips twice
@@ -248,8 +256,9 @@ function M.parse(text)
   local info = { separator = sep, header = false, columns = { email = 1, role = 2 } }
   local rows, line, first = {}, 1, true
   while pos <= n do
-    if skippable(s, pos) then
-      pos = next_line(s, pos, n)
+    local skipped = skip(s, pos, n)
+    if skipped then
+      pos = skipped
       line = line + 1
     else
       local fields, nxt, last, quoted, long = read_record(s, pos, n, sep)
@@ -287,6 +296,7 @@ function M.parse(text)
           rows[#rows + 1] = row
         end
       end
+      if #rows > M.MAX_ROWS then return nil, ("the file has more than %d records"):format(M.MAX_ROWS) end
       line = line + count_lines(s, pos, nxt - 1)
       pos = nxt
     end

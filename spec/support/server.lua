@@ -45,9 +45,19 @@ function M.reset() return control("POST", "/reset", {}) end
 --- Queues faults for the next API requests, or token requests with
 --- target = "oauth" (see test/server/close_server.lua).
 function M.faults(list) return control("POST", "/faults", list) end
---- Sets the rate limiter and the OAuth access token lifetime:
---- {rate_limit = N, rate_window = seconds, token_lifetime = seconds}.
+--- Sets the rate limiter, the OAuth access token lifetime and the latency:
+--- {rate_limit = N (per key and endpoint group, default 1000),
+---  rate_window = seconds (default 1), org_rate_limit = N (all keys and
+---  groups; default 3 * rate_limit, cjson.null restores that),
+---  rate_limit_body = "json" | "none" | "alternate" (of a 429),
+---  retry_after = true (a 429 also sends Retry-After; default false),
+---  latency = seconds, latency_jitter = seconds (each 0..10, default 0),
+---  token_lifetime = seconds}. Returns the whole config.
 function M.config(t) return control("POST", "/config", t) end
+--- API request counters since the last reset: {requests = N,
+--- by_status = {["200"] = N, ...}, by_group = {["POST /api/v1/membership/"] = N, ...},
+--- max_concurrency = N, in_flight = N, connections = N (distinct connections)}.
+function M.stats() return control("GET", "/stats") end
 --- A new token family without the login flow:
 --- {access_token, refresh_token, expires_in, expires_at (epoch seconds)}.
 function M.oauth_grant() return control("POST", "/oauth/grant", {}) end

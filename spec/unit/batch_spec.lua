@@ -183,15 +183,16 @@ describe("close.pacer", function()
     assert.equal("GET /organization/{id}/", pacer.group("GET", "/organization/orga_X1/?_fields=memberships"))
   end)
 
-  it("spreads what is left of a window over the time until its reset", function()
+  it("sends at an even pace a little under the limit, learnt from the headers", function()
     local p = pacer.new()
     local g = "POST /membership/"
-    assert.equal(0, p:delay(g, 0))
-    p:update(g, 0.1, { limit = 40, remaining = 10, reset = 1 }, 200)
-    -- 10 left for 1 s: one each 0.1 s
+    assert.equal(0, p:delay(g, 0)) -- nothing known yet: go
+    p:update(g, 0.1, { limit = 40, remaining = 39, reset = 1 }, 200)
+    local step = 1 / (40 * 0.985)
     assert.equal(0, p:delay(g, 0.1))
-    assert.is_true(math.abs(p:delay(g, 0.1) - 0.1) < 1e-9)
-    assert.is_true(math.abs(p:delay(g, 0.1) - 0.2) < 1e-9)
+    assert.is_true(math.abs(p:delay(g, 0.1) - step) < 1e-9)
+    assert.is_true(math.abs(p:delay(g, 0.1) - 2 * step) < 1e-9)
+    assert.is_true(math.abs(p:snapshot()[g].interval - step) < 1e-9)
   end)
 
   it("holds a group with nothing left until its reset", function()

@@ -22,9 +22,9 @@ local function interpreter()
 end
 
 describe("close.rows", function()
-  local max_file, max_field = rows.MAX_FILE, rows.MAX_FIELD
+  local limits = { rows.MAX_FILE, rows.MAX_FIELD, rows.MAX_FIELDS, rows.MAX_ROWS }
   after_each(function()
-    rows.MAX_FILE, rows.MAX_FIELD = max_file, max_field
+    rows.MAX_FILE, rows.MAX_FIELD, rows.MAX_FIELDS, rows.MAX_ROWS = limits[1], limits[2], limits[3], limits[4]
   end)
 
   it("reads email,role records: spaces trimmed, line and text kept", function()
@@ -264,6 +264,29 @@ describe("close.rows", function()
         { line = 4, error = "field 1 is longer than 64 KiB" },
         { line = 6, email = "e@x.com", role_id = "user" },
       }, fields_of(list))
+    end)
+
+    it("refuses a record of over 1024 fields, and reads the next", function()
+      assert.equal(1024, rows.MAX_FIELDS)
+      local many = "a@x.com" .. (","):rep(1024)
+      local list, info = rows.parse(many .. "\n" .. "a@x.com" .. (","):rep(1023) .. "\nb@x.com,user\n")
+      assert.equal(",", info.separator)
+      assert.same({
+        { line = 1, error = "more than 1024 fields" },
+        { line = 2, email = "a@x.com", role_id = "" },
+        { line = 3, email = "b@x.com", role_id = "user" },
+      }, fields_of(list))
+      assert.equal(many, list[1].text)
+      -- picking the separator counts no further than a record may go (there ';' leads 4 to 0)
+      rows.MAX_FIELDS = 3
+      assert.equal(";", select(2, rows.parse("a;b;c;d;e,f,g,h,i,j,k\n")).separator)
+    end)
+
+    it("refuses a file of over a million records (error rows included)", function()
+      assert.equal(1000000, rows.MAX_ROWS)
+      rows.MAX_ROWS = 3
+      assert.equal(3, #rows.parse("email,role\n# c\na@x.com\n\n,,\nb@x.com\n\"c@x.com"))
+      assert.same({ nil, "the file has more than 3 records" }, { rows.parse("a@x.com\nb@x.com\nc@x.com\nd\n") })
     end)
 
     it("refuses a text or a file over 64 MiB, before reading a regular file", function()

@@ -8,11 +8,18 @@
 -- code; POST /oauth2/token/ exchanges codes and rotates refresh tokens. Each
 -- code exchange (or /_test/oauth/grant) starts a token family; presenting an
 -- already used refresh token of a family revokes the whole family.
+--
+-- Rate limits like Close's (per key and endpoint group, and 3x that per
+-- organization), a RateLimit header on every authenticated API response, a
+-- remote latency (POST /_test/config: latency, latency_jitter) and request
+-- counters (GET /_test/stats) for concurrency benchmarks.
 
 local cjson = require "cjson.safe"
 
 local ngx = ngx
 local null = cjson.null
+
+math.randomseed(ngx.now() * 1000 + ngx.worker.pid())   -- for latency_jitter
 
 local _M = {}
 
@@ -57,6 +64,7 @@ local MAX_LOGGED_BODY = 256 * 1024
 
 local state_dict = ngx.shared.close_state
 local log_dict = ngx.shared.close_log
+local stats_dict = ngx.shared.close_stats
 
 ---------------------------------------------------------------------------
 -- JSON output. The distro's lua-cjson cannot tell an empty array from an
@@ -288,12 +296,23 @@ local function user_view(m)
 end
 
 ---------------------------------------------------------------------------
--- Rate limiting: a fixed window counter per credential. A generation number
--- in the key lets a config change start fresh counts.
+-- Rate limiting like Close's: fixed windows of rate_window seconds, counted
+--   * per credential and endpoint group (method + path template, ids
+--     replaced by {id}: "PUT /api/v1/membership/{id}/"): rate_limit calls;
+--   * per organization, across every key and group: org_rate_limit calls
+--     (default ORG_LIMIT_FACTOR * rate_limit).
+-- A call counts in both only when admitted; a refused call counts nowhere,
+-- so a group at its limit never uses up the organization's calls. Both
+-- windows share one clock (same index, same reset). A generation number in
+-- the keys lets a config change start fresh counts.
+
+local ORG_LIMIT_FACTOR = 3
+local RATE_BODY_MODES = { json = true, none = true, alternate = true }
 
 local function rate_config()
-    return state_dict:get("rate_limit") or DEFAULT_RATE_LIMIT,
-           state_dict:get("rate_window") or DEFAULT_RATE_WINDOW
+    local limit = state_dict:get("rate_limit") or DEFAULT_RATE_LIMIT
+    return limit, state_dict:get("rate_window") or DEFAULT_RATE_WINDOW,
+           state_dict:get("org_rate_limit") or ORG_LIMIT_FACTOR * limit
 end
 
 local function round_seconds(s)
@@ -306,23 +325,148 @@ local function format_number(n)
     return s
 end
 
--- Counts one call; returns allowed, header value, limit, window, reset.
-local function rate_check(credential)
-    local limit, window = rate_config()
+-- Counts one call of `group` by `credential`. Returns a table:
+-- {allowed, header (RateLimit value), limit, window, reset, scope}, where
+-- scope says which limit refused the call ("key" or "organization").
+-- The header is the group's; its remaining is the smaller of the group's
+-- and the organization's, so that it reaches 0 whichever limit is hit.
+local function rate_check(credential, group)
+    local limit, window, org_limit = rate_config()
     ngx.update_time()
     local now = ngx.now()
     local index = math.floor(now / window)
     local reset = round_seconds((index + 1) * window - now)
     local gen = state_dict:get("rate_gen") or 0
-    local key = "rl:" .. gen .. ":" .. ngx.md5(credential) .. ":" .. index
-    local count, err = state_dict:incr(key, 1, 0, window + 1)
-    if not count then
-        ngx.log(ngx.ERR, "rate counter failed: ", err)
-        count = 1
+    local key = "rl:" .. gen .. ":k:" .. ngx.md5(credential) .. ":" .. ngx.md5(group) .. ":" .. index
+    local org_key = "rl:" .. gen .. ":org:" .. index
+    -- No yield from here to the increments: one worker, so this is atomic.
+    local count, org_count = state_dict:get(key) or 0, state_dict:get(org_key) or 0
+    local scope
+    if count >= limit then
+        scope = "key"
+    elseif org_count >= org_limit then
+        scope = "organization"
+    else
+        local err
+        count, err = state_dict:incr(key, 1, 0, window + 1)
+        if not count then
+            ngx.log(ngx.ERR, "rate counter failed: ", err)
+            count = 1
+        end
+        org_count, err = state_dict:incr(org_key, 1, 0, window + 1)
+        if not org_count then
+            ngx.log(ngx.ERR, "organization rate counter failed: ", err)
+            org_count = 1
+        end
     end
-    local remaining = math.max(limit - count, 0)
-    local header = string.format("limit=%d, remaining=%d, reset=%s", limit, remaining, format_number(reset))
-    return count <= limit, header, limit, window, reset
+    local remaining = scope and 0 or math.max(math.min(limit - count, org_limit - org_count), 0)
+    return {
+        allowed = scope == nil,
+        header = string.format("limit=%d, remaining=%d, reset=%s", limit, remaining, format_number(reset)),
+        limit = scope == "organization" and org_limit or limit,
+        window = window,
+        reset = reset,
+        scope = scope,
+    }
+end
+
+-- Whether a path segment is an object id: a known prefix, or any lowercase
+-- prefix whose rest has a capital or a digit ("pinned_views" is no id).
+local ID_PREFIXES = { memb = true, orga = true, user = true, role = true, save = true, lead = true,
+                      cont = true, acti = true, oppo = true, task = true }
+
+local function is_id_segment(seg)
+    local prefix, rest = seg:match("^([a-z][a-z0-9]*)_([A-Za-z0-9]+)$")
+    return prefix ~= nil and (ID_PREFIXES[prefix] or rest:find("[A-Z0-9]") ~= nil)
+end
+
+-- The endpoint group of a request: "METHOD /api/v1/path/{id}/" (HEAD counts as GET).
+local function endpoint_group()
+    local method = ngx.req.get_method()
+    if method == "HEAD" then method = "GET" end
+    local path = ngx.var.uri:gsub("[^/]+", function(seg)
+        if is_id_segment(seg) then return "{id}" end
+    end)
+    if #path > 200 then path = path:sub(1, 200) .. "..." end   -- a stray long path stays one short key
+    return method .. " " .. path
+end
+
+-- 429 body by config rate_limit_body: Close's JSON (json), empty (none), or
+-- json and none in turn, starting with json (alternate).
+local function rate_limit_body_mode()
+    local mode = state_dict:get("rate_limit_body") or "json"
+    if mode == "alternate" then
+        local n = state_dict:incr("rate_body_n", 1, 0)
+        return n % 2 == 1 and "json" or "none"
+    end
+    return mode
+end
+
+local function send_rate_limited(rl)
+    local headers = {}
+    if state_dict:get("retry_after") then
+        headers["Retry-After"] = tostring(math.ceil(rl.reset))
+    end
+    if rate_limit_body_mode() == "none" then
+        return send_raw(429, "", "text/plain", headers)
+    end
+    return send_json(429, { error = {
+        rate_reset = rl.reset,
+        message = "API call count exceeded for this period",
+        rate_limit = rl.limit,
+        rate_window = rl.window,
+        rate_limit_type = rl.scope,
+    } }, headers)
+end
+
+---------------------------------------------------------------------------
+-- Latency of a remote API: config latency (fixed) + uniform 0..latency_jitter
+-- seconds before an API or token request is answered. ngx.sleep yields, so
+-- concurrent requests wait side by side; every handler does its state
+-- read-modify-write after this, without yielding in between.
+
+local MAX_LATENCY = 10
+
+local function apply_latency()
+    local fixed = state_dict:get("latency") or 0
+    local jitter = state_dict:get("latency_jitter") or 0
+    local s = fixed + (jitter > 0 and math.random() * jitter or 0)
+    s = math.min(math.max(s, 0), 2 * MAX_LATENCY)
+    if s > 0 then
+        ngx.sleep(s)
+    end
+end
+
+---------------------------------------------------------------------------
+-- Counters of API requests for GET /_test/stats, in the close_stats dict:
+--   n:requests, s:<status>, g:<group>, inflight, max_inflight, conns, c:<serial>
+-- In-flight requests are counted up on entry and down in the log phase
+-- (which runs however the request ended). A per-worker epoch, bumped by
+-- /_test/reset, keeps a request that began before a reset from counting
+-- down after it.
+
+local stats_epoch = 0
+
+local function stats_enter(group)
+    ngx.ctx.stats_epoch = stats_epoch
+    stats_dict:incr("n:requests", 1, 0)
+    stats_dict:incr("g:" .. group, 1, 0)
+    local serial = ngx.var.connection
+    if serial and stats_dict:safe_add("c:" .. serial, true) then
+        stats_dict:incr("conns", 1, 0)
+    end
+    local n = stats_dict:incr("inflight", 1, 0) or 0
+    if n > (stats_dict:get("max_inflight") or 0) then
+        stats_dict:set("max_inflight", n)
+    end
+end
+
+local function stats_leave()
+    if ngx.ctx.stats_epoch ~= stats_epoch then return end
+    ngx.ctx.stats_epoch = nil
+    local n = stats_dict:incr("inflight", -1, 1)
+    if n and n < 0 then stats_dict:set("inflight", 0) end
+    stats_dict:incr("s:" .. tostring(ngx.status), 1, 0)
 end
 
 ---------------------------------------------------------------------------
@@ -979,10 +1123,16 @@ local function route(path, body)
 end
 
 function _M.api()
+    local group = endpoint_group()
+    stats_enter(group)
     local body = read_body()
     local scheme, credential, why = authenticate()
     local fault = take_fault()
     log_request(body, scheme, credential ~= nil, fault)
+
+    -- The remote latency, before anything is answered; from here on nothing
+    -- yields (but a delay or hang fault), so handlers update state atomically.
+    apply_latency()
 
     -- Faults act like the ingress in front of the API: before auth and limits.
     if fault and apply_fault(fault) then
@@ -999,19 +1149,19 @@ function _M.api()
         return send_error(401, "Invalid API key")
     end
 
-    local allowed, header, limit, window, reset = rate_check(credential)
-    ngx.header["RateLimit"] = header
-    if not allowed then
-        return send_json(429, { error = {
-            rate_reset = reset,
-            message = "API call count exceeded for this period",
-            rate_limit = limit,
-            rate_window = window,
-        } })
+    local rl = rate_check(credential, group)
+    ngx.header["RateLimit"] = rl.header
+    if not rl.allowed then
+        return send_rate_limited(rl)
     end
 
     local path = ngx.var.uri:sub(#"/api/v1" + 1)
     return route(path, body)
+end
+
+-- log_by_lua of /api/v1/: the request is over, however it ended.
+function _M.log()
+    stats_leave()
 end
 
 ---------------------------------------------------------------------------
@@ -1131,6 +1281,7 @@ local function token_endpoint()
     log_request(body, (form.client_id or form.client_secret) and "client_secret_post" or "none",
                 client_ok, fault, summary)
 
+    apply_latency()    -- then no yield (but a fault's) until the tokens are stored
     if fault and apply_fault(fault) then
         return
     end
@@ -1259,15 +1410,36 @@ local function control_reset()
     state_dict:flush_expired()
     log_dict:flush_all()
     log_dict:flush_expired()
+    stats_epoch = stats_epoch + 1        -- requests under way count no more
+    stats_dict:flush_all()
+    stats_dict:flush_expired()
     save_state(seed_state())
     return send_json(200, { ok = true })
 end
 
 local function config_view()
-    local limit, window = rate_config()
-    return { rate_limit = limit, rate_window = window, token_lifetime = token_lifetime() }
+    local limit, window, org_limit = rate_config()
+    return {
+        rate_limit = limit,
+        rate_window = window,
+        org_rate_limit = org_limit,
+        rate_limit_body = state_dict:get("rate_limit_body") or "json",
+        retry_after = state_dict:get("retry_after") or false,
+        latency = state_dict:get("latency") or 0,
+        latency_jitter = state_dict:get("latency_jitter") or 0,
+        token_lifetime = token_lifetime(),
+    }
 end
 
+local function check_seconds(v, name, max)
+    if v ~= nil and (type(v) ~= "number" or not (v >= 0 and v <= max)) then
+        return name .. " must be a number of seconds in [0, " .. max .. "]"
+    end
+end
+
+-- POST: sets the given keys (others keep their values; /_test/reset restores
+-- the defaults). org_rate_limit = null drops the override. Any rate key, or
+-- none of the others, starts counting afresh.
 local function control_config(body)
     if ngx.req.get_method() == "POST" then
         local obj = cjson.decode(body)
@@ -1275,11 +1447,27 @@ local function control_config(body)
             return send_error(400, "expected a JSON object")
         end
         local limit, window, lifetime = obj.rate_limit, obj.rate_window, obj.token_lifetime
+        local org, mode, retry_after = obj.org_rate_limit, obj.rate_limit_body, obj.retry_after
+        local latency, jitter = obj.latency, obj.latency_jitter
         if limit ~= nil and (type(limit) ~= "number" or limit < 0 or limit % 1 ~= 0) then
             return send_error(400, "rate_limit must be a non-negative integer")
         end
         if window ~= nil and (type(window) ~= "number" or window <= 0 or window > 3600) then
             return send_error(400, "rate_window must be a number of seconds in (0, 3600]")
+        end
+        if org ~= nil and org ~= null and (type(org) ~= "number" or org < 0 or org % 1 ~= 0) then
+            return send_error(400, "org_rate_limit must be a non-negative integer or null (3 * rate_limit)")
+        end
+        if mode ~= nil and not RATE_BODY_MODES[mode] then
+            return send_error(400, 'rate_limit_body must be "json", "none" or "alternate"')
+        end
+        if retry_after ~= nil and type(retry_after) ~= "boolean" then
+            return send_error(400, "retry_after must be a boolean")
+        end
+        local bad = check_seconds(latency, "latency", MAX_LATENCY)
+                    or check_seconds(jitter, "latency_jitter", MAX_LATENCY)
+        if bad then
+            return send_error(400, bad)
         end
         if lifetime ~= nil
            and (type(lifetime) ~= "number" or not (lifetime > 0 and lifetime <= MAX_TOKEN_LIFETIME)) then
@@ -1287,13 +1475,45 @@ local function control_config(body)
         end
         if limit then state_dict:set("rate_limit", limit) end
         if window then state_dict:set("rate_window", window) end
+        if org == null then
+            state_dict:delete("org_rate_limit")
+        elseif org then
+            state_dict:set("org_rate_limit", org)
+        end
+        if mode then
+            state_dict:set("rate_limit_body", mode)
+            state_dict:delete("rate_body_n")          -- alternate starts with json
+        end
+        if retry_after ~= nil then state_dict:set("retry_after", retry_after) end
+        if latency then state_dict:set("latency", latency) end
+        if jitter then state_dict:set("latency_jitter", jitter) end
         if lifetime then state_dict:set("token_lifetime", lifetime) end  -- for tokens issued from now on
-        -- Start counting afresh, unless only the token lifetime changed.
-        if limit or window or lifetime == nil then
+        -- Start counting afresh on a rate change, or when nothing else changed.
+        if limit or window or org ~= nil
+           or not (lifetime or mode or retry_after ~= nil or latency or jitter) then
             state_dict:incr("rate_gen", 1, 0)
         end
     end
     return send_json(200, config_view())
+end
+
+local function control_stats()
+    local by_status, by_group = {}, {}
+    for _, k in ipairs(stats_dict:get_keys(0)) do
+        local kind, name = k:match("^([sg]):(.*)$")
+        if kind then
+            local t = kind == "s" and by_status or by_group
+            t[name] = stats_dict:get(k)
+        end
+    end
+    return send_json(200, {
+        requests = stats_dict:get("n:requests") or 0,
+        by_status = by_status,
+        by_group = by_group,
+        in_flight = stats_dict:get("inflight") or 0,
+        max_concurrency = stats_dict:get("max_inflight") or 0,
+        connections = stats_dict:get("conns") or 0,
+    })
 end
 
 local function control_faults(body)
@@ -1373,6 +1593,7 @@ local CONTROL = {
     ["/config"] = { GET = control_config, POST = control_config },
     ["/faults"] = { GET = control_faults, POST = control_faults },
     ["/requests"] = { GET = control_requests },
+    ["/stats"] = { GET = control_stats },
     ["/state"] = { GET = control_state },
     ["/ping"] = { GET = function() return send_json(200, { ok = true }) end },
 }
