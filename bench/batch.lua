@@ -77,4 +77,35 @@ function M.run(n, app_url)
   end
 end
 
+--- A sync of n lines, a tenth of them changes (half new members, half role
+-- changes), at the same latency and limit; then the same sync again.
+function M.sync(n)
+  n = n or 2000
+  setup()
+  local seed, rows = {}, {}
+  local changes = math.floor(n / 10)
+  for i = 1, n - changes / 2 do seed[#seed + 1] = { email = ("sync%d@acme.com"):format(i), role_id = "user" } end
+  server.add_members(seed)
+  for i = 1, n do
+    rows[i] = { line = i, email = ("sync%d@acme.com"):format(i), role_id = i <= changes / 2 and "superuser" or "user" }
+  end
+  local client = close.new{ api_key = server.api_key, base_url = server.http_url }
+  local t0 = core.now()
+  local plan = assert(client:plan_sync(rows))
+  local planned = core.now() - t0
+  local t1 = core.now()
+  local out = client:apply_plan(plan)
+  local applied = core.now() - t1
+  local ok = 0
+  for _, o in ipairs(out) do if o.ok then ok = ok + 1 end end
+  local again = assert(client:plan_sync(rows))
+  local writes = 0
+  for _, item in ipairs(again.items) do if item.action ~= "unchanged" then writes = writes + 1 end end
+  print(("sync of %d lines with %d changes (%d created, %d role changes): plan %.1f s; %d of %d applied in %.1f s "
+    .. "(%.1f changes/s); %d answered 429; the second sync plans %d writes"):format(n, #out,
+    plan.counts.create or 0, plan.counts.change_role or 0, planned, ok, #out, applied, ok / applied,
+    server.stats().by_status["429"] or 0, writes))
+  client:close()
+end
+
 return M

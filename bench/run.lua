@@ -112,3 +112,8 @@ end
 if os.getenv("BENCH_BATCH") ~= "0" then
   require("bench.batch").run(tonumber(os.getenv("BENCH_BATCH_N") or 2000), os.getenv("CLOSE_TEST_APP_URL"))
 end
+
+-- 7. a sync of 2,000 lines with a tenth changed (bench/batch.lua)
+if os.getenv("BENCH_BATCH") ~= "0" then
+  require("bench.batch").sync(tonumber(os.getenv("BENCH_SYNC_N") or 2000))
+end

@@ -218,6 +218,7 @@ end
 close.null = require("cjson.safe").null
 
 local MEMBERSHIP = "/membership/"
+local ORG_MAX_BODY = 64 * 1048576
 local memb_id = validate.id("memb_")
 local save_id = validate.id("save_")
 
@@ -493,6 +494,8 @@ function Client:memberships(opts)
   for i, l in ipairs(lists) do expand[i] = l .. "__user" end
   local org, err, meta = driver.call(c, {
     method = "GET", path = "/organization/" .. core.urlencode(c.organization_id) .. "/", idempotent = true,
+    -- an organization of thousands is several MiB: more than max_body, bounded still
+    max_body = math.max(c.max_body, ORG_MAX_BODY),
     query = { _fields = "id," .. table.concat(lists, ","), _expand = table.concat(expand, ",") },
   })
   if not org then return nil, err end

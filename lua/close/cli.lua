@@ -232,7 +232,7 @@ local function read_keep(path)
 end
 
 -- Writes the lines of what is left to do (failed, invalid, not started).
-local function write_failed(path, lines)
+local function write_failed(path, lines, header)
   if not path then return nil end
   if #lines == 0 then
     os.remove(path) -- a list from an earlier run would mislead
@@ -240,6 +240,8 @@ local function write_failed(path, lines)
   end
   local f = io.open(path, "w")
   if not f then return nil end
+  -- the file's header row, so that its columns read back the same way
+  if header then f:write(header, "\n") end
   for _, line in ipairs(lines) do f:write(line, "\n") end
   f:close()
   return path
@@ -295,6 +297,7 @@ function M.run(env)
   if opts.command == "export" then return export(env, opts, errout) end
 
   local rows, rerr = rows_mod.read(opts.file)
+  local info = rows and rerr or {}
   if not rows then
     errout("close-provision: cannot read " .. opts.file .. ": " .. tostring(rerr))
     return 2
@@ -369,7 +372,7 @@ function M.run(env)
     for _, item in ipairs(plan.items) do o.item(item, item.action == "invalid" and "invalid" or "planned") end
     o.summary({ items = #plan.items, command = opts.command, applied = false })
     if #left > 0 and opts.command == "provision" then
-      write_failed(opts.file ~= "-" and opts.file .. ".failed", left)
+      write_failed(opts.file ~= "-" and opts.file .. ".failed", left, info.header and info.header_text)
     end
     return invalid > 0 and 1 or 0
   end
@@ -453,7 +456,8 @@ function M.run(env)
       o.item(oc.item, "not_started")
     end
   end
-  local failed_file = write_failed(opts.file ~= "-" and opts.file .. ".failed", left)
+  local failed_file = write_failed(opts.file ~= "-" and opts.file .. ".failed", left,
+    info.header and info.header_text)
   o.summary({ items = #plan.items, command = opts.command, applied = true, stopped = stopped,
     failed_file = failed_file })
   return (#left > 0 or stopped) and 1 or 0

@@ -124,13 +124,13 @@ end
 
 -- send: one attempt through the transport; always returns a response table
 -- or nil and an error of the shape {kind=, message=}
-local function send(c, h, method, url, body, remaining)
+local function send(c, h, method, url, body, remaining, max_body)
   local res, terr = c.transport({
     method = method, url = url, body = body,
     headers = body and h.body or h.plain, header_lines = body and h.body_lines or h.plain_lines,
     timeout = remaining < c.timeout and remaining or c.timeout,
     connect_timeout = remaining < c.connect_timeout and remaining or c.connect_timeout,
-    ca_file = c.ca_file, max_body = c.max_body,
+    ca_file = c.ca_file, max_body = max_body or c.max_body,
   })
   if res then return res end
   -- a transport of the user's may return anything: make it the shape we need
@@ -237,7 +237,7 @@ function M.call(c, req)
       if d > 0 and d < remaining then c.sleep(d) end
     end
     local t0 = clock()
-    local res, terr = send(c, h, method, url, body, remaining)
+    local res, terr = send(c, h, method, url, body, remaining, req.max_body)
     local a = { method = method, url = url, attempt = attempt, duration = clock() - t0 }
     if res then
       local doc = interpret(c, a, res)

@@ -310,7 +310,8 @@ end
 -- @treturn table the rows (see `parse`)
 -- @treturn table the file's info (see `parse`)
 -- @return or nil and a message (a file that cannot be opened or read, or one
---   over `MAX_FILE`: refused before it is read when its size is known)
+--   over `MAX_FILE`: a file's size is checked after its first 64 KiB, a
+--   stream stops at the limit)
 function M.read(path)
   local f, own = path, false
   if path == "-" then
@@ -327,11 +328,6 @@ function M.read(path)
     if own then f:close() end
     return nil, err
   end
-  if own then
-    local size = f:seek("end")
-    if size and size > M.MAX_FILE then return fail(too_big()) end
-    f:seek("set")
-  end
   -- in chunks, so that a pipe or a growing file cannot take more than the limit
   local parts, total = {}, 0
   while true do
@@ -339,6 +335,12 @@ function M.read(path)
     if not chunk then
       if err then return fail(err) end
       break
+    end
+    if own and total == 0 then
+      -- a file that can be read tells its size (a directory gives EISDIR above)
+      local size = f:seek("end")
+      if size and size > M.MAX_FILE then return fail(too_big()) end
+      f:seek("set", #chunk)
     end
     total = total + #chunk
     if total > M.MAX_FILE then return fail(too_big()) end

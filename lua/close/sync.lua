@@ -181,8 +181,13 @@ M.ACTIONS = { create = true, reactivate = true, change_role = true, deactivate =
 local function apply_item(client, item)
   local a = item.action
   if a == "create" or a == "reactivate" then
-    -- Close reactivates an inactive member on create; ensure sets the role too
-    return client:ensure_membership{ email = item.email, role_id = item.role_id }
+    -- the plan has read the organization already: create (Close reactivates an
+    -- inactive member so) and set the role if the member came back with another
+    local m, err, meta = client:create_membership{ email = item.email, role_id = item.role_id }
+    if m and m.role_id ~= nil and m.role_id ~= item.role_id then
+      return client:update_membership(m.id, { role_id = item.role_id })
+    end
+    return m, err, meta
   elseif a == "change_role" then
     return client:update_membership(item.membership_id, { role_id = item.role_id })
   elseif a == "deactivate" then

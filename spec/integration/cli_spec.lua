@@ -129,6 +129,13 @@ describe("close-provision", function()
     assert.truthy(members()["jo#e@acme.com"])
   end)
 
+  it(".failed keeps the file's header row, so that it reads back the same way", function()
+    local f = file("name,role,email\nBoss,admin,boss@acme.com\nAnn,user,ann2@acme.com\n")
+    local code = run(f)
+    assert.equal(1, code)
+    assert.equal("name,role,email\nBoss,admin,boss@acme.com\n", read(f .. ".failed"))
+  end)
+
   it("reads stdin with -", function()
     local code, out = run("--journal /dev/null -", nil, "stdin1@acme.com,user\n")
     assert.equal(0, code, out)

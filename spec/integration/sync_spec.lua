@@ -89,4 +89,15 @@ describe("sync against the local server", function()
     for _, m in ipairs(server.state().memberships) do by[m.email] = m end
     assert.is_false(by["sam@acme.com"].active)
   end)
+
+  it("reads an organization of 3,000 members, more than max_body holds", function()
+    local list = {}
+    for i = 1, 3000 do list[i] = { email = ("big%d@acme.com"):format(i), role_id = "user" } end
+    assert.equal(3000, server.add_members(list).added)
+    local all, err = client:memberships()
+    assert.is_nil(err and tostring(err))
+    assert.equal(3002, #all) -- and the seed's two active members
+    local plan = assert(client:plan_sync(rows{ { "big1@acme.com", "user" }, { "big2@acme.com", "superuser" } }))
+    assert.same({ "big1@acme.com unchanged", "big2@acme.com change_role" }, actions(plan))
+  end)
 end)

@@ -66,6 +66,8 @@ function M.oauth_grant() return control("POST", "/oauth/grant", {}) end
 function M.oauth_stats() return control("GET", "/oauth") end
 --- The API requests the server received since the last reset.
 function M.requests() return control("GET", "/requests") end
+--- Adds members in one request: {{email=, role_id=, active=}, ...}.
+function M.add_members(list) return control("POST", "/members", { members = list }) end
 --- The organization's memberships as the server holds them.
 function M.state() return control("GET", "/state") end
 

@@ -1417,6 +1417,30 @@ local function control_reset()
     return send_json(200, { ok = true })
 end
 
+-- POST /_test/members {members = {{email=, role_id=, active=}, ...}}: adds
+-- members in one go (a benchmark's organization of thousands), skipping
+-- addresses already there.
+local function control_members(body)
+    local obj = cjson.decode(body)
+    if not is_object(obj) or type(obj.members) ~= "table" then
+        return send_error(400, "expected {members = [{email, role_id, active}, ...]}")
+    end
+    local st = load_state()
+    local added = 0
+    for _, m in ipairs(obj.members) do
+        if type(m) ~= "table" or type(m.email) ~= "string" or not is_valid_role(m.role_id or "user") then
+            return send_error(400, "each member needs an email and a valid role_id")
+        end
+        local email = m.email:lower()
+        if not find_member_by_email(st, email) then
+            st.members[#st.members + 1] = new_member(email, "Bulk", "Member", m.role_id or "user", m.active ~= false)
+            added = added + 1
+        end
+    end
+    save_state(st)
+    return send_json(200, { added = added })
+end
+
 local function config_view()
     local limit, window, org_limit = rate_config()
     return {
@@ -1590,6 +1614,7 @@ local CONTROL = {
     ["/oauth/grant"] = { POST = control_oauth_grant },
     ["/oauth"] = { GET = control_oauth_stats },
     ["/reset"] = { POST = control_reset },
+    ["/members"] = { POST = control_members },
     ["/config"] = { GET = control_config, POST = control_config },
     ["/faults"] = { GET = control_faults, POST = control_faults },
     ["/requests"] = { GET = control_requests },
