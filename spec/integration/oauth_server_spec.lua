@@ -85,12 +85,6 @@ local function assert_token_pair(body)
   assert.equal(ADMIN_USER_ID, body.user_id)
 end
 
-local function stats(t)
-  local out = { token_requests = 0, refreshes = 0, codes_exchanged = 0, families_revoked = 0, invalid_grant = 0 }
-  for k, v in pairs(t) do out[k] = v end
-  return out
-end
-
 -- Sleeps until the wall clock passes epoch time `t` (bounded: tokens here live <= 1 s).
 local function sleep_past(t)
   local wait = t - core.time() + 0.05
@@ -171,7 +165,8 @@ describe("OAuth 2 on the local server", function()
       local again = assert_oauth_error(400, "invalid_grant",
         token{ grant_type = "authorization_code", code = code, redirect_uri = REDIRECT })
       assert.matches("already used", again.error_description)
-      assert.same(stats{ token_requests = 2, codes_exchanged = 1, invalid_grant = 1 }, server.oauth_stats())
+      assert.same(server.oauth_counts{ token_requests = 2, codes_exchanged = 1, invalid_grant = 1 },
+        server.oauth_stats())
     end)
 
     it("needs the authorize request's redirect_uri and a code it issued", function()
@@ -184,7 +179,8 @@ describe("OAuth 2 on the local server", function()
       assert_oauth_error(400, "invalid_request", token{ grant_type = "authorization_code", redirect_uri = REDIRECT })
       -- refused attempts did not use the code up
       assert.equal(200, token{ grant_type = "authorization_code", code = code, redirect_uri = REDIRECT }.status)
-      assert.same(stats{ token_requests = 5, codes_exchanged = 1, invalid_grant = 3 }, server.oauth_stats())
+      assert.same(server.oauth_counts{ token_requests = 5, codes_exchanged = 1, invalid_grant = 3 },
+        server.oauth_stats())
     end)
 
     it("works over plain HTTP too", function()
@@ -210,13 +206,13 @@ describe("OAuth 2 on the local server", function()
       for _, t in ipairs{ g.access_token, r1.access_token, r2.access_token } do
         assert.equal(200, me(t).status)
       end
-      assert.same(stats{ token_requests = 2, refreshes = 2 }, server.oauth_stats())
+      assert.same(server.oauth_counts{ token_requests = 2, refreshes = 2 }, server.oauth_stats())
     end)
 
     it("refuses an unknown refresh token with invalid_grant", function()
       assert_oauth_error(400, "invalid_grant", refresh("refresh_" .. ("A"):rep(32)))
       assert_oauth_error(400, "invalid_request", token{ grant_type = "refresh_token" })
-      assert.same(stats{ token_requests = 2, invalid_grant = 1 }, server.oauth_stats())
+      assert.same(server.oauth_counts{ token_requests = 2, invalid_grant = 1 }, server.oauth_stats())
     end)
 
     it("revokes the whole family when a used refresh token comes back", function()
@@ -235,7 +231,7 @@ describe("OAuth 2 on the local server", function()
       end
       assert_oauth_error(400, "invalid_grant", refresh(r1.refresh_token))
       assert_oauth_error(400, "invalid_grant", refresh(g.refresh_token))
-      assert.same(stats{ token_requests = 4, refreshes = 1, families_revoked = 1, invalid_grant = 3 },
+      assert.same(server.oauth_counts{ token_requests = 4, refreshes = 1, families_revoked = 1, invalid_grant = 3 },
                   server.oauth_stats())
 
       -- another family is untouched
@@ -307,7 +303,7 @@ describe("OAuth 2 on the local server", function()
         token{ grant_type = "refresh_token", refresh_token = g.refresh_token, client_id = "oa2client_other" })
       -- the refresh token was not used up
       assert.equal(200, refresh(g.refresh_token).status)
-      assert.same(stats{ token_requests = 4, refreshes = 1 }, server.oauth_stats())
+      assert.same(server.oauth_counts{ token_requests = 4, refreshes = 1 }, server.oauth_stats())
     end)
 
     it("needs a form body: another content type is 400 invalid_request", function()
@@ -325,14 +321,14 @@ describe("OAuth 2 on the local server", function()
       local body = encode_form{ client_id = server.oauth_client_id, client_secret = server.oauth_client_secret,
                                 grant_type = "refresh_token" } .. "&refresh_token=a&refresh_token=b"
       assert_oauth_error(400, "invalid_request", token({}, { body = body }))
-      assert.same(stats{ token_requests = 3 }, server.oauth_stats())
+      assert.same(server.oauth_counts{ token_requests = 3 }, server.oauth_stats())
     end)
 
     it("answers another method with 405, not counted as a token request", function()
       local res = request{ method = "GET", url = server.token_url }
       assert.equal(405, res.status)
       assert.equal("POST", res.headers.allow)
-      assert.same(stats{}, server.oauth_stats())
+      assert.same(server.oauth_counts{}, server.oauth_stats())
     end)
   end)
 
@@ -353,7 +349,7 @@ describe("OAuth 2 on the local server", function()
       end
       -- the faulted requests did not use the refresh token
       assert.equal(200, refresh(g.refresh_token).status)
-      assert.same(stats{ token_requests = 3, refreshes = 1 }, server.oauth_stats())
+      assert.same(server.oauth_counts{ token_requests = 3, refreshes = 1 }, server.oauth_stats())
       local faults = {}
       for _, r in ipairs(server.requests()) do faults[#faults + 1] = r.fault end
       assert.same({ "status", cjson.null, "status", "status", cjson.null }, faults)
@@ -443,10 +439,10 @@ describe("OAuth 2 on the local server", function()
     local g = server.oauth_grant()
     refresh(server.oauth_grant().refresh_token)
     server.faults{ { mode = "status", status = 500, target = "oauth" } }
-    assert.same(stats{ token_requests = 1, refreshes = 1 }, server.oauth_stats())
+    assert.same(server.oauth_counts{ token_requests = 1, refreshes = 1 }, server.oauth_stats())
 
     server.reset()
-    assert.same(stats{}, server.oauth_stats())
+    assert.same(server.oauth_counts{}, server.oauth_stats())
     assert.equal(3600, server.config{}.token_lifetime)
     assert.same({}, server.requests())
     assert.equal("The access token is invalid.", json(me(g.access_token)).error)
