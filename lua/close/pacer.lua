@@ -51,8 +51,10 @@ end
 function Pacer:delay(g, now)
   local s = state(self, g)
   local at = math.max(now, s.next_at, s.paused_until)
-  -- nothing left in this window (less what is on its way): wait for the next
-  if s.remaining and s.window_end and at < s.window_end and s.remaining - s.inflight <= 0 then
+  -- the server says nothing is left in this window: wait for the next. (What
+  -- is on its way is not subtracted: it may land in the next window, and the
+  -- even pace already keeps a window from overflowing.)
+  if s.remaining and s.window_end and at < s.window_end and s.remaining <= 0 then
     at = s.window_end
   end
   s.next_at = at + interval(s)
