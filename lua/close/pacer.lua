@@ -2,9 +2,9 @@
 -- template), fed by every response's rate-limit state and consulted before
 -- every send of a batch. It sends at an even pace a little under the limit
 -- (the window, learnt from the longest `reset` seen, over `limit`), and waits
--- for the next window when `remaining` (less what is on its way) is spent,
+-- for the next window when the server says `remaining` is spent,
 -- so that `remaining` reaches 0 no sooner than `reset`; a 429 pauses the
--- whole group until the reset it names and halves the group's rate, which
+-- whole group until the reset it names and slows the group by a fifth, which
 -- then grows back as calls succeed. Groups never slow each other.
 -- @module close.pacer
 
@@ -38,7 +38,7 @@ end
 
 -- What is aimed at: a little under the limit, so that calls sent at an even
 -- pace never make one of the server's windows overflow.
-local HEADROOM = 0.985
+local HEADROOM = 0.97
 
 -- the spacing between sends: the window over its limit, slowed by 429s
 local function interval(s)
@@ -80,9 +80,11 @@ function Pacer:update(g, now, rate_limit, status, hint)
   if status == 429 then
     s.limited = s.limited + 1
     s.paused_until = math.max(s.paused_until, now + (hint or reset or 1))
-    s.factor = math.max(MIN_FACTOR, s.factor / 2)
+    -- a fifth slower: one 429 is mostly a window edge met a little early, and
+    -- halving for it cost a third of the rate; a storm still slows fast
+    s.factor = math.max(MIN_FACTOR, s.factor * 0.8)
   elseif status and status < 400 then
-    s.factor = math.min(1, s.factor + 0.05)
+    s.factor = math.min(1, s.factor + 0.02)
   end
 end
 

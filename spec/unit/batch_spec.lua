@@ -188,7 +188,7 @@ describe("close.pacer", function()
     local g = "POST /membership/"
     assert.equal(0, p:delay(g, 0)) -- nothing known yet: go
     p:update(g, 0.1, { limit = 40, remaining = 39, reset = 1 }, 200)
-    local step = 1 / (40 * 0.985)
+    local step = 1 / (40 * 0.97)
     assert.equal(0, p:delay(g, 0.1))
     assert.is_true(math.abs(p:delay(g, 0.1) - step) < 1e-9)
     assert.is_true(math.abs(p:delay(g, 0.1) - 2 * step) < 1e-9)
@@ -204,16 +204,18 @@ describe("close.pacer", function()
     assert.is_false(p:has_room(g, 0.2))
   end)
 
-  it("pauses on a 429, halves the rate, and grows it back as calls succeed", function()
+  it("pauses on a 429, slows the group by a fifth, and grows it back as calls succeed", function()
     local p = pacer.new()
     local g, other = "POST /membership/", "GET /me/"
     p:delay(g, 0)
     p:update(g, 1, { limit = 40, remaining = 20, reset = 1 }, 429, 3)
-    assert.equal(0.5, p:snapshot()[g].factor)
+    assert.is_true(math.abs(p:snapshot()[g].factor - 0.8) < 1e-9)
     assert.equal(4, p:snapshot()[g].paused_until)
     assert.equal(3, p:delay(g, 1))
     assert.equal(0, p:delay(other, 1))
-    for _ = 1, 20 do p:update(g, 5, nil, 200) end
+    for _ = 1, 5 do p:update(g, 5, nil, 200) end
+    assert.is_true(p:snapshot()[g].factor < 0.95)
+    for _ = 1, 10 do p:update(g, 5, nil, 200) end
     assert.equal(1, p:snapshot()[g].factor)
   end)
 end)
