@@ -231,10 +231,10 @@ end
 local PREDEFINED = { admin = true, superuser = true, user = true, restricteduser = true }
 
 --- Lists the organization's roles (GET /role/), cached per client.
--- @return list of role tables (`id`, `name`, ...) ; or nil, err
+-- @return list of role tables (`id`, `name`, ...), nil, meta (`cached = true` when cached) ; or nil, err
 function Client:roles()
   local c = config(self, "roles")
-  if c.roles then return c.roles end
+  if c.roles then return c.roles, nil, { cached = true } end
   local roles, skip, meta = {}, 0, nil
   for _ = 1, 100 do -- bounded: 100 pages of roles is far past any real organization
     local page, err
@@ -248,7 +248,7 @@ function Client:roles()
     end
     if page.has_more ~= true or #data == 0 then
       c.roles = roles
-      return roles
+      return roles, nil, meta
     end
     skip = skip + #data
   end
@@ -524,22 +524,22 @@ end
 --- The membership of `email`: the active one, else the inactive one
 -- (`active = false`), else nil with no error.
 -- @tparam table args `{email = string}`
--- @return membership table (as in `memberships`) or nil ; or nil, err
+-- @return membership table (as in `memberships`) or nil, nil, meta ; or nil, err
 function Client:find_membership(args)
   local c = config(self, "find_membership")
   check_args("find_membership", args)
   local errs = validate.fields(args, { email = validate.email }, { "email" })
   if errs then return nil, Error.validation(errs, "GET", c.base_url .. "/organization/") end
-  local all, err = self:memberships{ inactive = true }
+  local all, err, meta = self:memberships{ inactive = true }
   if not all then return nil, err end
   local key, found = email_key(args.email), nil
   for _, m in ipairs(all) do
     if type(m.email) == "string" and email_key(m.email) == key then
-      if m.active then return m end
+      if m.active then return m, nil, meta end
       found = found or m
     end
   end
-  return found
+  return found, nil, meta
 end
 
 --- The idempotent call automation wants: afterwards `email` has an active
