@@ -10,18 +10,24 @@ local close = require "close"
 
 local path = ... or "examples/members.csv"
 -- the file format of bin/close-provision: "email,role" with '#' comments
-local rows = assert(require("close.cli").read_rows(path))
+local rows = assert(require("close.rows").read(path))
 
 local ok, failed = 0, {}
 for i, row in ipairs(rows) do
-  local m, err, meta = close.create_membership{ email = row.email, role_id = row.role_id, role = row.role }
+  local m, err, meta
+  if row.error then -- a line the reader could not make a row of
+    err = "line " .. row.line .. ": " .. row.error
+  else
+    m, err, meta = close.create_membership{ email = row.email, role_id = row.role_id, role = row.role }
+  end
   if m then
     ok = ok + 1
     print(("[%d/%d] %-28s %-16s -> %s (%d attempt%s)"):format(i, #rows, row.email, row.role_id or row.role,
       m.id, meta.attempts, meta.attempts == 1 and "" or "s"))
   else
     failed[#failed + 1] = row.text
-    print(("[%d/%d] %-28s %-16s FAILED %s"):format(i, #rows, row.email, row.role_id or row.role, tostring(err)))
+    print(("[%d/%d] %-28s %-16s FAILED %s"):format(i, #rows, tostring(row.email or ""),
+      tostring(row.role_id or row.role or ""), tostring(err)))
   end
 end
 print(("%d of %d provisioned, %d failed"):format(ok, #rows, #failed))

@@ -119,11 +119,6 @@ local function parse_args(argv)
   return opts
 end
 
---- Reads the rows of a membership file (see close.rows).
-function M.read_rows(path)
-  return rows_mod.read(path)
-end
-
 -- The journal: "email<TAB>action<TAB>role_id<TAB>membership_id" a line. An
 -- item is done when the journal holds the same address, action and role.
 local function journal_key(email, action, role_id)
