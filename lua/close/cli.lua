@@ -157,7 +157,9 @@ local function output(env, opts)
       return
     end
     local quiet_ok = status ~= "failed" and status ~= "invalid" and status ~= "not_started"
-    if opts.quiet and quiet_ok then return end
+    -- on a terminal the progress line tells what is done; what failed stays above it
+    if (opts.quiet or o.progress) and quiet_ok then return end
+    if o.progress then io.stderr:write("\r\27[K") end
     if not opts.verbose and (status == "skipped" or (status == "planned" and item.action == "unchanged")
       or (status == "done" and item.action == "unchanged")) then return end
     local where = item.line and ("line " .. item.line) or "member"
@@ -392,12 +394,11 @@ function M.run(env)
   local streak, streak_kind, stopped = 0, nil, nil
   local progress = env.progress
   if progress == nil then progress = env.out == nil and not opts.json and not opts.quiet and core.isatty(1) end
+  o.progress = progress
   local t0, finished = core.now(), 0
-  local outcomes = client:apply_plan({ items = (function()
-    local t = {}
-    for _, item in ipairs(plan.items) do if writes[item.action] then t[#t + 1] = item end end
-    return t
-  end)() }, {
+  local to_write = {}
+  for _, item in ipairs(plan.items) do if writes[item.action] then to_write[#to_write + 1] = item end end
+  local outcomes = client:apply_plan({ items = to_write }, {
     concurrency = opts.concurrency,
     skip = function(item)
       if done[journal_key(item.email, item.action, item.role_id)] then
@@ -439,11 +440,14 @@ function M.run(env)
         local rate = finished / math.max(core.now() - t0, 1e-3)
         local limited = 0
         for _, g in pairs(client:pacing()) do limited = limited + g.limited end
-        io.stderr:write(("\r%d done, %.1f/s, 429s: %d   "):format(finished, rate, limited))
+        local eta = rate > 0 and (#to_write - finished) / rate or 0
+        io.stderr:write(("\r%d/%d done, %.1f/s, ETA %ds, 429s: %d   "):format(finished, #to_write, rate,
+          math.ceil(eta), limited))
       end
     end,
   })
   if progress then io.stderr:write("\n") end
+  o.progress = false
   if journal then journal:close() end
   for _, oc in ipairs(outcomes) do
     if oc.err and oc.err.kind == "not_started" then
