@@ -228,8 +228,6 @@ local function copy(t)
   return out
 end
 
-local PREDEFINED = { admin = true, superuser = true, user = true, restricteduser = true }
-
 --- Lists the organization's roles (GET /role/), cached per client.
 -- @return list of role tables (`id`, `name`, ...), nil, meta (`cached = true` when cached) ; or nil, err
 function Client:roles()
@@ -258,33 +256,16 @@ function Client:roles()
 end
 
 -- Resolves `role` (a name) to a role id, in place; returns nil or an error.
+-- GET /role/ only for a name that is not a predefined role.
 local function resolve_role(self, args, method, url)
   if args.role == nil then return end
-  local wanted = args.role:lower():gsub("^%s+", ""):gsub("%s+$", "")
-  local resolved
-  if PREDEFINED[wanted] then
-    resolved = wanted
-  else
+  local resolved = validate.role_named(args.role)
+  if not resolved then
     local roles, err = self:roles()
     if not roles then return err end
-    local matches, names = {}, {}
-    for _, r in ipairs(roles) do
-      if type(r.name) == "string" then
-        names[#names + 1] = r.name
-        if r.name:lower() == wanted then matches[#matches + 1] = r end
-      end
-    end
-    if #matches == 0 then
-      table.sort(names)
-      return Error.validation({ role = ("unknown role '%s' (roles: %s)"):format(args.role,
-        #names > 0 and table.concat(names, ", ") or "none") }, method, url)
-    elseif #matches > 1 then
-      local ids = {}
-      for _, r in ipairs(matches) do ids[#ids + 1] = r.id .. " (" .. r.name .. ")" end
-      return Error.validation({ role = ("ambiguous role name '%s' matches %s: give role_id"):format(
-        args.role, table.concat(ids, ", ")) }, method, url)
-    end
-    resolved = matches[1].id
+    local why
+    resolved, why = validate.role_named(args.role, roles)
+    if not resolved then return Error.validation({ role = why }, method, url) end
   end
   args.role, args.role_id = nil, resolved
 end

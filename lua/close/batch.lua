@@ -84,6 +84,14 @@ local function limiter(conc, max)
   return l
 end
 
+-- An item's outcome, recorded as both schedulers do: in its place, fed to
+-- the concurrency, and the error returned when it stops the batch.
+local function settle(c, lim, outcomes, i, result, err, meta)
+  outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
+  lim.after(c.pacer, c.clock(), result ~= nil)
+  if type(err) == "table" and FATAL[err.kind] then return err end
+end
+
 -- ---------------------------------------------------------------------------
 -- Plain Lua: coroutines and a scheduler over close.core.multi
 
@@ -121,9 +129,8 @@ local function run_plain(c, client, items, fn, conc, max, on_result, stop)
   c.pacer = c.pacer or pacer.new()
 
   local function finish(i, result, err, meta)
-    outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
-    lim.after(c.pacer, clock(), result ~= nil)
-    if err and FATAL[err.kind] and not stopped then stopped = err end
+    local fatal = settle(c, lim, outcomes, i, result, err, meta)
+    stopped = stopped or fatal
     if on_result then
       local ok, why = pcall(on_result, i, items[i], result, err, meta)
       if not ok and not raised then raised = "on_result raised: " .. tostring(why) end
@@ -209,13 +216,13 @@ end
 -- ---------------------------------------------------------------------------
 -- OpenResty: ngx.thread per item; cosockets and ngx.sleep never block
 
-local function run_ngx(c, client, items, fn, conc, max, on_result)
+local function run_ngx(c, client, items, fn, conc, max, on_result, stop)
   local ngx = rawget(_G, "ngx")
   local spawn, wait, kill = ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill
   -- light threads exist where cosockets do: refuse elsewhere (init_worker, log...)
   local can, why = c.check_phase()
   if not can then error("close: batch: " .. tostring(why):gsub("^close: ", ""), 3) end
-  local n, clock = #items, c.clock
+  local n = #items
   local outcomes, lim = {}, limiter(conc, max)
   -- the threads running (a dense list, for ngx.thread.wait), the item of
   -- each, and by item index each one's place in the list
@@ -244,6 +251,7 @@ local function run_ngx(c, client, items, fn, conc, max, on_result)
   end
 
   local function fill()
+    stopped = stopped or asked_to_stop(stop)
     while not stopped and not raised and next_i <= n and #threads < lim.limit do
       local i = next_i
       next_i = next_i + 1
@@ -285,9 +293,8 @@ local function run_ngx(c, client, items, fn, conc, max, on_result)
     if not fine then
       if not raised then raised = ("item %d raised: %s"):format(i, tostring(result)) end
     else
-      outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
-      lim.after(c.pacer, clock(), result ~= nil)
-      if type(err) == "table" and FATAL[err.kind] and not stopped then stopped = err end
+      local fatal = settle(c, lim, outcomes, i, result, err, meta)
+      stopped = stopped or fatal
       if failed and not raised then raised = "on_result raised: " .. tostring(failed) end
     end
     fill()

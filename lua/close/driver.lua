@@ -91,12 +91,13 @@ function M.query_string(query)
 end
 
 --- The request headers of a client, built once at `close.new`: a table for
--- calls without a body and one with Content-Type, each with the same lines
+-- calls without a body and one with Content-Type (`content_type`, JSON by
+-- default), each with the same lines
 -- as one string (`lines`) that the libcurl transport takes as it is.
 -- Transports must not change them.
-function M.headers(auth_header, user_agent)
+function M.headers(auth_header, user_agent, content_type)
   local plain = { ["Authorization"] = auth_header, ["User-Agent"] = user_agent, ["Accept"] = "application/json" }
-  local with_body = { ["Content-Type"] = "application/json" }
+  local with_body = { ["Content-Type"] = content_type or "application/json" }
   for k, v in pairs(plain) do with_body[k] = v end
   local function lines(h)
     local names, out = {}, {}

@@ -194,13 +194,8 @@ end
 -- the headers of each token request: a form, no Authorization (the client
 -- authenticates in the body, as Close's token endpoint wants)
 local function form_headers(c)
-  local h = { ["Content-Type"] = "application/x-www-form-urlencoded", ["Accept"] = "application/json",
-    ["User-Agent"] = c.user_agent }
-  local names = { "Accept", "Content-Type", "User-Agent" }
-  local lines = {}
-  for i, k in ipairs(names) do lines[i] = k .. ": " .. h[k] end
-  local joined = table.concat(lines, "\r\n")
-  return { plain = h, plain_lines = joined, body = h, body_lines = joined }
+  local h = driver.headers(nil, c.user_agent, "application/x-www-form-urlencoded")
+  return { plain = h.body, plain_lines = h.body_lines, body = h.body, body_lines = h.body_lines }
 end
 
 --- Builds the provider of a client (close.new does, from its `oauth` option).

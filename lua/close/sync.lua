@@ -11,33 +11,21 @@
 
 local Error = require "close.error"
 local core = require "close.core"
+local validate = require "close.validate"
 
 local M = {}
-
-local PREDEFINED = { admin = true, superuser = true, user = true, restricteduser = true }
 
 local function key(email) return type(email) == "string" and email:lower() or "" end
 
 -- role (a name or an id) -> role id, or nil and why
 local function resolve(role_id, role, roles)
   if role_id and role_id ~= "" then
-    if PREDEFINED[role_id] then return role_id end
+    if validate.PREDEFINED_ROLES[role_id] then return role_id end
     for _, r in ipairs(roles) do if r.id == role_id then return role_id end end
     return nil, ("unknown role id '%s'"):format(role_id)
   end
-  local wanted = (role or ""):lower():gsub("^%s+", ""):gsub("%s+$", "")
-  if wanted == "" then return "user" end -- no role: the default role of Close
-  if PREDEFINED[wanted] then return wanted end
-  local found = {}
-  for _, r in ipairs(roles) do
-    if type(r.name) == "string" and r.name:lower() == wanted then found[#found + 1] = r end
-  end
-  if #found == 1 then return found[1].id end
-  local names = {}
-  for _, r in ipairs(roles) do if type(r.name) == "string" then names[#names + 1] = r.name end end
-  table.sort(names)
-  if #found > 1 then return nil, ("ambiguous role name '%s': give its role id"):format(role) end
-  return nil, ("unknown role '%s' (roles: %s)"):format(role, #names > 0 and table.concat(names, ", ") or "none")
+  if not role or role:match("^%s*$") then return "user" end -- no role: the default role of Close
+  return validate.role_named(role, roles)
 end
 
 --- The checks of a row that need no server: the email, the role's form,

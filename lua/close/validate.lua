@@ -20,6 +20,32 @@ end
 M.email = check_string(core.validate_email)
 M.role_id = check_string(core.validate_role)
 
+--- Close's predefined roles, whose ids are their names.
+M.PREDEFINED_ROLES = { admin = true, superuser = true, user = true, restricteduser = true }
+
+--- A role name (any case, spaces around ignored) -> its role id, from the
+-- predefined roles or `roles` (the organization's, from GET /role/); or nil
+-- and the reason, naming the candidates.
+function M.role_named(name, roles)
+  local wanted = name:lower():gsub("^%s+", ""):gsub("%s+$", "")
+  if M.PREDEFINED_ROLES[wanted] then return wanted end
+  local matches, names = {}, {}
+  for _, r in ipairs(roles or {}) do
+    if type(r.name) == "string" then
+      names[#names + 1] = r.name
+      if r.name:lower() == wanted then matches[#matches + 1] = r end
+    end
+  end
+  if #matches == 1 then return matches[1].id end
+  if #matches > 1 then
+    local ids = {}
+    for _, r in ipairs(matches) do ids[#ids + 1] = r.id .. " (" .. r.name .. ")" end
+    return nil, ("ambiguous role name '%s' matches %s: give role_id"):format(name, table.concat(ids, ", "))
+  end
+  table.sort(names)
+  return nil, ("unknown role '%s' (roles: %s)"):format(name, #names > 0 and table.concat(names, ", ") or "none")
+end
+
 --- A checker for an id with the given prefix ("memb_", "save_", ...).
 function M.id(prefix)
   return check_string(function(v)

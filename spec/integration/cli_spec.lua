@@ -34,6 +34,13 @@ end
 
 local function count_lines(s) return select(2, (s or ""):gsub("\n", "")) end
 
+-- n lines "<tag><i>@acme.com,user"
+local function team(n, tag)
+  local lines = {}
+  for i = 1, n do lines[i] = ("%s%d@acme.com,user\n"):format(tag, i) end
+  return table.concat(lines)
+end
+
 describe("close-provision", function()
   local created
   local function file(content)
@@ -75,9 +82,7 @@ describe("close-provision", function()
   end)
 
   it("a refused key stops the run and lists every unfinished line as not started", function()
-    local lines = {}
-    for i = 1, 10 do lines[i] = ("k%d@acme.com,user"):format(i) end
-    local f = file(table.concat(lines, "\n") .. "\n")
+    local f = file(team(10, "k"))
     local code, out, err = run("--concurrency 1 " .. f, "ck_wrong_key_000")
     -- the plan itself cannot be read with a wrong key: nothing is written, exit 1
     assert.equal(1, code)
@@ -157,9 +162,7 @@ describe("close-provision", function()
   end)
 
   it("an outage stops the run after a few failures in a row, listing what is left (defect 6)", function()
-    local lines = {}
-    for i = 1, 30 do lines[i] = ("o%d@acme.com,user"):format(i) end
-    local f = file(table.concat(lines, "\n") .. "\n")
+    local f = file(team(30, "o"))
     -- the plan's four reads pass (GET /me/ twice, /organization/, /role/), then every write gets a 503
     server.faults{ { mode = "delay", seconds = 0, times = 4 }, { mode = "status", status = 503, times = 1000 } }
     local code, out = run("--concurrency 1 " .. f)
@@ -217,9 +220,7 @@ describe("close-provision", function()
   end)
 
   it("stopped by SIGINT: journals what ran, prints the summary and .failed, exits 1, no traceback", function()
-    local lines = {}
-    for i = 1, 40 do lines[i] = ("sig%d@acme.com,user"):format(i) end
-    local big = file(table.concat(lines, "\n") .. "\n")
+    local big = file(team(40, "sig"))
     -- four reads for the plan, then slow writes
     server.faults{ { mode = "delay", seconds = 0, times = 4 }, { mode = "delay", seconds = 0.3, times = 40 } }
     local lua = arg and arg[-1] or "lua"

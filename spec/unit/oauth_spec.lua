@@ -107,6 +107,20 @@ local function create(client, email)
   return client:create_membership{ email = email or "jane@acme.com", role_id = "user" }
 end
 
+-- resumes the coroutines in turn until all have ended (bounded)
+local function run_all(threads)
+  for _ = 1, 10000 do
+    local alive = false
+    for _, co in ipairs(threads) do
+      if coroutine.status(co) ~= "dead" then
+        alive = true
+        assert(coroutine.resume(co))
+      end
+    end
+    if not alive then return end
+  end
+end
+
 local function kinds(sim)
   local out = {}
   for _, e in ipairs(sim.log) do if e[1] ~= "attempt" then out[#out + 1] = e[1] end end
@@ -271,16 +285,7 @@ describe("OAuth", function()
       for i = 1, 20 do
         threads[i] = coroutine.create(function() results[i] = { create(client, ("c%d@acme.com"):format(i)) } end)
       end
-      for _ = 1, 10000 do -- bounded round-robin
-        local alive = false
-        for _, co in ipairs(threads) do
-          if coroutine.status(co) ~= "dead" then
-            alive = true
-            assert(coroutine.resume(co))
-          end
-        end
-        if not alive then break end
-      end
+      run_all(threads)
       assert.equal(1, sim.token_requests)
       for i = 1, 20 do
         assert.is_nil(results[i][2])
@@ -312,13 +317,7 @@ describe("OAuth", function()
       sim.yield = true
       local threads, results = {}, {}
       for i = 1, 5 do threads[i] = coroutine.create(function() results[i] = { create(client) } end) end
-      for _ = 1, 10000 do
-        local alive = false
-        for _, co in ipairs(threads) do
-          if coroutine.status(co) ~= "dead" then alive = true assert(coroutine.resume(co)) end
-        end
-        if not alive then break end
-      end
+      run_all(threads)
       assert.equal(1, sim.token_requests)
       for i = 1, 5 do assert.equal("auth", results[i][2].kind) end
     end)
