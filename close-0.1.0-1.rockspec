@@ -47,6 +47,7 @@ build = {
     ["close.pacer"] = "lua/close/pacer.lua",
     ["close.batch"] = "lua/close/batch.lua",
     ["close.sync"] = "lua/close/sync.lua",
+    ["close.guard"] = "lua/close/guard.lua",
     ["close.rows"] = "lua/close/rows.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
