@@ -17,8 +17,22 @@ local function check_string(check)
   end
 end
 
+--- The longest id taken (`role_...`, `memb_...`, `save_...`): Close's are
+-- about 50 characters; a longer one is refused before anything is sent.
+M.MAX_ID_LENGTH = 100
+
+-- the length cap of every id, before its form is checked
+local function capped(check)
+  return function(v, ...)
+    if #v > M.MAX_ID_LENGTH then return nil, ("must be at most %d characters"):format(M.MAX_ID_LENGTH) end
+    return check(v, ...)
+  end
+end
+
 M.email = check_string(core.validate_email)
-M.role_id = check_string(core.validate_role)
+--- `role_id`'s rule: a predefined role or `role_` plus letters and digits,
+-- at most M.MAX_ID_LENGTH characters. Returns nil when valid, else the reason.
+M.role_id = check_string(capped(core.validate_role))
 
 --- A shallow copy of a table (an argument table, a token set).
 function M.copy(t)
@@ -62,11 +76,11 @@ end
 
 --- A checker for an id with the given prefix ("memb_", "save_", ...).
 function M.id(prefix)
-  return check_string(function(v)
+  return check_string(capped(function(v)
     local ok, reason = core.validate_id(v, prefix)
     if ok then return true end
     return nil, reason:gsub("the id prefix", "'" .. prefix .. "'")
-  end)
+  end))
 end
 
 local function enum(...)
