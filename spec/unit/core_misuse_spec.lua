@@ -261,6 +261,8 @@ describe("close.core under misuse", function()
   end)
 
   teardown(function()
-    for _, f in ipairs({ TOKEN_FILE, STORE_FILE, STORE_FILE .. "-wal", STORE_FILE .. "-shm", STORE_FILE .. ".log" }) do os.remove(f) end
+    for _, f in ipairs({ TOKEN_FILE, STORE_FILE, STORE_FILE .. "-wal", STORE_FILE .. "-shm", STORE_FILE .. ".log" }) do
+      os.remove(f)
+    end
   end)
 end)
