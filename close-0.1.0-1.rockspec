@@ -44,6 +44,7 @@ build = {
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.store.sqlite"] = "lua/close/store/sqlite.lua",
+    ["close.scim.serve"] = "lua/close/scim/serve.lua",
     ["close.core"] = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
