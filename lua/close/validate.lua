@@ -51,6 +51,14 @@ end
 --- Close's predefined roles, whose ids are their names.
 M.PREDEFINED_ROLES = { admin = true, superuser = true, user = true, restricteduser = true }
 
+--- Whether a role as written (a file's cell, an argument) is an id rather
+-- than a name: empty (the default role), a valid role id, or anything
+-- starting with `role_` (a malformed id is refused as an id, not looked up
+-- as a name).
+function M.reads_as_role_id(role)
+  return role == "" or core.validate_role(role) == true or role:lower():match("^role_") ~= nil
+end
+
 --- A role name (any case, spaces around ignored) -> its role id, from the
 -- predefined roles or `roles` (the organization's, from GET /role/); or nil
 -- and the reason, naming the candidates.

@@ -1,5 +1,4 @@
 -- Issue 14, item 20: the library's rough edges, each with its exact outcome.
-local close = require "close"
 local fake = require "spec.unit.support.fake"
 
 local ID_URL = "https://api.close.com/api/v1/membership/memb_abc/"
