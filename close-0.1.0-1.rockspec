@@ -45,7 +45,7 @@ build = {
     ["close.core"] = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
-        "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
+        "src/retry.c", "src/wire.c", "src/rand.c", "src/sha256.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl" },
