@@ -63,7 +63,7 @@ end
 local OAUTH_TYPES = {
   client_id = "string", client_secret = "string", refresh_token = "string", access_token = "string",
   expires_at = "number", token_url = "string", on_tokens = "function", store = "table",
-  code = "string", redirect_uri = "string",
+  code = "string", redirect_uri = "string", code_verifier = "string",
 }
 
 -- The `oauth` option, checked field by field (it raises at close.new's caller).
@@ -92,6 +92,9 @@ local function check_oauth(o)
   if o.code and not o.redirect_uri then ofail("field 'oauth.redirect_uri' is required with 'code'") end
   if o.code and not o.code:match("^[\32-\126]+$") then -- RFC 6749: 1*VSCHAR
     ofail("field 'oauth.code' must be printable ASCII, not empty")
+  end
+  if o.code_verifier and not (o.code and oauth.valid_verifier(o.code_verifier)) then
+    ofail("field 'oauth.code_verifier' goes with 'code' and must be 43 to 128 of A-Z a-z 0-9 - . _ ~ (RFC 7636)")
   end
   if o.redirect_uri and not o.redirect_uri:match("^https?://[%w%-%._~%%!$&'()*+,;=:@/?]+$") then
     ofail("field 'oauth.redirect_uri' must be an http or https URI")
