@@ -64,7 +64,7 @@ build/replay_server: test/replay/main.c test/replay/replay.c test/replay/replay.
 
 # Integration specs: real libcurl against the local server (test/server),
 # started and stopped here, and against the replay server.
-spec-integration: $(CORE) build/replay_server
+spec-integration: $(CORE) $(CORE_JIT) build/replay_server
 	$(STEP) $(SPEC_STEP) scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
 
 # close.core for the nginx of spec-openresty (LUA_VERSION=5.1 builds the same
