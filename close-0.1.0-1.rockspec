@@ -23,6 +23,7 @@ dependencies = {
 -- LuaRocks does not search); CURL_DIR=... points elsewhere.
 external_dependencies = {
   CURL = { library = "curl" },
+  SQLITE = { library = "sqlite3" },
 }
 build = {
   type = "builtin",
@@ -60,15 +61,19 @@ build = {
     ["close.url"] = "lua/close/url.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
+    ["close.store.sqlite"] = "lua/close/store/sqlite.lua",
+    ["close.scim.serve"] = "lua/close/scim/serve.lua",
     ["close.core"] = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
-        "src/retry.c", "src/wire.c", "src/rand.c", "src/sha256.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
+        "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
+        "src/sqlite_store.c",
+        "src/sha256.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "sqlite3" },
+      incdirs = { "$(CURL_INCDIR)", "$(SQLITE_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(SQLITE_LIBDIR)" },
     },
   },
 }
