@@ -40,12 +40,14 @@ build = {
     ["close.batch"] = "lua/close/batch.lua",
     ["close.sync"] = "lua/close/sync.lua",
     ["close.rows"] = "lua/close/rows.lua",
+    ["close.scim.filter"] = "lua/close/scim/filter.lua",
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.core"] = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
         "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
+        "src/scim_filter.c", "src/lscim.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl" },

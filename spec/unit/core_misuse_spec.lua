@@ -40,6 +40,10 @@ local SIGNATURES = {
   http = { args = {} },
   multi = { args = { 4 }, optional = { true } },
   curl_version = { args = {} },
+  scim_parse = { args = { 'a eq "x"', {} }, optional = { false, true }, any = { [2] = true } },
+  scim_path = { args = { "emails[type eq work].value", {} }, optional = { false, true }, any = { [2] = true } },
+  scim_print = { args = { { op = "pr", attr = { name = "a" } }, {} }, optional = { false, true },
+    any = { [2] = true } },
 }
 
 -- Values no check* function takes for a string or a number.
