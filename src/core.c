@@ -22,6 +22,7 @@
 #include "request.h"
 #include "response.h"
 #include "retry.h"
+#include "sqlite_store.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -821,6 +822,7 @@ int luaopen_close_core(lua_State *L) {
     new_class(L, MULTI_MT, multi_methods, l_multi_close);
     close_newlib(L, funcs);
     close_open_scim(L);
+    close_store_register(L);
 
     /* the defaults of every option (src/defaults.h), for close.lua and the transports */
     lua_newtable(L);

@@ -3,7 +3,7 @@
 -- dicts so that it survives between requests; nginx runs one worker, and no
 -- handler yields between reading and writing state, so updates are atomic.
 --
--- OAuth 2 like Close's (see ../shared/openapi/close-oauth.yaml): one
+-- OAuth 2 like Close's (see test/contract/close-oauth.yaml): one
 -- registered client; /oauth2/authorize/ approves at once and redirects with a
 -- code; POST /oauth2/token/ exchanges codes and rotates refresh tokens. Each
 -- code exchange (or /_test/oauth/grant) starts a token family; presenting an
