@@ -70,6 +70,7 @@ build = {
         "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
         "src/scim_filter.c", "src/lscim.c",
         "src/sqlite_store.c",
+        "src/sha256.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl", "sqlite3" },
