@@ -41,7 +41,7 @@ deps:
 
 $(CORE): $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl -lsqlite3
 
 # C unit tests of the pure parts, with no Lua at all
 build/test_pure: test/c/test_pure.c $(PURE_SRC) $(HDR)
@@ -72,7 +72,7 @@ spec-integration: $(CORE) build/replay_server
 ifneq ($(LUA_VERSION),5.1)
 $(CORE_JIT): $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUAJIT_INC) -shared -o $@ $(SRC) -lcurl
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUAJIT_INC) -shared -o $@ $(SRC) -lcurl -lsqlite3
 endif
 
 # OpenResty: an app nginx (test/openresty) runs close with the cosocket
@@ -94,7 +94,7 @@ conformance: $(CORE)
 # The same specs with the C core built under ASan + UBSan.
 build/asan/close/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl -lsqlite3
 
 asan: build/asan/close/core.so build/replay_server
 	$(STEP) asan-ubsan scripts/with-server.sh env $(call LUA_ENV,build/asan) \

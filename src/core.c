@@ -21,6 +21,7 @@
 #include "request.h"
 #include "response.h"
 #include "retry.h"
+#include "sqlite_store.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -819,6 +820,7 @@ int luaopen_close_core(lua_State *L) {
     new_class(L, LISTENER_MT, listener_methods, l_listener_close);
     new_class(L, MULTI_MT, multi_methods, l_multi_close);
     close_newlib(L, funcs);
+    close_store_register(L);
 
     /* the defaults of every option (src/defaults.h), for close.lua and the transports */
     lua_newtable(L);

@@ -31,19 +31,9 @@ function M.token_url(base_url)
   return origin and (origin .. "/oauth2/token/")
 end
 
-local function form(fields)
-  local keys, parts = {}, {}
-  for k in pairs(fields) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for i, k in ipairs(keys) do parts[i] = core.urlencode(k) .. "=" .. core.urlencode(fields[k]) end
-  return table.concat(parts, "&")
-end
+local form = require("close.url").encode
 
-local function copy(t)
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  return out
-end
+local copy = require("close.validate").copy
 
 --- The URL to send a user to so that they approve the app.
 -- @tparam table o `client_id`, `redirect_uri`, `state`, optional `authorize_url`
@@ -182,13 +172,8 @@ local Provider = {}
 Provider.__index = Provider
 
 local function add_secrets(c, t)
-  for _, k in ipairs({ "access_token", "refresh_token" }) do
-    local v = t[k]
-    if v and not c.secret_set[v] then
-      c.secret_set[v] = true
-      c.secrets[#c.secrets + 1] = v
-    end
-  end
+  c.secrets:add(t.access_token)
+  c.secrets:add(t.refresh_token)
 end
 
 -- the headers of each token request: a form, no Authorization (the client
@@ -198,7 +183,9 @@ local function form_headers(c)
   return { plain = h.body, plain_lines = h.body_lines, body = h.body, body_lines = h.body_lines }
 end
 
---- Builds the provider of a client (close.new does, from its `oauth` option).
+--- Builds the provider of a client (close.auth does, from its `oauth`
+-- option); `c` is the client's internals, whose `secrets` the provider adds
+-- every token to.
 -- @local
 function M.provider(o, c)
   local p = setmetatable({
@@ -206,12 +193,6 @@ function M.provider(o, c)
     store = o.store or M.memory_store(), code = o.code, redirect_uri = o.redirect_uri,
     token_url = o.token_url, refused = {}, nrefused = 0,
   }, Provider)
-  c.secret_set = c.secret_set or {}
-  for _, v in ipairs(c.secrets) do c.secret_set[v] = true end
-  if not c.secret_set[o.client_secret] then
-    c.secret_set[o.client_secret] = true
-    c.secrets[#c.secrets + 1] = o.client_secret
-  end
   if o.access_token or o.refresh_token then
     p.tokens = { access_token = o.access_token, refresh_token = o.refresh_token, expires_at = o.expires_at }
     if o.expires_at then p.tokens.expires_in = o.expires_at - c.wallclock() end
@@ -382,7 +363,7 @@ function Provider:refresh(c, remaining)
     if clock() + POLL > give_up then
       return nil, Error.new("timeout", "timed out waiting for another refresh of the token", {}, c.secrets)
     end
-    c.sleep(POLL)
+    driver.io(c).sleep(POLL)
     ok, err = self:adopt_stored(c)
     if ok or err then return ok, err end
   end
@@ -442,7 +423,7 @@ function Provider:token(c, remaining)
     if clock() + POLL > give_up then
       return nil, Error.new("timeout", "timed out waiting for another call's refresh of the token", {}, c.secrets)
     end
-    c.sleep(POLL)
+    driver.io(c).sleep(POLL)
     -- the call that refreshed may have failed for good: its error is ours too
     if not self.flight and self.dead and self.tokens and self.dead == self.tokens.refresh_token
       and not self:usable(self.tokens, c) then
@@ -461,8 +442,7 @@ function Provider:headers(c, remaining)
     h = driver.headers(core.auth_header("bearer", t.access_token), c.user_agent)
     h.token = t.access_token
     self.hset = h
-    c.secret_set["Bearer " .. t.access_token] = true
-    c.secrets[#c.secrets + 1] = "Bearer " .. t.access_token
+    c.secrets:add("Bearer " .. t.access_token)
   end
   return h
 end

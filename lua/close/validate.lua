@@ -20,6 +20,20 @@ end
 M.email = check_string(core.validate_email)
 M.role_id = check_string(core.validate_role)
 
+--- A shallow copy of a table (an argument table, a token set).
+function M.copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+--- The key an email address is matched by: Close matches addresses
+-- without regard to case (the local part too), so Sam@acme.com is
+-- sam@acme.com's membership. Not a string: "" (matches no valid address).
+function M.address_key(email)
+  return type(email) == "string" and email:lower() or ""
+end
+
 --- Close's predefined roles, whose ids are their names.
 M.PREDEFINED_ROLES = { admin = true, superuser = true, user = true, restricteduser = true }
 

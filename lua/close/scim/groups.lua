@@ -11,6 +11,7 @@ local errors = require "close.scim.errors"
 local patch = require "close.scim.patch"
 local roles = require "close.scim.roles"
 local guard = require "close.guard"
+local users = require "close.scim.users"
 
 local M = {}
 
@@ -81,8 +82,13 @@ end
 -- Every change checked by the guard, then applied; if Close refuses one,
 -- those already applied are put back (best effort) so that nothing is half applied.
 local function apply_changes(h, snap, list)
+  -- each change checked against the state the earlier ones leave
+  local state = { caller = snap.caller, members = {} }
+  for i, m in ipairs(snap.members) do state.members[i] = { id = m.id, user_id = m.user_id, email = m.email,
+    role_id = m.role_id, active = m.active } end
   for _, c in ipairs(list) do
-    local ok, why = guard.check(snap, c)
+    local ok, why = users.guard(state, c.member, true, c.role_id)
+    guard.record(state, { action = "change_role", membership_id = c.member.id, role_id = c.role_id })
     if not ok then
       h:audit("change_role", c.member.email, c.member, { role_id = c.role_id, active = true }, "refused: " .. why)
       return nil, errors.new(403, nil, why)

@@ -43,6 +43,8 @@ function M.new(opts)
     max_body = opts.max_body or M.MAX_BODY }, H)
   h.index = opts.index or require("close.scim.index").new{ client = opts.client, store = opts.store,
     clock = h.clock }
+  -- the index reads what the store keeps (externalId, names) unless given another store
+  h.index.store = h.index.store or opts.store
   return h
 end
 

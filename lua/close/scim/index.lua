@@ -80,7 +80,7 @@ function Index:read()
   local role_list = {}
   for i, r in ipairs(roles) do role_list[i] = { id = r.id, name = r.name } end
   return { time = started, members = members, roles = role_list, stored = stored,
-    caller = { id = me.id, email = me.email } }
+    caller = { user_id = me.id, email = me.email } }
 end
 
 function Index:current_gen()

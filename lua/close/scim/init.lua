@@ -12,6 +12,9 @@ local M = {}
 --- The pure handler (see close.scim.handler).
 function M.handler(opts) return require("close.scim.handler").new(opts) end
 
+--- The nginx content handler (see close.scim.serve).
+function M.serve(opts) return require("close.scim.serve").serve(opts) end
+
 --- The organization index (see close.scim.index).
 function M.index(opts) return require("close.scim.index").new(opts) end
 

@@ -52,6 +52,18 @@ function M.resource(h, snap, m)
   return r
 end
 
+--- close.guard's verdict on moving member m to (active, role_id), in
+-- `state` (the snapshot, or a copy that earlier changes were recorded in).
+function M.guard(state, m, active, role_id)
+  if active == false and m.active then
+    return guard.check(state, { action = "deactivate", membership_id = m.id, email = m.email })
+  end
+  if m.active and active ~= false and role_id and role_id ~= m.role_id then
+    return guard.check(state, { action = "change_role", membership_id = m.id, email = m.email, role_id = role_id })
+  end
+  return true
+end
+
 --- The member with this id, unless unknown or deleted through SCIM.
 function M.find(snap, id)
   local m = snap.by_id[id]
@@ -181,8 +193,7 @@ function M.commit(h, snap, m, r)
   local active = want.active
   if active == nil then active = m.active end
   local op = operation(m, active, want.role_id)
-  local ok, why = guard.check(snap, { member = m, active = active ~= m.active and active or nil,
-    role_id = m.active and active and want.role_id ~= m.role_id and want.role_id or nil })
+  local ok, why = M.guard(snap, m, active, want.role_id)
   if not ok then
     h:audit(op, m.email, m, { role_id = want.role_id, active = active }, "refused: " .. why)
     return nil, errors.new(403, nil, why)
@@ -312,7 +323,7 @@ end
 
 --- DELETE /Users/{id}: deactivates; the id is gone for SCIM from then on.
 function M.delete(h, snap, m)
-  local ok, why = guard.check(snap, { member = m, active = false })
+  local ok, why = M.guard(snap, m, false)
   if not ok then
     h:audit("delete", m.email, m, { role_id = m.role_id, active = false }, "refused: " .. why)
     return nil, errors.new(403, nil, why)
