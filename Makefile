@@ -16,7 +16,7 @@ CORE_JIT   := build/5.1/close/core.so
 
 SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
-PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c
+PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c src/sha256.c
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -64,7 +64,7 @@ build/replay_server: test/replay/main.c test/replay/replay.c test/replay/replay.
 
 # Integration specs: real libcurl against the local server (test/server),
 # started and stopped here, and against the replay server.
-spec-integration: $(CORE) build/replay_server
+spec-integration: $(CORE) $(CORE_JIT) build/replay_server
 	$(STEP) $(SPEC_STEP) scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
 
 # close.core for the nginx of spec-openresty (LUA_VERSION=5.1 builds the same

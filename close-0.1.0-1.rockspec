@@ -79,6 +79,7 @@ build = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
         "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
         "src/sqlite_store.c",
+        "src/sha256.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl", "sqlite3" },

@@ -19,6 +19,8 @@ local SIGNATURES = {
   is_loopback_host = { args = { "localhost" } },
   auth_header = { args = { "basic", "ck_key" } },
   urlencode = { args = { "a b" } },
+  sha256 = { args = { "abc" } },
+  base64url = { args = { "\251\255" } },
   status_kind = { args = { 404 } },
   is_retryable = { args = { 503, "network" }, optional = { true, true } },
   ratelimit = { args = { { ratelimit = "limit=1" } } },
