@@ -196,7 +196,7 @@ local function apply_path(r, rtype, op, p, value)
   if def and def.name == "password" then
     return nil, errors.new(501, nil, "password changes are not supported: Close users sign in through Close")
   end
-  if op ~= "remove" then value = def and not def.multiValued and shaped(def, value) or value end
+  if op ~= "remove" and not p.sub and not p.filter and def and not def.multiValued then value = shaped(def, value) end
   if p.filter then return apply_filtered(op, holder, k, def, urn, p, value, rtype) end
   if p.sub then return apply_sub(op, holder, k, def, p, value) end
   return apply_whole(op, holder, k, def, value)
