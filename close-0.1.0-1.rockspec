@@ -50,6 +50,7 @@ build = {
     ["close.sync"] = "lua/close/sync.lua",
     ["close.guard"] = "lua/close/guard.lua",
     ["close.rows"] = "lua/close/rows.lua",
+    ["close.scim.filter"] = "lua/close/scim/filter.lua",
     ["close.client"] = "lua/close/client.lua",
     ["close.config"] = "lua/close/config.lua",
     ["close.auth"] = "lua/close/auth.lua",
@@ -78,6 +79,7 @@ build = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
         "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
+        "src/scim_filter.c", "src/lscim.c",
         "src/sqlite_store.c",
         "src/sha256.c",
       },

@@ -43,6 +43,10 @@ local SIGNATURES = {
   http = { args = {} },
   multi = { args = { 4 }, optional = { true } },
   curl_version = { args = {} },
+  scim_parse = { args = { 'a eq "x"', {} }, optional = { false, true }, any = { [2] = true } },
+  scim_path = { args = { "emails[type eq work].value", {} }, optional = { false, true }, any = { [2] = true } },
+  scim_print = { args = { { op = "pr", attr = { name = "a" } }, {} }, optional = { false, true },
+    any = { [2] = true } },
   sqlite_open = { args = { STORE_FILE, 100 }, optional = { false, true } },
   open_append = { args = { STORE_FILE .. ".log" } },
 }
