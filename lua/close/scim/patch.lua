@@ -11,6 +11,7 @@ local json = require "close.scim.json"
 local schemas = require "close.scim.schemas"
 local errors = require "close.scim.errors"
 local query = require "close.scim.query"
+local filter = require "close.scim.filter"
 
 local M = {}
 
@@ -79,7 +80,6 @@ local function apply_filtered(op, holder, k, def, urn, p, value, rtype)
   end
   local list = type(holder[k]) == "table" and as_list(holder[k]) or json.array({})
   local resolve = sub_resolver(rtype, urn, k)
-  local filter = assert(query.filter()) -- p.filter came from it
   local function hit(item) return type(item) == "table" and filter.match(p.filter, item, resolve) end
   if op == "remove" then
     if p.sub then
@@ -203,8 +203,6 @@ local function apply_path(r, rtype, op, p, value)
 end
 
 local function parse_path(s)
-  local filter, ferr = query.filter()
-  if not filter then return nil, ferr end
   local p, err = filter.path(s)
   if not p then
     return nil, errors.path(("bad path '%s': %s"):format(s, err and err.detail or "not a SCIM path"))
