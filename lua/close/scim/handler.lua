@@ -8,6 +8,7 @@ local schemas = require "close.scim.schemas"
 local errors = require "close.scim.errors"
 local query = require "close.scim.query"
 local users = require "close.scim.users"
+local filter = require "close.scim.filter"
 local groups = require "close.scim.groups"
 
 local M = {}
@@ -151,11 +152,9 @@ end
 
 --- A list response: filter, paging, projection over `items` (resources).
 function H:list(rtype, params, candidates, build)
-  local ast, filter
+  local ast
   if params.filter and params.filter ~= "" then
     local err
-    filter, err = query.filter()
-    if not filter then return nil, err end
     ast, err = filter.parse(params.filter)
     if not ast then return nil, errors.filter(err and err.detail or "the filter cannot be parsed") end
   end

@@ -63,15 +63,6 @@ local function attr_list(s)
   return out
 end
 
---- close.scim.filter (the C parser's wrapper), or nil and a 501 while a
--- build lacks it: discovery and the calls without filters or paths work
--- without it.
-function M.filter()
-  local ok, f = pcall(require, "close.scim.filter")
-  if ok then return f end
-  return nil, errors.new(501, nil, "filters and PATCH paths need close.scim.filter, which this build lacks")
-end
-
 --- The key of `t` that is `name` without regard to case (exact first).
 function M.find_key(t, name)
   if type(t) ~= "table" then return nil end
