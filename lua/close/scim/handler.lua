@@ -248,7 +248,7 @@ function H:groups(req, seg, params)
   if not snap then return nil, err end
   local role
   for _, r in ipairs(groups.all(snap)) do if r.id == seg[2] then role = r end end
-  if not role then return nil, errors.not_found(("no group (Close role) has id '%s'"):format(seg[2])) end
+  if not role then return nil, errors.not_found(("no group (Close role) has id '%s': groups are Close roles"):format(seg[2])) end
   if method == "GET" then
     return query.project(groups.resource(self, snap, role, query.excludes(params, "members")), "Group", params)
   end
