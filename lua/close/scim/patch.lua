@@ -158,6 +158,12 @@ local function apply_whole(op, holder, k, def, value)
     local incoming = as_list(value)
     if op == "replace" or type(holder[k]) ~= "table" then holder[k] = json.array({}) end
     local list = as_list(holder[k])
+    -- a new primary value ends the old one's (RFC 7643 section 2.4)
+    for _, v in ipairs(incoming) do
+      if type(v) == "table" and (v.primary == true or tostring(v.primary):lower() == "true") then
+        for _, item in ipairs(list) do if type(item) == "table" then item.primary = nil end end
+      end
+    end
     for _, v in ipairs(incoming) do
       local dup = false
       for _, item in ipairs(list) do

@@ -138,6 +138,19 @@ local function remove_attr(r, rtype, a)
   end
 end
 
+--- Whether the request leaves attribute `name` out of what it returns
+-- (excludedAttributes names it, or attributes does not).
+function M.excludes(params, name)
+  local lname = name:lower()
+  local function names(list)
+    for _, a in ipairs(list) do if not a.urn and a.name:lower() == lname then return true end end
+    return false
+  end
+  local only, except = attr_list(params.attributes), attr_list(params.excludedattributes)
+  if only then return not names(only) end
+  return except ~= nil and names(except)
+end
+
 --- The resource trimmed by `attributes` (only those, plus id and schemas)
 -- or `excludedAttributes` (all but those). `r` is not changed.
 function M.project(r, rtype, params)
