@@ -105,10 +105,11 @@ function Index:snapshot()
     end
   end
   if self.reading and self.sleep then return self:wait() end
+  -- no pcall around the read: Lua 5.1 cannot yield across it (a read that
+  -- raised leaves `reading` set; waiters give up on it after their bound)
   self.reading = true
-  local ok, raw, err = pcall(self.read, self)
+  local raw, err = self:read()
   self.reading = false
-  if not ok then error(raw, 0) end
   if not raw then return nil, err end
   raw.gen = gen
   if self.cache then self.cache:set(DATA_KEY, json.encode(raw)) end
