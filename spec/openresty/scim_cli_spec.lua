@@ -129,7 +129,8 @@ describe("bin/close-scim", function()
       local conf = scim.read(inst.state .. "/nginx.conf")
       assert.matches("worker_processes 4;", conf, 1, true)
       assert.matches("daemon off;", conf, 1, true)
-      for _, text in ipairs({ conf, scim.read(inst.out), scim.read(inst.err), scim.read(inst.state .. "/error.log") }) do
+      local texts = { conf, scim.read(inst.out), scim.read(inst.err), scim.read(inst.state .. "/error.log") }
+      for _, text in ipairs(texts) do
         assert.is_nil(text:find(TOKEN, 1, true))
         assert.is_nil(text:find(server.api_key, 1, true))
       end
