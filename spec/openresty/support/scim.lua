@@ -83,8 +83,7 @@ function M.start(o)
   local cmd = ("(set -m; env -i PATH=\"$PATH\" %s %s/bin/close-scim %s >%s 2>%s </dev/null & echo $! >%s/pid; "
     .. "wait $!; echo $? >%s/rc) >/dev/null 2>&1 &")
     :format(o.env or "", M.ROOT, table.concat(quoted, " "), out, err, dir, dir)
-  os.remove(dir .. "/rc")
-  os.remove(dir .. "/pid")
+  for _, f in ipairs({ "rc", "pid", "stdout", "stderr" }) do os.remove(dir .. "/" .. f) end
   -- job control on (set -m): a background job of a shell without it ignores SIGINT
   assert(sh("bash -c " .. ("'" .. cmd:gsub("'", "'\\''") .. "'")))
   local pid = assert(M.wait_for(function() return tonumber((M.read(dir .. "/pid") or ""):match("%d+")) end, 5))
