@@ -30,7 +30,7 @@ M.OPTION_TYPES = {
 local OAUTH_TYPES = {
   client_id = "string", client_secret = "string", refresh_token = "string", access_token = "string",
   expires_at = "number", token_url = "string", on_tokens = "function", store = "table",
-  code = "string", redirect_uri = "string",
+  code = "string", redirect_uri = "string", code_verifier = "string",
 }
 
 -- Raises at the caller of close.new (close.new -> check -> ... -> fail):
@@ -76,6 +76,9 @@ local function check_oauth(o)
   end
   if o.redirect_uri and not o.redirect_uri:match("^https?://[%w%-%._~%%!$&'()*+,;=:@/?]+$") then
     fail("field 'oauth.redirect_uri' must be an http or https URI", 1)
+  end
+  if o.code_verifier and not (o.code and oauth.valid_verifier(o.code_verifier)) then
+    fail("field 'oauth.code_verifier' goes with 'code' and must be 43 to 128 of A-Z a-z 0-9 - . _ ~ (RFC 7636)", 1)
   end
   if o.store then
     for _, m in ipairs({ "load", "save", "lock", "unlock" }) do

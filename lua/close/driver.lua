@@ -187,6 +187,15 @@ local function report(c, a, wait)
     rate_limit = a.rate_limit })
 end
 
+-- C reads every number of the RateLimit state as a float: a whole one is an
+-- integer from Lua 5.3 on, so that remaining prints 999, not 999.0
+local tointeger = math.tointeger or function(v) return v end -- luacheck: ignore 143
+local function whole_numbers(rate_limit)
+  if not rate_limit then return nil end
+  for k, v in pairs(rate_limit) do rate_limit[k] = tointeger(v) or v end
+  return rate_limit
+end
+
 -- interpret: a response -> the decoded document (success), or the attempt's
 -- kind, description and wait hint filled in
 local function interpret(c, a, res)
@@ -194,7 +203,7 @@ local function interpret(c, a, res)
   local headers = res.headers or {}
   res.headers = headers
   a.status = status
-  a.rate_limit = ratelimit(headers)
+  a.rate_limit = whole_numbers(ratelimit(headers))
   local kind = status_kind(status)
   if not kind then
     local doc = res.body == "" and {} or json.decode(res.body)
@@ -249,8 +258,19 @@ local function decide(call, a, h)
   })
 end
 
+-- A 404 from a base_url whose path is not Close's /api/v1 is most likely
+-- that path, not the object: say so.
+local function wrong_path_hint(call, a)
+  local base = call.c.base_url
+  if a.status == 404 and not call.req.url and not base:find("/api/v%d+/?$") then
+    return (" (base_url %s does not end in /api/v1: the path looks wrong)"):format(base)
+  end
+  return ""
+end
+
 -- the error a call ends with, from its last attempt and the verdict
-local function failure(c, a, verdict, needed, deadline)
+local function failure(call, a, verdict, needed)
+  local c, deadline = call.c, call.deadline
   local fields = { status = a.status, attempts = a.attempt, method = a.method, url = a.url,
     rate_limit = a.rate_limit, retry_after = a.hint }
   local message = a.message
@@ -263,7 +283,7 @@ local function failure(c, a, verdict, needed, deadline)
   elseif verdict == "deadline" then
     message = message .. (" (a retry would pass the deadline of %gs)"):format(deadline)
   end
-  return Error.new(a.kind, message, fields, c.secrets)
+  return Error.new(a.kind, message .. wrong_path_hint(call, a), fields, c.secrets)
 end
 
 --- Sends one logical call with retries.
@@ -292,7 +312,7 @@ function M.call(c, req)
     end
     local wait, verdict, needed = decide(call, a, h)
     if c.on_attempt then report(c, a, wait) end
-    if not wait then return nil, failure(c, a, verdict, needed, call.deadline) end
+    if not wait then return nil, failure(call, a, verdict, needed) end
     call.io.sleep(wait)
   end
 end

@@ -16,6 +16,7 @@ local core = require "close.core"
 local cjson = require "cjson.safe"
 local Error = require "close.error"
 local driver = require "close.driver"
+local urls = require "close.url"
 
 local M = {}
 
@@ -27,23 +28,62 @@ local MAX_SKEW = 60
 
 -- The token endpoint of a base URL: its origin plus /oauth2/token/.
 function M.token_url(base_url)
-  local origin = base_url:match("^(https?://[^/?#]+)")
+  local origin = urls.origin(base_url)
   return origin and (origin .. "/oauth2/token/")
 end
 
-local form = require("close.url").encode
+local form = urls.encode
 
 local copy = require("close.validate").copy
 
+--- The scopes a login asks for: Close gives every app these two, and a
+-- refresh token needs `offline_access`.
+M.SCOPE = "all.full_access offline_access"
+
+--- `n` bytes from the system's random source (/dev/urandom); nil and the
+-- reason when it cannot be read.
+function M.random_bytes(n)
+  local f, err = io.open("/dev/urandom", "rb")
+  if not f then return nil, "cannot read /dev/urandom: " .. tostring(err) end
+  local bytes = f:read(n)
+  f:close()
+  if not bytes or #bytes ~= n then return nil, "cannot read /dev/urandom: short read" end
+  return bytes
+end
+
+--- RFC 7636's S256 challenge of a code verifier: base64url(SHA-256(verifier)).
+function M.code_challenge(verifier)
+  return core.base64url(core.sha256(verifier))
+end
+
+--- Whether a string is a code verifier RFC 7636 allows: 43 to 128 of
+-- A-Z a-z 0-9 `-._~`.
+function M.valid_verifier(v)
+  return type(v) == "string" and #v >= 43 and #v <= 128 and v:match("^[%w%-%._~]+$") ~= nil
+end
+
+--- A new PKCE pair for one login: `{verifier=, challenge=, method="S256"}`
+-- (the verifier: 32 random bytes, base64url, 43 characters); or nil and why.
+function M.pkce()
+  local bytes, err = M.random_bytes(32)
+  if not bytes then return nil, err end
+  local verifier = core.base64url(bytes)
+  return { verifier = verifier, challenge = M.code_challenge(verifier), method = "S256" }
+end
+
 --- The URL to send a user to so that they approve the app.
--- @tparam table o `client_id`, `redirect_uri`, `state`, optional `authorize_url`
+-- @tparam table o `client_id`, `redirect_uri`, `state`, optional
+--   `code_challenge` (PKCE, sent with method S256), `scope` (default
+--   `SCOPE`), `authorize_url`
 -- @treturn string
 function M.authorize_url(o)
   assert(type(o) == "table" and type(o.client_id) == "string" and type(o.redirect_uri) == "string"
     and type(o.state) == "string", "close.oauth.authorize_url: client_id, redirect_uri and state are required")
   local base = o.authorize_url or M.AUTHORIZE_URL
-  return base .. (base:find("?", 1, true) and "&" or "?") .. form({ client_id = o.client_id,
-    response_type = "code", redirect_uri = o.redirect_uri, state = o.state })
+  local q = { client_id = o.client_id, response_type = "code", redirect_uri = o.redirect_uri, state = o.state,
+    scope = o.scope or M.SCOPE }
+  if o.code_challenge then q.code_challenge, q.code_challenge_method = o.code_challenge, "S256" end
+  return base .. (base:find("?", 1, true) and "&" or "?") .. form(q)
 end
 
 -- The fields a token store and on_tokens see. expires_in is kept so that
@@ -191,8 +231,9 @@ function M.provider(o, c)
   local p = setmetatable({
     client_id = o.client_id, client_secret = o.client_secret, on_tokens = o.on_tokens,
     store = o.store or M.memory_store(), code = o.code, redirect_uri = o.redirect_uri,
-    token_url = o.token_url, refused = {}, nrefused = 0,
+    code_verifier = o.code_verifier, token_url = o.token_url, refused = {}, nrefused = 0,
   }, Provider)
+  c.secrets:add(o.code_verifier, true) -- one login's secret, as the code is
   if o.access_token or o.refresh_token then
     p.tokens = { access_token = o.access_token, refresh_token = o.refresh_token, expires_at = o.expires_at }
     if o.expires_at then p.tokens.expires_in = o.expires_at - c.wallclock() end
@@ -318,7 +359,8 @@ function Provider:grant(c, remaining)
   local t = self.tokens
   local fields
   if self.code then
-    fields = { grant_type = "authorization_code", code = self.code, redirect_uri = self.redirect_uri }
+    fields = { grant_type = "authorization_code", code = self.code, redirect_uri = self.redirect_uri,
+      code_verifier = self.code_verifier }
   elseif t and t.refresh_token then
     fields = { grant_type = "refresh_token", refresh_token = t.refresh_token }
     -- a refresh token once refused stays refused: no second request for it
@@ -338,10 +380,10 @@ function Provider:grant(c, remaining)
         self.store:save(s)
       end
     end
-    if err.kind == "auth" then self.code = nil end
+    if err.kind == "auth" then self.code, self.code_verifier = nil, nil end
     return nil, err
   end
-  self.code = nil
+  self.code, self.code_verifier = nil, nil
   -- a server that does not rotate keeps the refresh token it had
   new.refresh_token = new.refresh_token or (t and t.refresh_token)
   add_secrets(c, new)
@@ -448,16 +490,19 @@ function Provider:headers(c, remaining)
 end
 
 --- Exchanges the code of a login for tokens (`grant_type=authorization_code`).
--- @tparam table o `client_id`, `client_secret`, `code`, `redirect_uri`, and
--- any option of `close.new` (`base_url`, `ca_file`, `token_url` ...)
+-- @tparam table o `client_id`, `client_secret`, `code`, `redirect_uri`,
+-- `code_verifier` (PKCE: the verifier whose challenge the authorize URL
+-- carried), and any option of `close.new` (`base_url`, `ca_file`, `token_url` ...)
 -- @return tokens ; or nil, err
 function M.exchange_code(o)
   assert(type(o) == "table", "close.oauth.exchange_code: expected a table")
   local close = require "close" -- at call time: close requires this module
   local opts = copy(o)
   local oauth = { client_id = o.client_id, client_secret = o.client_secret, code = o.code,
-    redirect_uri = o.redirect_uri, token_url = o.token_url, on_tokens = o.on_tokens, store = o.store }
-  for _, k in ipairs({ "client_id", "client_secret", "code", "redirect_uri", "token_url", "on_tokens", "store" }) do
+    redirect_uri = o.redirect_uri, code_verifier = o.code_verifier, token_url = o.token_url,
+    on_tokens = o.on_tokens, store = o.store }
+  for _, k in ipairs({ "client_id", "client_secret", "code", "redirect_uri", "code_verifier", "token_url",
+    "on_tokens", "store" }) do
     opts[k] = nil
   end
   opts.oauth = oauth
