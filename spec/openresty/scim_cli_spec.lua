@@ -32,23 +32,23 @@ describe("bin/close-scim", function()
     local cases = {
       { "", "close-scim: --listen HOST:PORT is required" },
       { "--listen 127.0.0.1:1", "close-scim: --state-dir DIR is required" },
-      { "--listen 127.0.0.1 --state-dir /tmp/x", "close-scim: --listen must be HOST:PORT, got '127.0.0.1'" },
-      { "--listen 127.0.0.1:70000 --state-dir /tmp/x",
+      { "--listen 127.0.0.1 --state-dir state", "close-scim: --listen must be HOST:PORT, got '127.0.0.1'" },
+      { "--listen 127.0.0.1:70000 --state-dir state",
         "close-scim: --listen: the port must be a number from 1 to 65535, got '70000'" },
-      { "--listen 'a;b:80' --state-dir /tmp/x", "close-scim: --listen: 'a;b' is not a host name or address" },
-      { "--listen 127.0.0.1:1 --state-dir /tmp/x --workers 0",
+      { "--listen 'a;b:80' --state-dir state", "close-scim: --listen: 'a;b' is not a host name or address" },
+      { "--listen 127.0.0.1:1 --state-dir state --workers 0",
         "close-scim: --workers must be a number from 1 to 64, got '0'" },
-      { "--listen 127.0.0.1:1 --state-dir /tmp/x --workers 65",
+      { "--listen 127.0.0.1:1 --state-dir state --workers 65",
         "close-scim: --workers must be a number from 1 to 64, got '65'" },
-      { "--listen 127.0.0.1:1 --state-dir '/tmp/x;y'",
+      { "--listen 127.0.0.1:1 --state-dir 'x;y'",
         "close-scim: --state-dir must not contain quotes, backslashes, $, ;, braces or control characters" },
-      { "--listen 127.0.0.1:1 --state-dir /tmp/x --tls-cert /etc/hostname",
+      { "--listen 127.0.0.1:1 --state-dir state --tls-cert README.md",
         "close-scim: --tls-cert and --tls-key go together" },
-      { "--listen 127.0.0.1:1 --state-dir /tmp/x --tls-cert /nonexistent --tls-key /nonexistent",
-        "close-scim: cannot read the TLS file '/nonexistent'" },
-      { "--listen 127.0.0.1:1 --state-dir /tmp/x --scim-token-file /nonexistent",
-        "close-scim: cannot read the SCIM token file '/nonexistent'" },
-      { "--listen 127.0.0.1:1 --state-dir /tmp/x --bogus", "close-scim: unknown argument '--bogus' (see --help)" },
+      { "--listen 127.0.0.1:1 --state-dir state --tls-cert no-such-file --tls-key no-such-file",
+        "close-scim: cannot read the TLS file 'no-such-file'" },
+      { "--listen 127.0.0.1:1 --state-dir state --scim-token-file no-such-file",
+        "close-scim: cannot read the SCIM token file 'no-such-file'" },
+      { "--listen 127.0.0.1:1 --state-dir state --bogus", "close-scim: unknown argument '--bogus' (see --help)" },
       { "--listen", "close-scim: --listen needs a value (see --help)" },
     }
     for _, case in ipairs(cases) do
@@ -61,32 +61,32 @@ describe("bin/close-scim", function()
     end
 
     it("no SCIM token", function()
-      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir /tmp/x", CREDS)
+      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir state", CREDS)
       assert.equal(2, rc)
       assert.equal("close-scim: no SCIM token: set CLOSE_SCIM_TOKEN or pass --scim-token-file FILE\n", err)
     end)
 
     it("a SCIM token shorter than 32 characters, from the environment or a file", function()
       local msg = "close-scim: the SCIM token has 31 characters; at least 32 are needed (e.g. openssl rand -hex 24)\n"
-      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir /tmp/x", CREDS .. " CLOSE_SCIM_TOKEN=" .. ("t"):rep(31))
+      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir state", CREDS .. " CLOSE_SCIM_TOKEN=" .. ("t"):rep(31))
       assert.equal(2, rc)
       assert.equal(msg, err)
       local f = os.tmpname()
       scim.write(f, ("t"):rep(31) .. "\n")
-      rc, _, err = run("--listen 127.0.0.1:1 --state-dir /tmp/x --scim-token-file " .. f, CREDS)
+      rc, _, err = run("--listen 127.0.0.1:1 --state-dir state --scim-token-file " .. f, CREDS)
       os.remove(f)
       assert.equal(2, rc)
       assert.equal(msg, err)
     end)
 
     it("no Close credentials, and a token file that does not exist", function()
-      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir /tmp/x", "CLOSE_SCIM_TOKEN=" .. TOKEN)
+      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir state", "CLOSE_SCIM_TOKEN=" .. TOKEN)
       assert.equal(2, rc)
       assert.equal("close-scim: no Close credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE\n", err)
-      rc, _, err = run("--listen 127.0.0.1:1 --state-dir /tmp/x",
-        "CLOSE_SCIM_TOKEN=" .. TOKEN .. " CLOSE_TOKEN_FILE=/nonexistent CLOSE_CLIENT_SECRET=s")
+      rc, _, err = run("--listen 127.0.0.1:1 --state-dir state",
+        "CLOSE_SCIM_TOKEN=" .. TOKEN .. " CLOSE_TOKEN_FILE=no-such-file CLOSE_CLIENT_SECRET=s")
       assert.equal(2, rc)
-      assert.equal("close-scim: the token file /nonexistent does not exist: run close-provision login first\n", err)
+      assert.equal("close-scim: the token file no-such-file does not exist: run close-provision login first\n", err)
     end)
   end)
 

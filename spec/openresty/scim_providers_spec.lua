@@ -30,8 +30,9 @@ describe("SCIM through bin/close-scim (4 workers)", function()
   setup(function()
     server.reset()
     local why
-    inst, why = scim.start{ args = { "--workers", "4" },
-      env = ("CLOSE_API_KEY=%s CLOSE_BASE_URL=%s CLOSE_SCIM_TOKEN=%s"):format(server.api_key, server.http_url, scim.TOKEN) }
+    local env = ("CLOSE_API_KEY=%s CLOSE_BASE_URL=%s CLOSE_SCIM_TOKEN=%s")
+      :format(server.api_key, server.http_url, scim.TOKEN)
+    inst, why = scim.start{ args = { "--workers", "4" }, env = env }
     assert(inst, why)
     base = inst.base
   end)
@@ -91,7 +92,8 @@ describe("SCIM through bin/close-scim (4 workers)", function()
 
     it("updates with PUT of the whole user, leaving it active", function()
       local status, doc = call("PUT", "/Users/" .. id, {
-        schemas = { USER }, id = id, userName = "okta.jane@acme.com", name = { givenName = "Janet", familyName = "Okta" },
+        schemas = { USER }, id = id, userName = "okta.jane@acme.com",
+        name = { givenName = "Janet", familyName = "Okta" },
         emails = { { primary = true, value = "okta.jane@acme.com", type = "work" } },
         displayName = "Janet Okta", active = true })
       assert.equal(200, status)
