@@ -17,10 +17,13 @@
 #include "http_curl.h"
 #include "http_multi.h"
 #include "localio.h"
+#include "lscim.h"
 #include "rand.h"
 #include "request.h"
 #include "response.h"
 #include "retry.h"
+#include "sha256.h"
+#include "sqlite_store.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -168,6 +171,27 @@ static int l_urlencode(lua_State *L) {
     if (len > ((size_t)-1) / 4) return luaL_argerror(L, 1, "too long");
     out = scratch(L, 3 * len + 1);
     n = close_urlencode(s, len, out);
+    lua_pushlstring(L, out, n);
+    return 1;
+}
+
+/* core.sha256(s): the 32-byte digest; core.base64url(s): without padding */
+static int l_sha256(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    unsigned char d[CLOSE_SHA256_LEN];
+    close_sha256((const unsigned char *)s, len, d);
+    lua_pushlstring(L, (const char *)d, sizeof d);
+    return 1;
+}
+
+static int l_base64url(lua_State *L) {
+    size_t len, n;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char *out;
+    if (len > ((size_t)-1) / 2) return luaL_argerror(L, 1, "too long");
+    out = scratch(L, close_base64url_len(len) + 1);
+    n = close_base64url((const unsigned char *)s, len, out);
     lua_pushlstring(L, out, n);
     return 1;
 }
@@ -764,6 +788,8 @@ static const luaL_Reg funcs[] = {
     {"is_loopback_host", l_is_loopback_host},
     {"auth_header", l_auth_header},
     {"urlencode", l_urlencode},
+    {"sha256", l_sha256},
+    {"base64url", l_base64url},
     {"status_kind", l_status_kind},
     {"is_retryable", l_is_retryable},
     {"ratelimit", l_ratelimit},
@@ -819,6 +845,8 @@ int luaopen_close_core(lua_State *L) {
     new_class(L, LISTENER_MT, listener_methods, l_listener_close);
     new_class(L, MULTI_MT, multi_methods, l_multi_close);
     close_newlib(L, funcs);
+    close_open_scim(L);
+    close_store_register(L);
 
     /* the defaults of every option (src/defaults.h), for close.lua and the transports */
     lua_newtable(L);

@@ -1,5 +1,6 @@
 --- The request driver: one call is a pipeline of named steps,
--- build -> send -> interpret -> decide (-> sleep -> send again).
+-- build -> authorize -> pace -> send -> interpret -> decide (-> sleep ->
+-- authorize again).
 -- It lives in Lua because a C function cannot yield: under OpenResty the
 -- transport and the sleep yield to the event loop, so the loop that calls
 -- them must be Lua. The decisions it strings together are C's (close.core:
@@ -10,6 +11,7 @@ local core = require "close.core"
 local cjson = require "cjson.safe"
 local Error = require "close.error"
 local pacer_group = require("close.pacer").group
+local query_string = require("close.url").query_string
 
 local M = {}
 
@@ -78,17 +80,7 @@ local function describe(status, body, secrets)
 end
 
 --- `?k=v&...` with keys sorted and both sides percent-encoded ("" for none).
-function M.query_string(query)
-  if not query then return "" end
-  local keys = {}
-  for k in pairs(query) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    parts[#parts + 1] = core.urlencode(k) .. "=" .. core.urlencode(tostring(query[k]))
-  end
-  return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
-end
+M.query_string = query_string
 
 --- The request headers of a client, built once at `close.new`: a table for
 -- calls without a body and one with Content-Type (`content_type`, JSON by
@@ -109,9 +101,17 @@ function M.headers(auth_header, user_agent, content_type)
   return { plain = plain, plain_lines = lines(plain), body = with_body, body_lines = lines(with_body) }
 end
 
+--- The transport, sleep and pacing of a call of client c: the batch
+-- scheduler's when the call runs in an item of a batch (the scheduler owns
+-- them), else the client's own, fixed at close.new.
+function M.io(c)
+  local co = coroutine.running()
+  return co and c.batches.by_co[co] or c.io
+end
+
 -- build: the parts of the request that stay the same over its attempts
 local function build(c, req)
-  local url = req.url or (c.base_url .. req.path .. (req.query and M.query_string(req.query) or ""))
+  local url = req.url or (c.base_url .. req.path .. (req.query and query_string(req.query) or ""))
   local body = req.json or req.form -- already encoded (cjson cannot say every JSON; a form is not JSON)
   if body == nil and req.body ~= nil then
     local why
@@ -120,18 +120,56 @@ local function build(c, req)
       return nil, Error.validation({ body = "cannot be encoded as JSON: " .. tostring(why) }, req.method, url)
     end
   end
-  return url, body
+  if c.conn.closed then
+    return nil, Error.new("closed", "the client is closed (client:close() was called)",
+      { method = req.method, url = url })
+  end
+  if c.check_phase then
+    local ok, why = c.check_phase()
+    if not ok then
+      return nil, Error.new("validation", (why:gsub("^close: ", "")), { method = req.method, url = url })
+    end
+  end
+  local io = M.io(c)
+  return { c = c, req = req, method = req.method, url = url, body = body, io = io,
+    start = c.clock(), deadline = req.deadline or c.deadline, retries_free = 0, reauthorized = false,
+    pacer = io.paced and c.pacer, group = io.paced and pacer_group(req.method, req.path or url) }
 end
 
--- send: one attempt through the transport; always returns a response table
--- or nil and an error of the shape {kind=, message=}
-local function send(c, h, method, url, body, remaining, max_body)
-  local res, terr = c.transport({
-    method = method, url = url, body = body,
+-- the seconds left before the call's deadline, or nil and the timeout error
+local function time_left(call, attempt)
+  local remaining = call.deadline - (call.c.clock() - call.start)
+  if remaining > 0 then return remaining end
+  return nil, Error.new("timeout", ("deadline of %gs passed"):format(call.deadline),
+    { attempts = attempt - 1, method = call.method, url = call.url })
+end
+
+-- authorize: the header set of this attempt. A request with headers of its
+-- own (the token endpoint's) has them; else the client's auth provider
+-- gives them (an OAuth one may refresh its token first).
+local function authorize(call, remaining)
+  if call.req.headers then return call.req.headers end
+  return call.c.auth:headers(call.c, remaining)
+end
+
+-- pace: wait for the group's slot (in a batch, or with pace = true). A slot
+-- past the deadline is not waited for: the server may still take the call.
+local function pace(call, remaining)
+  if not call.pacer then return end
+  local d = call.pacer:delay(call.group, call.c.clock())
+  if d > 0 and d < remaining then call.io.sleep(d) end
+end
+
+-- send: one attempt through the transport; returns a response table, or
+-- nil and an error of the shape {kind=, message=}
+local function send(call, h, remaining)
+  local c, body = call.c, call.body
+  local res, terr = call.io.transport({
+    method = call.method, url = call.url, body = body,
     headers = body and h.body or h.plain, header_lines = body and h.body_lines or h.plain_lines,
     timeout = remaining < c.timeout and remaining or c.timeout,
     connect_timeout = remaining < c.connect_timeout and remaining or c.connect_timeout,
-    ca_file = c.ca_file, max_body = max_body or c.max_body,
+    ca_file = c.ca_file, max_body = call.req.max_body or c.max_body,
   })
   if res then return res end
   -- a transport of the user's may return anything: make it the shape we need
@@ -149,6 +187,15 @@ local function report(c, a, wait)
     rate_limit = a.rate_limit })
 end
 
+-- C reads every number of the RateLimit state as a float: a whole one is an
+-- integer from Lua 5.3 on, so that remaining prints 999, not 999.0
+local tointeger = math.tointeger or function(v) return v end -- luacheck: ignore 143
+local function whole_numbers(rate_limit)
+  if not rate_limit then return nil end
+  for k, v in pairs(rate_limit) do rate_limit[k] = tointeger(v) or v end
+  return rate_limit
+end
+
 -- interpret: a response -> the decoded document (success), or the attempt's
 -- kind, description and wait hint filled in
 local function interpret(c, a, res)
@@ -156,7 +203,7 @@ local function interpret(c, a, res)
   local headers = res.headers or {}
   res.headers = headers
   a.status = status
-  a.rate_limit = ratelimit(headers)
+  a.rate_limit = whole_numbers(ratelimit(headers))
   local kind = status_kind(status)
   if not kind then
     local doc = res.body == "" and {} or json.decode(res.body)
@@ -175,8 +222,55 @@ local function interpret(c, a, res)
   return nil
 end
 
+-- one attempt: send, interpret, and the pacer fed with what came back.
+-- Returns the attempt's record (`doc` set on success) and the response.
+local function attempt_once(call, h, remaining, attempt)
+  local c = call.c
+  local t0 = c.clock()
+  local res, terr = send(call, h, remaining)
+  local a = { method = call.method, url = call.url, attempt = attempt, duration = c.clock() - t0 }
+  if res then
+    a.doc = interpret(c, a, res)
+    if call.pacer then call.pacer:update(call.group, c.clock(), a.rate_limit, a.status, a.hint) end
+  else
+    a.kind, a.message = terr.kind, terr.message
+    if call.pacer then call.pacer:update(call.group, c.clock()) end
+  end
+  return a, res
+end
+
+-- decide: the wait before the next attempt, or nil, the verdict and the
+-- wait the server asked for. A token we held valid and got a 401 for
+-- (revoked, clocks apart) had no effect: any method goes again at once with
+-- a new token, once. A 429 was refused before any effect, so even a
+-- non-idempotent call may repeat it.
+local function decide(call, a, h)
+  local c = call.c
+  if a.status == 401 and not call.req.headers and not call.reauthorized and c.auth:rejected(h.token) then
+    call.reauthorized, call.retries_free, a.hint_source = true, 1, "reauthorize"
+    return 0
+  end
+  return retry_decide({
+    attempt = a.attempt - call.retries_free, max_retries = c.max_retries,
+    retryable = a.kind ~= "protocol" and (call.req.idempotent or a.status == 429) and is_retryable(a.status, a.kind),
+    hint = a.hint, elapsed = c.clock() - call.start, deadline = call.deadline,
+    backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
+  })
+end
+
+-- A 404 from a base_url whose path is not Close's /api/v1 is most likely
+-- that path, not the object: say so.
+local function wrong_path_hint(call, a)
+  local base = call.c.base_url
+  if a.status == 404 and not call.req.url and not base:find("/api/v%d+/?$") then
+    return (" (base_url %s does not end in /api/v1: the path looks wrong)"):format(base)
+  end
+  return ""
+end
+
 -- the error a call ends with, from its last attempt and the verdict
-local function failure(c, a, verdict, needed, deadline)
+local function failure(call, a, verdict, needed)
+  local c, deadline = call.c, call.deadline
   local fields = { status = a.status, attempts = a.attempt, method = a.method, url = a.url,
     rate_limit = a.rate_limit, retry_after = a.hint }
   local message = a.message
@@ -189,86 +283,37 @@ local function failure(c, a, verdict, needed, deadline)
   elseif verdict == "deadline" then
     message = message .. (" (a retry would pass the deadline of %gs)"):format(deadline)
   end
-  return Error.new(a.kind, message, fields, c.secrets)
+  return Error.new(a.kind, message .. wrong_path_hint(call, a), fields, c.secrets)
 end
 
 --- Sends one logical call with retries.
--- `c` is the client's resolved configuration; `req` is
+-- `c` is the client's internals (settings and owned objects, see
+-- close.client); `req` is
 -- `{method=, path=, query=, body=(table) or json=(string), idempotent=}`,
 -- or, for a request of its own such as the token endpoint's,
 -- `{method=, url=, form=, headers=(a set from M.headers), deadline=}`.
 -- Returns `decoded, nil, meta` or `nil, err`.
 function M.call(c, req)
-  local method = req.method
-  local url, body = build(c, req)
-  if not url then return nil, body end
-  if c.check_phase then
-    local ok, why = c.check_phase()
-    if not ok then
-      return nil, Error.new("validation", (why:gsub("^close: ", "")), { method = method, url = url })
-    end
-  end
-  local clock = c.clock
-  local start = clock()
-  local deadline = req.deadline or c.deadline
-  -- authorize: a request with headers of its own skips it; an OAuth provider
-  -- may refresh its token first, and a 401 makes it refresh once more
-  local auth = not req.headers and c.auth
-  local reauthorized = false
-  local attempt, extra = 0, 0
-  -- pace: in a batch (or with pace = true) each send waits for its group's slot
-  local p = (c.batch_running or c.pace) and c.pacer
-  local group = p and pacer_group(method, req.path or url)
-  while true do
+  local call, err = build(c, req)
+  if not call then return nil, err end
+  local attempt = 0
+  while true do -- ends: decide stops after max_retries, time_left at the deadline
     attempt = attempt + 1
-    local remaining = deadline - (clock() - start)
-    if remaining <= 0 then
-      return nil, Error.new("timeout", ("deadline of %gs passed"):format(deadline),
-        { attempts = attempt - 1, method = method, url = url })
+    local remaining, late = time_left(call, attempt)
+    if not remaining then return nil, late end
+    local h, aerr = authorize(call, remaining)
+    if not h then return nil, aerr end
+    pace(call, remaining)
+    local a, res = attempt_once(call, h, remaining, attempt)
+    if a.doc then
+      if c.on_attempt then report(c, a, nil) end
+      return a.doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
+        attempts = attempt, duration = c.clock() - call.start }
     end
-    local h = req.headers or c.headers
-    if auth then
-      local aerr
-      h, aerr = auth:headers(c, remaining)
-      if not h then return nil, aerr end
-    end
-    if p then
-      local d = p:delay(group, clock())
-      -- a slot past the deadline is not waited for: the server may still take it
-      if d > 0 and d < remaining then c.sleep(d) end
-    end
-    local t0 = clock()
-    local res, terr = send(c, h, method, url, body, remaining, req.max_body)
-    local a = { method = method, url = url, attempt = attempt, duration = clock() - t0 }
-    if res then
-      local doc = interpret(c, a, res)
-      if p then p:update(group, clock(), a.rate_limit, a.status, a.hint) end
-      if doc then
-        if c.on_attempt then report(c, a, nil) end
-        return doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
-          attempts = attempt, duration = clock() - start }
-      end
-    else
-      a.kind, a.message = terr.kind, terr.message
-      if p then p:update(group, clock()) end
-    end
-    local wait, verdict, needed
-    if auth and a.status == 401 and not reauthorized and auth:rejected(h.token) then
-      -- a token we held valid was refused (revoked, clocks apart): a 401 had
-      -- no effect, so any method may go again at once, with a new token, once
-      reauthorized, extra, wait, a.hint_source = true, 1, 0, "reauthorize"
-    else
-      -- decide: a 429 was refused before any effect, so even a non-idempotent call may repeat it
-      wait, verdict, needed = retry_decide({
-        attempt = attempt - extra, max_retries = c.max_retries,
-        retryable = a.kind ~= "protocol" and (req.idempotent or a.status == 429) and is_retryable(a.status, a.kind),
-        hint = a.hint, elapsed = clock() - start, deadline = deadline,
-        backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
-      })
-    end
+    local wait, verdict, needed = decide(call, a, h)
     if c.on_attempt then report(c, a, wait) end
-    if not wait then return nil, failure(c, a, verdict, needed, deadline) end
-    c.sleep(wait)
+    if not wait then return nil, failure(call, a, verdict, needed) end
+    call.io.sleep(wait)
   end
 end
 

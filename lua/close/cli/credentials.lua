@@ -6,17 +6,13 @@ local close = require "close"
 
 local M = {}
 
--- what the library calls a missing credential (close.from_env)
-local NO_CREDENTIALS = close.NO_CREDENTIALS
-  or "no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE"
-
 --- The client; or nil, why, and whether no credential was given at all
 -- (only then may a dry run check the file alone: credentials given but
 -- broken are an error as in a real run).
 function M.make(env, opts)
   if env.client then return env.client end
   if env.client == false then -- specs: as if the environment had no credentials
-    return nil, NO_CREDENTIALS, true
+    return nil, close.NO_CREDENTIALS, true
   end
   local client, err
   if opts["token-file"] then
@@ -30,7 +26,7 @@ function M.make(env, opts)
   end
   if client then return client end
   local fields = type(err) == "table" and err.field_errors or {}
-  return nil, tostring(err), fields.api_key == NO_CREDENTIALS
+  return nil, tostring(err), fields.api_key == close.NO_CREDENTIALS
 end
 
 return M
