@@ -170,7 +170,10 @@ function close.new(opts)
   else
     -- jitter from a generator of this client's own: math.random is unseeded
     -- before Lua 5.4, and clients (and forked nginx workers) must not share a sequence
-    local rng = core.rng()
+    -- (the driver hands the generator itself to the retry verdict, which
+    -- draws in C: one call into C less per retry)
+    c.rng = core.rng()
+    local rng = c.rng
     c.random = function() return rng:next() end
   end
   c.on_attempt = opts.on_attempt

@@ -16,8 +16,7 @@ local M = {}
 local json = cjson.new()
 json.decode_max_depth(64)
 
-local status_kind, ratelimit, wait_hint, retry_decide, is_retryable =
-  core.status_kind, core.ratelimit, core.wait_hint, core.retry_decide, core.is_retryable
+local core_interpret, retry_decide, system_wallclock = core.interpret, core.retry_decide, core.time
 
 -- The start of a non-JSON body for the message, secrets removed before the
 -- cut so that no piece of one survives it.
@@ -38,15 +37,13 @@ end
 
 -- Close's error bodies: {"error": "..."}, {"error": {"message": ..}},
 -- {"errors": [...], "field-errors": {...}}, {"message": ..}.
-local function describe(status, body, secrets)
-  local doc = body ~= "" and json.decode(body) or nil
+local function describe(status, doc, body, secrets)
   local out = {}
   if type(doc) == "table" then
     local e = doc.error
     if type(e) == "string" then out.message = e
     elseif type(e) == "table" then
       out.message = type(e.message) == "string" and e.message or nil
-      out.rate_reset = e.rate_reset
     end
     -- OAuth's token endpoint: {"error": "invalid_grant", "error_description": ...}
     if type(e) == "string" and e:match("^[%l_]+$") then
@@ -54,7 +51,6 @@ local function describe(status, body, secrets)
       if type(doc.error_description) == "string" then out.message = e .. ": " .. doc.error_description end
     end
     if type(doc.message) == "string" then out.message = out.message or doc.message end
-    out.rate_reset = out.rate_reset or doc.rate_reset
     if type(doc["field-errors"]) == "table" and next(doc["field-errors"]) then
       out.field_errors = {}
       for k, v in pairs(doc["field-errors"]) do
@@ -149,29 +145,36 @@ local function report(c, a, wait)
     rate_limit = a.rate_limit })
 end
 
+-- The body's facts that interpret reads: Close's rate_reset, under "error"
+-- or at the top level.
+local function rate_reset(doc)
+  if type(doc) ~= "table" then return nil end
+  local e = doc.error
+  return type(e) == "table" and e.rate_reset or doc.rate_reset
+end
+
 -- interpret: a response -> the decoded document (success), or the attempt's
--- kind, description and wait hint filled in
+-- kind, description and wait hint filled in. What the status and headers
+-- mean is one call into C (close.core.interpret); the body is decoded once.
 local function interpret(c, a, res)
-  local status = res.status
+  local status, body = res.status, res.body
   local headers = res.headers or {}
   res.headers = headers
+  local doc = body ~= "" and json.decode(body) or nil
+  -- nil: C reads the same system clock itself, one call into C less
+  local wall = c.wallclock ~= system_wallclock and c.wallclock() or nil
+  local kind
+  kind, a.retryable, a.hint, a.hint_source, a.rate_limit = core_interpret(status, headers, rate_reset(doc), wall)
   a.status = status
-  a.rate_limit = ratelimit(headers)
-  local kind = status_kind(status)
   if not kind then
-    local doc = res.body == "" and {} or json.decode(res.body)
+    if body == "" then return {} end
     -- an object is expected (cjson cannot tell [] from {}; a list with items is refused)
     if type(doc) == "table" and #doc == 0 then return doc end
     a.kind, a.message = "protocol", "response is not a JSON object"
     return nil
   end
   a.kind = kind
-  local info = describe(status, res.body, c.secrets)
-  a.info = info
-  -- a wait hint means something only on a response that asks to come back later
-  if is_retryable(status, kind) then
-    a.hint, a.hint_source = wait_hint(status, headers, info.rate_reset, c.wallclock())
-  end
+  a.info = describe(status, doc, body, c.secrets)
   return nil
 end
 
@@ -215,13 +218,14 @@ function M.call(c, req)
   -- may refresh its token first, and a 401 makes it refresh once more
   local auth = not req.headers and c.auth
   local reauthorized = false
-  local attempt, extra = 0, 0
+  local attempt = 0
   -- pace: in a batch (or with pace = true) each send waits for its group's slot
   local p = (c.batch_running or c.pace) and c.pacer
   local group = p and pacer_group(method, req.path or url)
   while true do
     attempt = attempt + 1
-    local remaining = deadline - (clock() - start)
+    local now = clock()
+    local remaining = deadline - (now - start)
     if remaining <= 0 then
       return nil, Error.new("timeout", ("deadline of %gs passed"):format(deadline),
         { attempts = attempt - 1, method = method, url = url })
@@ -233,38 +237,42 @@ function M.call(c, req)
       if not h then return nil, aerr end
     end
     if p then
-      local d = p:delay(group, clock())
+      local d = p:delay(group, now)
       -- a slot past the deadline is not waited for: the server may still take it
-      if d > 0 and d < remaining then c.sleep(d) end
+      if d > 0 and d < remaining then
+        c.sleep(d)
+        now = clock()
+      end
     end
-    local t0 = clock()
     local res, terr = send(c, h, method, url, body, remaining, req.max_body)
-    local a = { method = method, url = url, attempt = attempt, duration = clock() - t0 }
+    local done = clock()
+    local a = { method = method, url = url, attempt = attempt, duration = done - now }
     if res then
       local doc = interpret(c, a, res)
-      if p then p:update(group, clock(), a.rate_limit, a.status, a.hint) end
+      if p then p:update(group, done, a.rate_limit, a.status, a.hint) end
       if doc then
         if c.on_attempt then report(c, a, nil) end
         return doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
-          attempts = attempt, duration = clock() - start }
+          attempts = attempt, duration = done - start }
       end
     else
       a.kind, a.message = terr.kind, terr.message
-      if p then p:update(group, clock()) end
+      if p then p:update(group, done) end
     end
-    local wait, verdict, needed
-    if auth and a.status == 401 and not reauthorized and auth:rejected(h.token) then
-      -- a token we held valid was refused (revoked, clocks apart): a 401 had
-      -- no effect, so any method may go again at once, with a new token, once
-      reauthorized, extra, wait, a.hint_source = true, 1, 0, "reauthorize"
-    else
-      -- decide: a 429 was refused before any effect, so even a non-idempotent call may repeat it
-      wait, verdict, needed = retry_decide({
-        attempt = attempt - extra, max_retries = c.max_retries,
-        retryable = a.kind ~= "protocol" and (req.idempotent or a.status == 429) and is_retryable(a.status, a.kind),
-        hint = a.hint, elapsed = clock() - start, deadline = deadline,
-        backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
-      })
+    -- decide: the verdict is C's (retry.c), from every input it needs
+    local wait, verdict, needed = retry_decide({
+      attempt = attempt, max_retries = c.max_retries, status = a.status, kind = a.kind,
+      idempotent = req.idempotent, can_reauthorize = auth and true, reauthorized = reauthorized,
+      hint = a.hint, elapsed = done - start, deadline = deadline,
+      backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.rng or c.random(),
+    })
+    if verdict == "reauthorize" then
+      -- the provider says whether the refused token was one it held valid
+      if auth:rejected(h.token) then
+        reauthorized, a.hint_source = true, "reauthorize"
+      else
+        wait, verdict = nil, "not_retryable"
+      end
     end
     if c.on_attempt then report(c, a, wait) end
     if not wait then return nil, failure(c, a, verdict, needed, deadline) end
