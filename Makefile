@@ -16,7 +16,7 @@ CORE_JIT   := build/5.1/close/core.so
 
 SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
-PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c src/interpret.c src/buf.c
+PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c src/sha256.c src/scim_filter.c src/interpret.c src/buf.c
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -41,15 +41,20 @@ deps:
 
 $(CORE): $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl -lsqlite3
 
 # C unit tests of the pure parts, with no Lua at all
 build/test_pure: test/c/test_pure.c $(PURE_SRC) $(HDR)
 	@mkdir -p build
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_pure.c $(PURE_SRC)
 
-check-c: build/test_pure
+build/test_scim_filter: test/c/test_scim_filter.c src/scim_filter.c src/scim_filter.h
+	@mkdir -p build
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_scim_filter.c src/scim_filter.c
+
+check-c: build/test_pure build/test_scim_filter
 	$(STEP) c-tests build/test_pure
+	$(STEP) c-tests build/test_scim_filter
 
 lint:
 	luacheck -q lua spec test examples bench bin
@@ -64,7 +69,7 @@ build/replay_server: test/replay/main.c test/replay/replay.c test/replay/replay.
 
 # Integration specs: real libcurl against the local server (test/server),
 # started and stopped here, and against the replay server.
-spec-integration: $(CORE) build/replay_server
+spec-integration: $(CORE) $(CORE_JIT) build/replay_server
 	$(STEP) $(SPEC_STEP) scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/integration
 
 # close.core for the nginx of spec-openresty (LUA_VERSION=5.1 builds the same
@@ -72,7 +77,7 @@ spec-integration: $(CORE) build/replay_server
 ifneq ($(LUA_VERSION),5.1)
 $(CORE_JIT): $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUAJIT_INC) -shared -o $@ $(SRC) -lcurl
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUAJIT_INC) -shared -o $@ $(SRC) -lcurl -lsqlite3
 endif
 
 # OpenResty: an app nginx (test/openresty) runs close with the cosocket
@@ -94,7 +99,7 @@ conformance: $(CORE)
 # The same specs with the C core built under ASan + UBSan.
 build/asan/close/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl -lsqlite3
 
 asan: build/asan/close/core.so build/replay_server
 	$(STEP) asan-ubsan scripts/with-server.sh env $(call LUA_ENV,build/asan) \
@@ -120,7 +125,7 @@ rocks:
 # the libcurl transport against scripted responses over loopback.
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_PURE    := email role_id base_url urlencode auth_header ratelimit retry_after number wire retry
+FUZZ_PURE    := email role_id base_url urlencode auth_header ratelimit retry_after number wire retry scim_filter scim_path
 FUZZ_BINS    := $(addprefix build/fuzz/bin/,$(FUZZ_PURE) transport)
 FUZZ_SECONDS ?= 60
 

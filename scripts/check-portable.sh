@@ -32,7 +32,30 @@ while IFS= read -r hit; do
   path=$(printf '%s\n' "$text" | grep -oE "$pattern" | head -n 1 | sed -E 's/^[^/]//')
   echo "check-portable: $file:$line: $path is a path on one machine (use mktemp or a path inside the repository)"
   bad=1
-done < <(git grep -nIE "$pattern" -- . ':!scripts/check-portable.sh' ':!spec/portable_spec.lua' 2>/dev/null)
+done < <(git grep -nIE "$pattern" -- . ':!scripts/check-portable.sh' ':!spec/unit/portable_spec.lua' 2>/dev/null)
+
+# Paths that leave the repository: a clone has nothing beside it (no
+# shared directory beside it). A relative path counts from its file's directory, or from the
+# repository's root when it follows $root, $ROOT or $top; `X/../Y` inside a
+# longer path is left alone (it is data, not a place).
+outside_pattern='(^|[^A-Za-z0-9_.~/@-]|\$(root|ROOT|top|[A-Za-z_]+_DIR|\{[A-Za-z_]+\})/)(\.\./)+[A-Za-z0-9_.-]*'
+while IFS= read -r hit; do
+  [ -n "$hit" ] || continue
+  file=${hit%%:*}; rest=${hit#*:}; line=${rest%%:*}; text=${rest#*:}
+  while IFS= read -r m; do
+    rel=$(printf '%s' "$m" | grep -oE '(\.\./)+[A-Za-z0-9_.-]*')
+    case "$m" in '$root/'*|'$ROOT/'*|'$top/'*) base=$root ;; *) base=$root/$(dirname "$file") ;; esac
+    where=$(realpath -m "$base/$rel")
+    case "$where/" in
+      "$root"/*) ;;
+      *) echo "check-portable: $file:$line: $rel is outside the repository (a clone has nothing beside it)"; bad=1 ;;
+    esac
+  done < <(printf '%s\n' "$text" | grep -oE "$outside_pattern")
+done < <(git grep -nIE "(^|[^A-Za-z0-9_.~/@-]|/)\.\./" -- . ':!scripts/check-portable.sh' ':!test/tools/package-lock.json' 2>/dev/null)
+while IFS= read -r hit; do
+  [ -n "$hit" ] || continue
+  echo "check-portable: ${hit%%:*}: names the directory beside the clone (shared/ or its variable), which users do not have"; bad=1
+done < <(git grep -nIE "CLOSE_SHARED[_]DIR|\.\./shar[e]d" -- . ':!scripts/check-portable.sh' 2>/dev/null | cut -d: -f1-2)
 
 if [ "$bad" -ne 0 ]; then exit 1; fi
-echo "check-portable: no tracked link leaves the repository, no tracked file names a machine's paths"
+echo "check-portable: no tracked link leaves the repository, no tracked file names a machine's paths or a path outside the repository"

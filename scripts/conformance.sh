@@ -7,7 +7,7 @@
 set -eu
 lua=$1 build=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${CLOSE_SHARED_DIR:-$root/../shared}
+contract=$root/test/contract   # the OpenAPI documents we test against (test/contract/README.md)
 prism=$root/test/tools/node_modules/.bin/prism
 [ -x "$prism" ] || { echo "conformance: $prism is missing: run scripts/deps.sh (make deps)"; exit 1; }
 # shellcheck source=../test/lib/ports.sh
@@ -31,8 +31,8 @@ wait_up() {
   echo "prism on port $1 did not start:"; cat "$logdir/$1.log"; return 1
 }
 
-docs=("$shared/openapi/close-memberships.yaml" "$shared/openapi/create-membership.seed.yaml"
-      "$shared/openapi/close-oauth.yaml") # the OAuth token endpoint, for the token requests
+docs=("$contract/close-memberships.yaml" "$contract/create-membership.seed.yaml"
+      "$contract/close-oauth.yaml") # the OAuth token endpoint, for the token requests
 for tries in 1 2 3 4 5; do
   mapfile -t ports < <(free_ports "${#docs[@]}")
   for i in "${!docs[@]}"; do start "${docs[$i]}" "${ports[$i]}"; done

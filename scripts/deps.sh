@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 debs=(
-  build-essential pkg-config libcurl4-openssl-dev openssl curl ca-certificates git
+  build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev openssl curl ca-certificates git
   lua5.1 lua5.2 lua5.3 lua5.4 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev
   luajit2 libluajit2-5.1-dev
   lua-cjson lua-busted lua-check lua-ldoc lua-markdown luarocks

@@ -11,7 +11,9 @@
  * metamethod runs, and a string read from a table stays anchored by it);
  * scratch memory is a userdata, so an error anywhere leaks nothing. */
 #include "defaults.h"
+#include "lscim.h"
 #include "lutil.h"
+#include "sqlite_store.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -75,6 +77,8 @@ int luaopen_close_core(lua_State *L) {
     close_open_http(L);
     close_open_multi(L);
     close_open_localio(L);
+    close_open_scim(L);
+    close_store_register(L);
 
     push_defaults(L);
     lua_setfield(L, -2, "defaults");

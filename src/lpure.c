@@ -10,6 +10,7 @@
 #include "rand.h"
 #include "request.h"
 #include "retry.h"
+#include "sha256.h"
 #include "validate.h"
 
 /* ---- validation and request building ---- */
@@ -76,6 +77,27 @@ static int l_urlencode(lua_State *L) {
     if (len > ((size_t)-1) / 4) return luaL_argerror(L, 1, "too long");
     out = close_scratch(L, 3 * len + 1);
     n = close_urlencode(s, len, out);
+    lua_pushlstring(L, out, n);
+    return 1;
+}
+
+/* core.sha256(s): the 32-byte digest; core.base64url(s): without padding */
+static int l_sha256(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    unsigned char d[CLOSE_SHA256_LEN];
+    close_sha256((const unsigned char *)s, len, d);
+    lua_pushlstring(L, (const char *)d, sizeof d);
+    return 1;
+}
+
+static int l_base64url(lua_State *L) {
+    size_t len, n;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char *out;
+    if (len > ((size_t)-1) / 2) return luaL_argerror(L, 1, "too long");
+    out = close_scratch(L, close_base64url_len(len) + 1);
+    n = close_base64url((const unsigned char *)s, len, out);
     lua_pushlstring(L, out, n);
     return 1;
 }
@@ -354,6 +376,8 @@ static const luaL_Reg funcs[] = {
     {"is_loopback_host", l_is_loopback_host},
     {"auth_header", l_auth_header},
     {"urlencode", l_urlencode},
+    {"sha256", l_sha256},
+    {"base64url", l_base64url},
     {"interpret", l_interpret},
     {"retry_decide", l_retry_decide},
     {"parse_head", l_parse_head},

@@ -291,6 +291,13 @@ end
 first_call("authorization_code grant on the first call (close.new oauth.code + redirect_uri)",
   oauth({ code = CODE, redirect_uri = REDIRECT }), { CODE_GRANT }, { MOCK_ACCESS })
 
+do -- PKCE: the code_verifier of a login (close-provision login makes one per login)
+  local verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+  first_call("authorization_code grant with PKCE's code_verifier (close.new oauth.code_verifier)",
+    oauth({ code = CODE, redirect_uri = REDIRECT, code_verifier = verifier }),
+    { with(CODE_GRANT, { code_verifier = verifier }) }, { MOCK_ACCESS })
+end
+
 -- the second refresh sends the refresh token the first one returned
 -- (Close rotates them). Prism's mock always returns the same access token,
 -- which the client has just seen refused: the second token response is
@@ -358,6 +365,9 @@ control("Prism flags a token form without client_secret", flagged(raw(
   "grant_type=refresh_token&refresh_token=rt_x&client_id=c", "application/x-www-form-urlencoded")))
 control("Prism flags an authorization_code form whose redirect_uri is not a URI", flagged(raw(
   "grant_type=authorization_code&code=ac_x&redirect_uri=not%20a%20uri&client_id=c&client_secret=s",
+  "application/x-www-form-urlencoded")))
+control("Prism flags an authorization_code form whose code_verifier is too short for RFC 7636", flagged(raw(
+  "grant_type=authorization_code&code=ac_x&code_verifier=short&client_id=c&client_secret=s",
   "application/x-www-form-urlencoded")))
 -- and through this script's own detection: a client whose token form
 -- loses client_secret on the way must fail its check

@@ -13,9 +13,7 @@
 -- transport of the user's may yield `"sleep", seconds` too.
 -- @module close.batch
 
-local core = require "close.core"
 local Error = require "close.error"
-local pacer = require "close.pacer"
 
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 
@@ -95,38 +93,36 @@ end
 -- ---------------------------------------------------------------------------
 -- Plain Lua: coroutines and a scheduler over close.core.multi
 
-local function run_plain(c, client, items, fn, conc, max, on_result, stop)
-  local n = #items
-  local outcomes, lim = {}, limiter(conc, max)
-  local clock, real_sleep, real_transport = c.clock, c.sleep, c.transport
-  local multi
-  if c.http then -- the default libcurl transport: concurrent transfers instead
-    c.multi = c.multi or core.multi(max)
-    multi = c.multi
-  end
-  local owned = {}       -- coroutine -> item index
-  local ready = {}       -- {co, ...} to resume, in order
-  local timers = {}      -- {at=, co=}
-  local xfers = {}       -- transfer id -> coroutine
-  local live, next_i, stopped, raised = 0, 1, nil, nil
-
-  -- the client's transport and sleep while the batch runs: a coroutine of
-  -- the batch yields to the scheduler; anyone else gets the real ones
-  c.sleep = function(s)
-    local co = coroutine.running()
-    if co and owned[co] then return coroutine.yield("sleep", s) end
-    return real_sleep(s)
-  end
+-- The transport and sleep of the items of a plain-Lua batch: an item's
+-- coroutine yields to the scheduler; the transfers go on the client's multi
+-- handle when it has the default libcurl transport. Paced always.
+local function item_io(c, max)
+  local plain = c.io
+  local multi = c.conn:multi(max)
+  local io = { paced = true, multi = multi, transport = plain.transport }
+  function io.sleep(s) return coroutine.yield("sleep", s) end
   if multi then
-    c.transport = function(req)
-      local co = coroutine.running()
-      if not (co and owned[co]) then return real_transport(req) end
+    function io.transport(req)
       local id, err = multi:start(req)
       if not id then return nil, err end
       return coroutine.yield("xfer", id)
     end
   end
-  c.pacer = c.pacer or pacer.new()
+  return io
+end
+
+local function run_plain(c, client, items, fn, conc, max, on_result, stop)
+  local n = #items
+  local outcomes, lim = {}, limiter(conc, max)
+  local clock, real_sleep = c.clock, c.io.sleep
+  local io = item_io(c, max)
+  local multi = io.multi
+  local owned = c.batches.by_co -- coroutine -> the io of its item (close.driver.io reads it)
+  local index = {}       -- coroutine -> item index
+  local ready = {}       -- {co, ...} to resume, in order
+  local timers = {}      -- {at=, co=}
+  local xfers = {}       -- transfer id -> coroutine
+  local live, next_i, stopped, raised = 0, 1, nil, nil
 
   local function finish(i, result, err, meta)
     local fatal = settle(c, lim, outcomes, i, result, err, meta)
@@ -139,15 +135,15 @@ local function run_plain(c, client, items, fn, conc, max, on_result, stop)
 
   local function step(co, ...)
     local res = { coroutine.resume(co, ...) }
-    local i = owned[co]
+    local i = index[co]
     if not res[1] then
-      owned[co] = nil
+      owned[co], index[co] = nil, nil
       live = live - 1
       if not raised then raised = ("item %d raised: %s"):format(i, tostring(res[2])) end
       return
     end
     if coroutine.status(co) == "dead" then
-      owned[co] = nil
+      owned[co], index[co] = nil, nil
       live = live - 1
       finish(i, res[2], res[3], res[4])
     elseif res[2] == "xfer" then
@@ -166,7 +162,7 @@ local function run_plain(c, client, items, fn, conc, max, on_result, stop)
       local i, item = next_i, items[next_i]
       next_i = next_i + 1
       local co = coroutine.create(function() return fn(client, item) end)
-      owned[co] = i
+      owned[co], index[co] = io, i
       live = live + 1
       ready[#ready + 1] = { co }
     end
@@ -205,9 +201,9 @@ local function run_plain(c, client, items, fn, conc, max, on_result, stop)
       end
     end
   end)
-  -- whatever happened, the client is itself again and nothing is left running
+  -- whatever happened, nothing of this batch is left running
   for id in pairs(xfers) do multi:cancel(id) end
-  c.sleep, c.transport = real_sleep, real_transport
+  for co in pairs(index) do owned[co] = nil end
   if not ok then error(err, 0) end
   if raised then error("close: batch: " .. raised, 3) end
   return outcomes, stopped, lim.peak
@@ -228,7 +224,9 @@ local function run_ngx(c, client, items, fn, conc, max, on_result, stop)
   -- each, and by item index each one's place in the list
   local threads, item_at, place = {}, {}, {}
   local next_i, stopped, raised = 1, nil, nil
-  c.pacer = c.pacer or pacer.new()
+  -- an item's thread makes its calls with the client's transport and
+  -- sleep (cosockets, ngx.sleep: they never block), paced
+  local io = { transport = c.io.transport, sleep = c.io.sleep, paced = true }
 
   -- An item's thread. It says which item it was: ngx.thread.wait returns
   -- only the values of the thread that ended (not the thread), and
@@ -240,13 +238,19 @@ local function run_ngx(c, client, items, fn, conc, max, on_result, stop)
   -- threads that a wait was given stay marked as waited for, and one ending
   -- would resume it elsewhere).
   local function body(i, item)
+    local co = coroutine.running()
+    c.batches.by_co[co] = io
     local ok, result, err, meta = pcall(fn, client, item)
-    if not ok then return i, false, result end
+    if not ok then
+      c.batches.by_co[co] = nil
+      return i, false, result
+    end
     local failed
     if on_result then
       local cok, e = pcall(on_result, i, item, result, err, meta)
       if not cok then failed = e end
     end
+    c.batches.by_co[co] = nil
     return i, true, result, err, meta, failed
   end
 
@@ -308,13 +312,14 @@ end
 -- `err.kind == "not_started"`), nil, and `{stopped=err, not_started=N,
 -- peak_concurrency=N}`.
 -- @local
-function M.run(c, client, items, fn, opts, in_ngx)
+function M.run(c, client, items, fn, opts)
   local conc, max, on_result, stop = check(items, fn, opts)
-  if c.batch_running then error("close: batch: this client runs a batch already", 3) end
-  c.batch_running = true
-  local ok, outcomes, stopped, peak = pcall(in_ngx and run_ngx or run_plain, c, client, items, fn, conc, max,
+  -- one at a time: the items of two would share the pacer's slots and the multi handle
+  if c.batches.running then error("close: batch: this client runs a batch already", 3) end
+  c.batches.running = true
+  local ok, outcomes, stopped, peak = pcall(c.check_phase and run_ngx or run_plain, c, client, items, fn, conc, max,
     on_result, stop)
-  c.batch_running = false
+  c.batches.running = false
   if not ok then error(outcomes, 0) end
   local skipped = 0
   for i = 1, #items do

@@ -1,15 +1,20 @@
 --- The request driver: one call is a pipeline of named steps,
--- build -> send -> interpret -> decide (-> sleep -> send again).
+-- build -> authorize -> pace -> send -> interpret -> decide (-> sleep ->
+-- authorize again).
 -- It lives in Lua because a C function cannot yield: under OpenResty the
 -- transport and the sleep yield to the event loop, so the loop that calls
 -- them must be Lua. The decisions it strings together are C's (close.core:
--- status kinds, the server's wait hints, the retry verdict).
+-- interpret says what a response means, retry_decide what to do next).
+-- Each attempt crosses into C few times (spec/unit/crossings_spec.lua
+-- counts them): the clock before and after the send, the transport, the
+-- JSON decode, interpret; on a retry also the verdict and the sleep.
 -- @module close.driver
 
 local core = require "close.core"
 local cjson = require "cjson.safe"
 local Error = require "close.error"
 local pacer_group = require("close.pacer").group
+local query_string = require("close.url").query_string
 
 local M = {}
 
@@ -74,17 +79,7 @@ local function describe(status, doc, body, secrets)
 end
 
 --- `?k=v&...` with keys sorted and both sides percent-encoded ("" for none).
-function M.query_string(query)
-  if not query then return "" end
-  local keys = {}
-  for k in pairs(query) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    parts[#parts + 1] = core.urlencode(k) .. "=" .. core.urlencode(tostring(query[k]))
-  end
-  return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
-end
+M.query_string = query_string
 
 --- The request headers of a client, built once at `close.new`: a table for
 -- calls without a body and one with Content-Type (`content_type`, JSON by
@@ -105,9 +100,17 @@ function M.headers(auth_header, user_agent, content_type)
   return { plain = plain, plain_lines = lines(plain), body = with_body, body_lines = lines(with_body) }
 end
 
+--- The transport, sleep and pacing of a call of client c: the batch
+-- scheduler's when the call runs in an item of a batch (the scheduler owns
+-- them), else the client's own, fixed at close.new.
+function M.io(c)
+  local co = coroutine.running()
+  return co and c.batches.by_co[co] or c.io
+end
+
 -- build: the parts of the request that stay the same over its attempts
 local function build(c, req)
-  local url = req.url or (c.base_url .. req.path .. (req.query and M.query_string(req.query) or ""))
+  local url = req.url or (c.base_url .. req.path .. (req.query and query_string(req.query) or ""))
   local body = req.json or req.form -- already encoded (cjson cannot say every JSON; a form is not JSON)
   if body == nil and req.body ~= nil then
     local why
@@ -116,18 +119,61 @@ local function build(c, req)
       return nil, Error.validation({ body = "cannot be encoded as JSON: " .. tostring(why) }, req.method, url)
     end
   end
-  return url, body
+  if c.conn.closed then
+    return nil, Error.new("closed", "the client is closed (client:close() was called)",
+      { method = req.method, url = url })
+  end
+  if c.check_phase then
+    local ok, why = c.check_phase()
+    if not ok then
+      return nil, Error.new("validation", (why:gsub("^close: ", "")), { method = req.method, url = url })
+    end
+  end
+  local io = M.io(c)
+  return { c = c, req = req, method = req.method, url = url, body = body, io = io,
+    start = c.clock(), deadline = req.deadline or c.deadline, reauthorized = false,
+    pacer = io.paced and c.pacer, group = io.paced and pacer_group(req.method, req.path or url) }
 end
 
--- send: one attempt through the transport; always returns a response table
--- or nil and an error of the shape {kind=, message=}
-local function send(c, h, method, url, body, remaining, max_body)
-  local res, terr = c.transport({
-    method = method, url = url, body = body,
+-- the seconds left before the call's deadline and the clock's time, or nil
+-- and the timeout error
+local function time_left(call, attempt)
+  local now = call.c.clock()
+  local remaining = call.deadline - (now - call.start)
+  if remaining > 0 then return remaining, now end
+  return nil, Error.new("timeout", ("deadline of %gs passed"):format(call.deadline),
+    { attempts = attempt - 1, method = call.method, url = call.url })
+end
+
+-- authorize: the header set of this attempt. A request with headers of its
+-- own (the token endpoint's) has them; else the client's auth provider
+-- gives them (an OAuth one may refresh its token first).
+local function authorize(call, remaining)
+  if call.req.headers then return call.req.headers end
+  return call.c.auth:headers(call.c, remaining)
+end
+
+-- pace: wait for the group's slot (in a batch, or with pace = true). A slot
+-- past the deadline is not waited for: the server may still take the call.
+-- Returns the clock's time, read again only after a wait.
+local function pace(call, remaining, now)
+  if not call.pacer then return now end
+  local d = call.pacer:delay(call.group, now)
+  if not (d > 0 and d < remaining) then return now end
+  call.io.sleep(d)
+  return call.c.clock()
+end
+
+-- send: one attempt through the transport; returns a response table, or
+-- nil and an error of the shape {kind=, message=}
+local function send(call, h, remaining)
+  local c, body = call.c, call.body
+  local res, terr = call.io.transport({
+    method = call.method, url = call.url, body = body,
     headers = body and h.body or h.plain, header_lines = body and h.body_lines or h.plain_lines,
     timeout = remaining < c.timeout and remaining or c.timeout,
     connect_timeout = remaining < c.connect_timeout and remaining or c.connect_timeout,
-    ca_file = c.ca_file, max_body = max_body or c.max_body,
+    ca_file = c.ca_file, max_body = call.req.max_body or c.max_body,
   })
   if res then return res end
   -- a transport of the user's may return anything: make it the shape we need
@@ -145,7 +191,7 @@ local function report(c, a, wait)
     rate_limit = a.rate_limit })
 end
 
--- The body's facts that interpret reads: Close's rate_reset, under "error"
+-- The body's fact that interpret reads: Close's rate_reset, under "error"
 -- or at the top level.
 local function rate_reset(doc)
   if type(doc) ~= "table" then return nil end
@@ -155,7 +201,7 @@ end
 
 -- interpret: a response -> the decoded document (success), or the attempt's
 -- kind, description and wait hint filled in. What the status and headers
--- mean is one call into C (close.core.interpret); the body is decoded once.
+-- mean is one call into C (interpret.c); the body is decoded once.
 local function interpret(c, a, res)
   local status, body = res.status, res.body
   local headers = res.headers or {}
@@ -178,6 +224,44 @@ local function interpret(c, a, res)
   return nil
 end
 
+-- one attempt: send, interpret, and the pacer fed with what came back.
+-- Returns the attempt's record (`doc` set on success; `done` the clock's
+-- time after it) and the response.
+local function attempt_once(call, h, remaining, attempt, t0)
+  local c = call.c
+  local res, terr = send(call, h, remaining)
+  local done = c.clock()
+  local a = { method = call.method, url = call.url, attempt = attempt, duration = done - t0, done = done }
+  if res then
+    a.doc = interpret(c, a, res)
+    if call.pacer then call.pacer:update(call.group, done, a.rate_limit, a.status, a.hint) end
+  else
+    a.kind, a.message = terr.kind, terr.message
+    if call.pacer then call.pacer:update(call.group, done) end
+  end
+  return a, res
+end
+
+-- decide: the wait before the next attempt, or nil, the verdict and the
+-- wait the server asked for: one call into C (retry.c), which holds the
+-- whole rule (what may be repeated by which call, a 401's one
+-- re-authorization, backoff, caps, deadline). On "reauthorize" the auth
+-- provider says whether the refused token was one it held valid; if not,
+-- the 401 is final.
+local function decide(call, a, h)
+  local c = call.c
+  local wait, verdict, needed = retry_decide({
+    attempt = a.attempt, max_retries = c.max_retries, status = a.status, kind = a.kind,
+    idempotent = call.req.idempotent, can_reauthorize = not call.req.headers, reauthorized = call.reauthorized,
+    hint = a.hint, elapsed = a.done - call.start, deadline = call.deadline,
+    backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.rng or c.random(),
+  })
+  if verdict ~= "reauthorize" then return wait, verdict, needed end
+  if not c.auth:rejected(h.token) then return nil, "not_retryable", 0 end
+  call.reauthorized, a.hint_source = true, "reauthorize"
+  return wait, verdict, needed
+end
+
 -- the error a call ends with, from its last attempt and the verdict
 local function failure(c, a, verdict, needed, deadline)
   local fields = { status = a.status, attempts = a.attempt, method = a.method, url = a.url,
@@ -196,87 +280,33 @@ local function failure(c, a, verdict, needed, deadline)
 end
 
 --- Sends one logical call with retries.
--- `c` is the client's resolved configuration; `req` is
+-- `c` is the client's internals (settings and owned objects, see
+-- close.client); `req` is
 -- `{method=, path=, query=, body=(table) or json=(string), idempotent=}`,
 -- or, for a request of its own such as the token endpoint's,
 -- `{method=, url=, form=, headers=(a set from M.headers), deadline=}`.
 -- Returns `decoded, nil, meta` or `nil, err`.
 function M.call(c, req)
-  local method = req.method
-  local url, body = build(c, req)
-  if not url then return nil, body end
-  if c.check_phase then
-    local ok, why = c.check_phase()
-    if not ok then
-      return nil, Error.new("validation", (why:gsub("^close: ", "")), { method = method, url = url })
-    end
-  end
-  local clock = c.clock
-  local start = clock()
-  local deadline = req.deadline or c.deadline
-  -- authorize: a request with headers of its own skips it; an OAuth provider
-  -- may refresh its token first, and a 401 makes it refresh once more
-  local auth = not req.headers and c.auth
-  local reauthorized = false
+  local call, err = build(c, req)
+  if not call then return nil, err end
   local attempt = 0
-  -- pace: in a batch (or with pace = true) each send waits for its group's slot
-  local p = (c.batch_running or c.pace) and c.pacer
-  local group = p and pacer_group(method, req.path or url)
-  while true do
+  while true do -- ends: decide stops after max_retries, time_left at the deadline
     attempt = attempt + 1
-    local now = clock()
-    local remaining = deadline - (now - start)
-    if remaining <= 0 then
-      return nil, Error.new("timeout", ("deadline of %gs passed"):format(deadline),
-        { attempts = attempt - 1, method = method, url = url })
+    local remaining, now = time_left(call, attempt)
+    if not remaining then return nil, now end
+    local h, aerr = authorize(call, remaining)
+    if not h then return nil, aerr end
+    now = pace(call, remaining, now)
+    local a, res = attempt_once(call, h, remaining, attempt, now)
+    if a.doc then
+      if c.on_attempt then report(c, a, nil) end
+      return a.doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
+        attempts = attempt, duration = a.done - call.start }
     end
-    local h = req.headers or c.headers
-    if auth then
-      local aerr
-      h, aerr = auth:headers(c, remaining)
-      if not h then return nil, aerr end
-    end
-    if p then
-      local d = p:delay(group, now)
-      -- a slot past the deadline is not waited for: the server may still take it
-      if d > 0 and d < remaining then
-        c.sleep(d)
-        now = clock()
-      end
-    end
-    local res, terr = send(c, h, method, url, body, remaining, req.max_body)
-    local done = clock()
-    local a = { method = method, url = url, attempt = attempt, duration = done - now }
-    if res then
-      local doc = interpret(c, a, res)
-      if p then p:update(group, done, a.rate_limit, a.status, a.hint) end
-      if doc then
-        if c.on_attempt then report(c, a, nil) end
-        return doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
-          attempts = attempt, duration = done - start }
-      end
-    else
-      a.kind, a.message = terr.kind, terr.message
-      if p then p:update(group, done) end
-    end
-    -- decide: the verdict is C's (retry.c), from every input it needs
-    local wait, verdict, needed = retry_decide({
-      attempt = attempt, max_retries = c.max_retries, status = a.status, kind = a.kind,
-      idempotent = req.idempotent, can_reauthorize = auth and true, reauthorized = reauthorized,
-      hint = a.hint, elapsed = done - start, deadline = deadline,
-      backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.rng or c.random(),
-    })
-    if verdict == "reauthorize" then
-      -- the provider says whether the refused token was one it held valid
-      if auth:rejected(h.token) then
-        reauthorized, a.hint_source = true, "reauthorize"
-      else
-        wait, verdict = nil, "not_retryable"
-      end
-    end
+    local wait, verdict, needed = decide(call, a, h)
     if c.on_attempt then report(c, a, wait) end
-    if not wait then return nil, failure(c, a, verdict, needed, deadline) end
-    c.sleep(wait)
+    if not wait then return nil, failure(c, a, verdict, needed, call.deadline) end
+    call.io.sleep(wait)
   end
 end
 

@@ -4,7 +4,9 @@
 --
 -- * `kind`: "validation", "bad_request", "auth", "permission", "not_found",
 --   "rate_limited", "server", "api", "timeout", "network", "tls", "protocol",
---   or "not_started" (an item of a batch that stopped first)
+--   "closed" (a call on a client after `client:close()`), "not_started"
+--   (an item of a batch that stopped first), or "store" (a state store of
+--   the SCIM bridge failed)
 -- * `message`: a one-line explanation
 -- * `status`: the HTTP status of the last response, when there was one
 -- * `field_errors`: `{field = reason}` (validation and 400 responses)
@@ -23,6 +25,8 @@ Error.KINDS = {
   not_found = true, rate_limited = true, server = true, api = true,
   timeout = true, network = true, tls = true, protocol = true,
   not_started = true, -- an item of a batch that stopped before it
+  closed = true,      -- a call on a closed client: nothing was sent
+  store = true, -- a state store (close.store.sqlite) could not read or write
 }
 
 local function sorted_keys(t)

@@ -31,29 +31,58 @@ function M.token_url(base_url)
   return origin and (origin .. "/oauth2/token/")
 end
 
-local function form(fields)
-  local keys, parts = {}, {}
-  for k in pairs(fields) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for i, k in ipairs(keys) do parts[i] = core.urlencode(k) .. "=" .. core.urlencode(fields[k]) end
-  return table.concat(parts, "&")
+local form = require("close.url").encode
+
+local copy = require("close.validate").copy
+
+--- The scopes a login asks for: Close gives every app these two, and a
+-- refresh token needs `offline_access`.
+M.SCOPE = "all.full_access offline_access"
+
+--- `n` bytes from the system's random source (/dev/urandom); nil and the
+-- reason when it cannot be read.
+function M.random_bytes(n)
+  local f, err = io.open("/dev/urandom", "rb")
+  if not f then return nil, "cannot read /dev/urandom: " .. tostring(err) end
+  local bytes = f:read(n)
+  f:close()
+  if not bytes or #bytes ~= n then return nil, "cannot read /dev/urandom: short read" end
+  return bytes
 end
 
-local function copy(t)
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  return out
+--- RFC 7636's S256 challenge of a code verifier: base64url(SHA-256(verifier)).
+function M.code_challenge(verifier)
+  return core.base64url(core.sha256(verifier))
+end
+
+--- Whether a string is a code verifier RFC 7636 allows: 43 to 128 of
+-- A-Z a-z 0-9 `-._~`.
+function M.valid_verifier(v)
+  return type(v) == "string" and #v >= 43 and #v <= 128 and v:match("^[%w%-%._~]+$") ~= nil
+end
+
+--- A new PKCE pair for one login: `{verifier=, challenge=, method="S256"}`
+-- (the verifier: 32 random bytes, base64url, 43 characters); or nil and why.
+function M.pkce()
+  local bytes, err = M.random_bytes(32)
+  if not bytes then return nil, err end
+  local verifier = core.base64url(bytes)
+  return { verifier = verifier, challenge = M.code_challenge(verifier), method = "S256" }
 end
 
 --- The URL to send a user to so that they approve the app.
--- @tparam table o `client_id`, `redirect_uri`, `state`, optional `authorize_url`
+-- @tparam table o `client_id`, `redirect_uri`, `state`, optional
+--   `code_challenge` (PKCE, sent with method S256), `scope` (default
+--   `SCOPE`), `authorize_url`
 -- @treturn string
 function M.authorize_url(o)
   assert(type(o) == "table" and type(o.client_id) == "string" and type(o.redirect_uri) == "string"
     and type(o.state) == "string", "close.oauth.authorize_url: client_id, redirect_uri and state are required")
   local base = o.authorize_url or M.AUTHORIZE_URL
-  return base .. (base:find("?", 1, true) and "&" or "?") .. form({ client_id = o.client_id,
-    response_type = "code", redirect_uri = o.redirect_uri, state = o.state })
+  local q = { client_id = o.client_id, response_type = "code", redirect_uri = o.redirect_uri, state = o.state,
+    scope = o.scope or M.SCOPE }
+  if o.code_challenge then q.code_challenge, q.code_challenge_method = o.code_challenge, "S256" end
+  return base .. (base:find("?", 1, true) and "&" or "?") .. form(q)
 end
 
 -- The fields a token store and on_tokens see. expires_in is kept so that
@@ -182,13 +211,8 @@ local Provider = {}
 Provider.__index = Provider
 
 local function add_secrets(c, t)
-  for _, k in ipairs({ "access_token", "refresh_token" }) do
-    local v = t[k]
-    if v and not c.secret_set[v] then
-      c.secret_set[v] = true
-      c.secrets[#c.secrets + 1] = v
-    end
-  end
+  c.secrets:add(t.access_token)
+  c.secrets:add(t.refresh_token)
 end
 
 -- the headers of each token request: a form, no Authorization (the client
@@ -198,20 +222,17 @@ local function form_headers(c)
   return { plain = h.body, plain_lines = h.body_lines, body = h.body, body_lines = h.body_lines }
 end
 
---- Builds the provider of a client (close.new does, from its `oauth` option).
+--- Builds the provider of a client (close.auth does, from its `oauth`
+-- option); `c` is the client's internals, whose `secrets` the provider adds
+-- every token to.
 -- @local
 function M.provider(o, c)
   local p = setmetatable({
     client_id = o.client_id, client_secret = o.client_secret, on_tokens = o.on_tokens,
     store = o.store or M.memory_store(), code = o.code, redirect_uri = o.redirect_uri,
-    token_url = o.token_url, refused = {}, nrefused = 0,
+    code_verifier = o.code_verifier, token_url = o.token_url, refused = {}, nrefused = 0,
   }, Provider)
-  c.secret_set = c.secret_set or {}
-  for _, v in ipairs(c.secrets) do c.secret_set[v] = true end
-  if not c.secret_set[o.client_secret] then
-    c.secret_set[o.client_secret] = true
-    c.secrets[#c.secrets + 1] = o.client_secret
-  end
+  c.secrets:add(o.code_verifier, true) -- one login's secret, as the code is
   if o.access_token or o.refresh_token then
     p.tokens = { access_token = o.access_token, refresh_token = o.refresh_token, expires_at = o.expires_at }
     if o.expires_at then p.tokens.expires_in = o.expires_at - c.wallclock() end
@@ -337,7 +358,8 @@ function Provider:grant(c, remaining)
   local t = self.tokens
   local fields
   if self.code then
-    fields = { grant_type = "authorization_code", code = self.code, redirect_uri = self.redirect_uri }
+    fields = { grant_type = "authorization_code", code = self.code, redirect_uri = self.redirect_uri,
+      code_verifier = self.code_verifier }
   elseif t and t.refresh_token then
     fields = { grant_type = "refresh_token", refresh_token = t.refresh_token }
     -- a refresh token once refused stays refused: no second request for it
@@ -357,10 +379,10 @@ function Provider:grant(c, remaining)
         self.store:save(s)
       end
     end
-    if err.kind == "auth" then self.code = nil end
+    if err.kind == "auth" then self.code, self.code_verifier = nil, nil end
     return nil, err
   end
-  self.code = nil
+  self.code, self.code_verifier = nil, nil
   -- a server that does not rotate keeps the refresh token it had
   new.refresh_token = new.refresh_token or (t and t.refresh_token)
   add_secrets(c, new)
@@ -382,7 +404,7 @@ function Provider:refresh(c, remaining)
     if clock() + POLL > give_up then
       return nil, Error.new("timeout", "timed out waiting for another refresh of the token", {}, c.secrets)
     end
-    c.sleep(POLL)
+    driver.io(c).sleep(POLL)
     ok, err = self:adopt_stored(c)
     if ok or err then return ok, err end
   end
@@ -442,7 +464,7 @@ function Provider:token(c, remaining)
     if clock() + POLL > give_up then
       return nil, Error.new("timeout", "timed out waiting for another call's refresh of the token", {}, c.secrets)
     end
-    c.sleep(POLL)
+    driver.io(c).sleep(POLL)
     -- the call that refreshed may have failed for good: its error is ours too
     if not self.flight and self.dead and self.tokens and self.dead == self.tokens.refresh_token
       and not self:usable(self.tokens, c) then
@@ -461,23 +483,25 @@ function Provider:headers(c, remaining)
     h = driver.headers(core.auth_header("bearer", t.access_token), c.user_agent)
     h.token = t.access_token
     self.hset = h
-    c.secret_set["Bearer " .. t.access_token] = true
-    c.secrets[#c.secrets + 1] = "Bearer " .. t.access_token
+    c.secrets:add("Bearer " .. t.access_token)
   end
   return h
 end
 
 --- Exchanges the code of a login for tokens (`grant_type=authorization_code`).
--- @tparam table o `client_id`, `client_secret`, `code`, `redirect_uri`, and
--- any option of `close.new` (`base_url`, `ca_file`, `token_url` ...)
+-- @tparam table o `client_id`, `client_secret`, `code`, `redirect_uri`,
+-- `code_verifier` (PKCE: the verifier whose challenge the authorize URL
+-- carried), and any option of `close.new` (`base_url`, `ca_file`, `token_url` ...)
 -- @return tokens ; or nil, err
 function M.exchange_code(o)
   assert(type(o) == "table", "close.oauth.exchange_code: expected a table")
   local close = require "close" -- at call time: close requires this module
   local opts = copy(o)
   local oauth = { client_id = o.client_id, client_secret = o.client_secret, code = o.code,
-    redirect_uri = o.redirect_uri, token_url = o.token_url, on_tokens = o.on_tokens, store = o.store }
-  for _, k in ipairs({ "client_id", "client_secret", "code", "redirect_uri", "token_url", "on_tokens", "store" }) do
+    redirect_uri = o.redirect_uri, code_verifier = o.code_verifier, token_url = o.token_url,
+    on_tokens = o.on_tokens, store = o.store }
+  for _, k in ipairs({ "client_id", "client_secret", "code", "redirect_uri", "code_verifier", "token_url",
+    "on_tokens", "store" }) do
     opts[k] = nil
   end
   opts.oauth = oauth

@@ -14,9 +14,14 @@
 -- * a line whose first non-blank character is `#` is a comment (a `#` anywhere
 --   else is data: `jo#e@acme.com` is an email); blank lines are skipped, and
 --   so are records of empty fields only (`,,` from a spreadsheet's blank row);
--- * the first record is a header when one of its fields is `email` (any case):
---   the columns are then found by name (`email`, and `role_id` or `role`, in
---   any order; others ignored). Without a header a record is `email[,role]`.
+-- * the first record is a header when one of its fields names the email
+--   column (`email`, `E-mail`, `Email Address`, ...: `EMAIL_HEADERS`, any
+--   case): the columns are then found by name (the email, and a role id
+--   column, `role_id` or `Role ID`, else a role column, `role` or `Role
+--   Name`, in any order; others ignored). Without a header a record is
+--   `email[,role]`;
+-- * a UTF-16 text (a byte order mark FF FE or FE FF, or NULs at every other
+--   byte) is refused with "save it as UTF-8", not read as bytes.
 --
 -- A row is `{line=, text=, email=, role_id= | role=}`: `line` is the line the
 -- record starts on, `text` the record as it appeared (its lines, without the
@@ -208,18 +213,50 @@ local function read_record(s, pos, n, sep)
   end
 end
 
+-- The names a header may give each column, after lowercasing, trimming and
+-- reading `_` as a space; when several columns qualify, the name earlier in
+-- its list wins (`Email` over `E-mail`), then the leftmost column.
+M.EMAIL_HEADERS = { "email", "e-mail", "email address", "e-mail address", "mail" }
+M.ROLE_ID_HEADERS = { "role id", "roleid" }
+M.ROLE_HEADERS = { "role", "role name", "rolename" }
+
+local function rank_of(list)
+  local r = {}
+  for i, name in ipairs(list) do r[name] = i end
+  return r
+end
+local RANK = { email = rank_of(M.EMAIL_HEADERS), role_id = rank_of(M.ROLE_ID_HEADERS), role = rank_of(M.ROLE_HEADERS) }
+
 -- Is this first record a header? Returns its columns when it is.
 local function header_columns(fields)
-  local email, role_id, role
+  local best, at = {}, {}
   for k, f in ipairs(fields) do
-    local name = f:lower():match("^%s*(.-)%s*$")
-    if name == "email" then email = email or k
-    elseif name == "role_id" then role_id = role_id or k
-    elseif name == "role" then role = role or k
+    local name = f:lower():gsub("_", " "):gsub("%s+", " "):match("^ ?(.-) ?$")
+    for col, ranks in pairs(RANK) do
+      local r = ranks[name]
+      if r and (not best[col] or r < best[col]) then best[col], at[col] = r, k end
     end
   end
-  -- a role_id column wins over a role column: an id needs no lookup
-  if email then return { email = email, role = role_id or role } end
+  -- a role id column wins over a role name column: an id needs no lookup
+  if at.email then return { email = at.email, role = at.role_id or at.role } end
+end
+
+local UTF16 = "the file is UTF-16 (Excel's \"Unicode Text\" and some exports write it): save it as UTF-8 " ..
+  "(\"CSV UTF-8\") and try again"
+
+-- A UTF-16 (or UTF-32) text: a byte order mark FF FE / FE FF, or NULs at
+-- every other byte of its start (ASCII in UTF-16 without a BOM).
+local function utf16(s)
+  local b1, b2 = byte(s, 1, 2)
+  if (b1 == 0xFF and b2 == 0xFE) or (b1 == 0xFE and b2 == 0xFF) then return true end
+  local n = math.min(#s, 64) - math.min(#s, 64) % 2
+  if n < 2 then return false end
+  local even, odd = 0, 0
+  for i = 1, n, 2 do
+    if byte(s, i) == 0 then odd = odd + 1 end
+    if byte(s, i + 1) == 0 then even = even + 1 end
+  end
+  return odd >= n / 4 or even >= n / 4 -- half the pairs or more
 end
 
 local function role_row(row, role)
@@ -246,10 +283,11 @@ end
 -- @treturn table `{separator=, header=bool, header_text=, columns={email=i, role=j}}`
 --   (`columns.role` is nil when a header names no role column; `header_text`
 --   is the header record as it appeared, for a `.failed` file to start with)
--- @return or nil and a message when the text is over `MAX_FILE`
+-- @return or nil and a message when the text is over `MAX_FILE` or UTF-16
 function M.parse(text)
   if type(text) ~= "string" then error("close.rows: parse expects a string, got " .. type(text), 2) end
   if #text > M.MAX_FILE then return nil, too_big() end
+  if utf16(text) then return nil, UTF16 end
   local s, n = text, #text
   local pos = sub(s, 1, 3) == BOM and 4 or 1
   local sep = detect(s, pos, n)

@@ -12,10 +12,11 @@
 local Error = require "close.error"
 local core = require "close.core"
 local validate = require "close.validate"
+local memberships = require "close.memberships"
 
 local M = {}
 
-local function key(email) return type(email) == "string" and email:lower() or "" end
+local key = validate.address_key
 
 -- role (a name or an id) -> role id, or nil and why
 local function resolve(role_id, role, roles)
@@ -93,11 +94,8 @@ function M.plan(client, rows, opts)
     roles, err = client:roles()
     if not roles then return nil, err end
   end
-  local by_email, active = {}, 0
+  local by_email, active = memberships.by_address(all), 0
   for _, m in ipairs(all) do
-    local k = key(m.email)
-    -- the active membership wins over an inactive one of the same address
-    if not by_email[k] or (m.active and not by_email[k].active) then by_email[k] = m end
     if m.active then active = active + 1 end
   end
   local bad = M.check_rows(rows)
@@ -126,16 +124,8 @@ function M.plan(client, rows, opts)
       if not role_id then
         item.action, item.reason = "invalid", why
       else
-        item.role_id = role_id
-        if not m then
-          item.action = "create"
-        elseif not m.active then
-          item.action, item.membership_id, item.previous_role_id = "reactivate", m.id, m.role_id
-        elseif m.role_id ~= role_id then
-          item.action, item.membership_id, item.previous_role_id = "change_role", m.id, m.role_id
-        else
-          item.action, item.membership_id, item.previous_role_id = "unchanged", m.id, m.role_id
-        end
+        item.role_id, item.action = role_id, memberships.action(m, role_id)
+        if m then item.membership_id, item.previous_role_id = m.id, m.role_id end
       end
     end
     add(item)
@@ -169,13 +159,8 @@ M.ACTIONS = { create = true, reactivate = true, change_role = true, deactivate =
 local function apply_item(client, item)
   local a = item.action
   if a == "create" or a == "reactivate" then
-    -- the plan has read the organization already: create (Close reactivates an
-    -- inactive member so) and set the role if the member came back with another
-    local m, err, meta = client:create_membership{ email = item.email, role_id = item.role_id }
-    if m and m.role_id ~= nil and m.role_id ~= item.role_id then
-      return client:update_membership(m.id, { role_id = item.role_id })
-    end
-    return m, err, meta
+    -- the plan has read the organization already: no find first
+    return memberships.create_with_role(client, item.email, item.role_id)
   elseif a == "change_role" then
     return client:update_membership(item.membership_id, { role_id = item.role_id })
   elseif a == "deactivate" then
@@ -205,5 +190,4 @@ function M.apply(client, plan, opts)
   return out, nil, meta
 end
 
-M.resolve = resolve
 return M

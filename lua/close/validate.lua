@@ -20,21 +20,67 @@ end
 M.email = check_string(core.validate_email)
 M.role_id = check_string(core.validate_role)
 
+--- A shallow copy of a table (an argument table, a token set).
+function M.copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+--- The key an email address is matched by: Close matches addresses
+-- without regard to case (the local part too), so Sam@acme.com is
+-- sam@acme.com's membership. Not a string: "" (matches no valid address).
+function M.address_key(email)
+  return type(email) == "string" and email:lower() or ""
+end
+
 --- Close's predefined roles, whose ids are their names.
 M.PREDEFINED_ROLES = { admin = true, superuser = true, user = true, restricteduser = true }
 
+--- The predefined roles' names as Close's UI shows them, in its order:
+-- `{id, name}` pairs. They are accepted as names too.
+M.PREDEFINED_NAMES = { { "admin", "Admin" }, { "superuser", "Super User" }, { "user", "User" },
+  { "restricteduser", "Restricted User" } }
+
+-- a lowercased id or UI name of a predefined role -> its id
+local PREDEFINED_BY_NAME, PREDEFINED_NAME = {}, {}
+for _, p in ipairs(M.PREDEFINED_NAMES) do
+  PREDEFINED_BY_NAME[p[1]], PREDEFINED_BY_NAME[p[2]:lower()], PREDEFINED_NAME[p[1]] = p[1], p[1], p[2]
+end
+
+--- Every role name a user may type: the predefined roles' (as the UI shows
+-- them) and then those of `roles` (GET /role/), sorted.
+function M.role_names(roles)
+  local names = {}
+  for _, r in ipairs(roles or {}) do
+    if type(r.name) == "string" then names[#names + 1] = r.name end
+  end
+  table.sort(names)
+  for i = #M.PREDEFINED_NAMES, 1, -1 do table.insert(names, 1, M.PREDEFINED_NAMES[i][2]) end
+  return names
+end
+
+--- A role id -> the name a person knows it by: a predefined role's as the
+-- UI shows it, a custom role's from `roles`, else the id itself.
+function M.role_name(role_id, roles)
+  if role_id == nil then return nil end
+  if PREDEFINED_NAME[role_id] then return PREDEFINED_NAME[role_id] end
+  for _, r in ipairs(roles or {}) do
+    if r.id == role_id and type(r.name) == "string" then return r.name end
+  end
+  return role_id
+end
+
 --- A role name (any case, spaces around ignored) -> its role id, from the
--- predefined roles or `roles` (the organization's, from GET /role/); or nil
--- and the reason, naming the candidates.
+-- predefined roles (by id or by the name the UI shows: `Super User`) or
+-- `roles` (the organization's, from GET /role/); or nil and the reason,
+-- naming every role a user may type.
 function M.role_named(name, roles)
   local wanted = name:lower():gsub("^%s+", ""):gsub("%s+$", "")
-  if M.PREDEFINED_ROLES[wanted] then return wanted end
-  local matches, names = {}, {}
+  if PREDEFINED_BY_NAME[wanted] then return PREDEFINED_BY_NAME[wanted] end
+  local matches = {}
   for _, r in ipairs(roles or {}) do
-    if type(r.name) == "string" then
-      names[#names + 1] = r.name
-      if r.name:lower() == wanted then matches[#matches + 1] = r end
-    end
+    if type(r.name) == "string" and r.name:lower() == wanted then matches[#matches + 1] = r end
   end
   if #matches == 1 then return matches[1].id end
   if #matches > 1 then
@@ -42,8 +88,7 @@ function M.role_named(name, roles)
     for _, r in ipairs(matches) do ids[#ids + 1] = r.id .. " (" .. r.name .. ")" end
     return nil, ("ambiguous role name '%s' matches %s: give role_id"):format(name, table.concat(ids, ", "))
   end
-  table.sort(names)
-  return nil, ("unknown role '%s' (roles: %s)"):format(name, #names > 0 and table.concat(names, ", ") or "none")
+  return nil, ("unknown role '%s' (roles: %s)"):format(name, table.concat(M.role_names(roles), ", "))
 end
 
 --- A checker for an id with the given prefix ("memb_", "save_", ...).

@@ -154,7 +154,8 @@ describe("close-provision", function()
     assert.equal(1, code)
     assert.matches("line 1: jane@acme.com: create (user)", out, 1, true)
     assert.matches("line 2: no-at-sign: INVALID email must contain '@'", out, 1, true)
-    assert.matches("line 3: kim@acme.com: INVALID unknown role 'Wizard' (roles: Account Manager, Sales Rep, Support)",
+    assert.matches("line 3: kim@acme.com: INVALID unknown role 'Wizard' (roles: Admin, Super User, User, "
+      .. "Restricted User, Account Manager, Sales Rep, Support)",
       out, 1, true)
     assert.matches("line 4: kim@acme.com: INVALID a duplicate of line 3", out, 1, true)
     assert.matches("line 5: lou@acme.com: create (role_", out, 1, true)

@@ -144,7 +144,8 @@ describe("membership lifecycle against the local server", function()
     it("refuses an unknown role name, listing the candidates, and sends no write", function()
       local _, err = c:ensure_membership{ email = "nina@example.com", role = "Janitor" }
       assert.equal("validation", err.kind)
-      assert.equal("unknown role 'Janitor' (roles: Account Manager, Sales Rep, Support)", err.field_errors.role)
+      assert.equal("unknown role 'Janitor' (roles: Admin, Super User, User, Restricted User, Account Manager, "
+        .. "Sales Rep, Support)", err.field_errors.role)
       for _, r in ipairs(server.requests()) do assert.equal("GET", r.method) end
     end)
   end)

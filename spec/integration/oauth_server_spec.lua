@@ -183,6 +183,74 @@ describe("OAuth 2 on the local server", function()
         server.oauth_stats())
     end)
 
+    describe("with PKCE (RFC 7636, S256; issue 14 item 18)", function()
+      -- RFC 7636 appendix B: a verifier and its S256 challenge
+      local VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+      local CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+      local function pkce_code(challenge, method)
+        local res = authorize{ client_id = server.oauth_client_id, response_type = "code", redirect_uri = REDIRECT,
+                               code_challenge = challenge or CHALLENGE, code_challenge_method = method or "S256" }
+        assert.equal(302, res.status)
+        return (assert(res.headers.location:match("[?&]code=(code_%w+)")))
+      end
+      local function exchange(code, verifier)
+        return token{ grant_type = "authorization_code", code = code, redirect_uri = REDIRECT,
+                      code_verifier = verifier }
+      end
+
+      it("exchanges the code only with the verifier of its challenge", function()
+        local code = pkce_code()
+        local wrong = assert_oauth_error(400, "invalid_grant", exchange(code, VERIFIER:sub(1, -2) .. "l"))
+        assert.equal("The code_verifier does not match the code_challenge.", wrong.error_description)
+        local missing = assert_oauth_error(400, "invalid_grant", exchange(code, nil))
+        assert.equal("The code_verifier is required: the authorization request had a code_challenge.",
+          missing.error_description)
+        assert_oauth_error(400, "invalid_grant", exchange(code, "short"))
+        assert_oauth_error(400, "invalid_grant", exchange(code, CHALLENGE)) -- the challenge is no verifier
+        -- refused attempts did not use the code up
+        local res = exchange(code, VERIFIER)
+        assert.equal(200, res.status)
+        assert_token_pair(json(res))
+        assert.same(server.oauth_counts{ token_requests = 5, codes_exchanged = 1, invalid_grant = 4,
+          pkce_verified = 1 }, server.oauth_stats())
+      end)
+
+      it("checks the verifier with a SHA-256 of its own: verifiers of 43 and 128 characters", function()
+        for _, v in ipairs({ ("a"):rep(43), ("-._~Az09"):rep(16) }) do
+          local code = pkce_code(core.base64url(core.sha256(v)))
+          assert.equal(200, exchange(code, v).status)
+        end
+      end)
+
+      it("refuses a verifier for a code asked for without a challenge", function()
+        local body = assert_oauth_error(400, "invalid_grant", exchange(new_code(), VERIFIER))
+        assert.equal("A code_verifier was sent, but the authorization request had no code_challenge.",
+          body.error_description)
+      end)
+
+      it("the authorize stand-in refuses method plain, a method alone, and a malformed challenge", function()
+        local good = { client_id = server.oauth_client_id, response_type = "code", redirect_uri = REDIRECT }
+        local cases = {
+          { { code_challenge = CHALLENGE, code_challenge_method = "plain" }, "code_challenge_method must be S256." },
+          { { code_challenge = CHALLENGE }, "code_challenge_method must be S256." },
+          { { code_challenge_method = "S256" }, "code_challenge_method without a code_challenge." },
+          { { code_challenge = CHALLENGE .. "A", code_challenge_method = "S256" },
+            "code_challenge must be 43 characters of base64url (SHA-256, RFC 7636)." },
+          { { code_challenge = CHALLENGE:sub(2) .. "=", code_challenge_method = "S256" },
+            "code_challenge must be 43 characters of base64url (SHA-256, RFC 7636)." },
+        }
+        for _, case in ipairs(cases) do
+          local q = {}
+          for k, v in pairs(good) do q[k] = v end
+          for k, v in pairs(case[1]) do q[k] = v end
+          local res = authorize(q)
+          assert.equal(400, res.status)
+          assert.is_nil(res.headers.location)
+          assert.equal(case[2], json(res).error_description)
+        end
+      end)
+    end)
+
     it("works over plain HTTP too", function()
       local res = token({ grant_type = "authorization_code", code = new_code(), redirect_uri = REDIRECT },
                         { url = server.origin_http .. "/oauth2/token/" })

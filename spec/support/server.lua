@@ -62,11 +62,12 @@ function M.stats() return control("GET", "/stats") end
 --- {access_token, refresh_token, expires_in, expires_at (epoch seconds)}.
 function M.oauth_grant() return control("POST", "/oauth/grant", {}) end
 --- OAuth counters since the last reset: {token_requests, refreshes,
---- codes_exchanged, families_revoked, invalid_grant}.
+--- codes_exchanged, families_revoked, invalid_grant, pkce_verified}.
 function M.oauth_stats() return control("GET", "/oauth") end
 --- The counters oauth_stats gives, all 0 but those of t: what specs expect.
 function M.oauth_counts(t)
-  local out = { token_requests = 0, refreshes = 0, codes_exchanged = 0, families_revoked = 0, invalid_grant = 0 }
+  local out = { token_requests = 0, refreshes = 0, codes_exchanged = 0, families_revoked = 0, invalid_grant = 0,
+    pkce_verified = 0 }
   for k, v in pairs(t) do out[k] = v end
   return out
 end

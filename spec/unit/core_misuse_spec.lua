@@ -8,6 +8,7 @@ local HUGE = ("x"):rep(8 * 1048576)
 local NUL = "a\0b@acme.com"
 local REFUSED = "http://127.0.0.1:1/" -- nothing listens on port 1: refused at once
 local TOKEN_FILE = os.tmpname() -- write_private's valid call writes here
+local STORE_FILE = os.tmpname() -- sqlite_open's and open_append's
 
 -- A valid call of each function, and which arguments are optional.
 local SIGNATURES = {
@@ -18,6 +19,8 @@ local SIGNATURES = {
   is_loopback_host = { args = { "localhost" } },
   auth_header = { args = { "basic", "ck_key" } },
   urlencode = { args = { "a b" } },
+  sha256 = { args = { "abc" } },
+  base64url = { args = { "\251\255" } },
   interpret = { args = { 429, {}, 1, 0 }, optional = { false, false, true, true }, any = { [3] = true } },
   retry_decide = { args = { { attempt = 1 } } },
   parse_head = { args = { "HTTP/1.1 200 OK\r\n\r\n", "GET", 100 }, optional = { false, true, true } },
@@ -38,6 +41,12 @@ local SIGNATURES = {
   http = { args = {} },
   multi = { args = { 4 }, optional = { true } },
   curl_version = { args = {} },
+  scim_parse = { args = { 'a eq "x"', {} }, optional = { false, true }, any = { [2] = true } },
+  scim_path = { args = { "emails[type eq work].value", {} }, optional = { false, true }, any = { [2] = true } },
+  scim_print = { args = { { op = "pr", attr = { name = "a" } }, {} }, optional = { false, true },
+    any = { [2] = true } },
+  sqlite_open = { args = { STORE_FILE, 100 }, optional = { false, true } },
+  open_append = { args = { STORE_FILE .. ".log" } },
 }
 
 -- Values no check* function takes for a string or a number.
@@ -254,5 +263,9 @@ describe("close.core under misuse", function()
     end
   end)
 
-  teardown(function() os.remove(TOKEN_FILE) end)
+  teardown(function()
+    for _, f in ipairs({ TOKEN_FILE, STORE_FILE, STORE_FILE .. "-wal", STORE_FILE .. "-shm", STORE_FILE .. ".log" }) do
+      os.remove(f)
+    end
+  end)
 end)

@@ -515,8 +515,9 @@ describe("ensure_membership", function()
     local h = fake.harness({ fake.ok('{"data": [{"id": "role_b", "name": "b"}, {"id": "role_a", "name": "A"}]}') })
     local m, err = h.client:ensure_membership({ email = JANE, role = "c" })
     assert.is_nil(m)
-    assert.are.same({ kind = "validation", message = "invalid role: unknown role 'c' (roles: A, b)",
-      field_errors = { role = "unknown role 'c' (roles: A, b)" }, attempts = 0, method = "POST", url = MURL },
+    local reason = "unknown role 'c' (roles: Admin, Super User, User, Restricted User, A, b)"
+    assert.are.same({ kind = "validation", message = "invalid role: " .. reason,
+      field_errors = { role = reason }, attempts = 0, method = "POST", url = MURL },
       lc.plain(err))
     assert.are.same({ "GET /role/" }, lc.sequence(h))
   end)

@@ -134,7 +134,8 @@ describe("a role name", function()
     local h = fake.harness({ page(ROLES) })
     local m, err = h.client:update_membership(ID, { role = "Account  Manager" })
     assert.is_nil(m)
-    assert.are.same({ role = "unknown role 'Account  Manager' (roles: Account Manager, Sales, support)" },
+    assert.are.same({ role = "unknown role 'Account  Manager' (roles: Admin, Super User, User, Restricted User, "
+      .. "Account Manager, Sales, support)" },
       err.field_errors)
   end)
 
@@ -160,9 +161,20 @@ describe("a role name", function()
     assert.are.equal(1, #h.calls)
   end)
 
-  it("'Restricted User' (with a space) is not predefined: it is looked up", function()
-    local h = fake.harness({ page({ { id = "role_ru", name = "Restricted User" } }), fake.ok() })
-    assert.is_truthy(h.client:update_membership(ID, { role = "Restricted User" }))
+  for _, case in ipairs({ { "Super User", "superuser" }, { "restricted user", "restricteduser" },
+    { " RESTRICTED USER ", "restricteduser" }, { "User", "user" } }) do
+    it(("%q, the name Close's UI shows, is the predefined role_id %q, with no GET /role/ (issue 14 item 14)")
+      :format(case[1], case[2]), function()
+      local h = fake.harness({ fake.ok() })
+      assert.is_truthy(h.client:update_membership(ID, { role = case[1] }))
+      assert.are.same({ "PUT /membership/" .. ID .. "/" }, lc.sequence(h))
+      assert.are.same({ role_id = case[2] }, fake.decode(h.calls[1].body))
+    end)
+  end
+
+  it("'Restricted  User' (two spaces) is no predefined name: it is looked up", function()
+    local h = fake.harness({ page({ { id = "role_ru", name = "Restricted  User" } }), fake.ok() })
+    assert.is_truthy(h.client:update_membership(ID, { role = "Restricted  User" }))
     assert.are.same({ role_id = "role_ru" }, fake.decode(h.calls[2].body))
   end)
 
@@ -201,7 +213,8 @@ describe("a role name", function()
     local h = fake.harness({ page({ ROLES[3], ROLES[2], { id = "role_noname" }, ROLES[1] }) })
     local m, err = h.client:update_membership(ID, { role = " Manager " })
     assert.is_nil(m)
-    local reason = "unknown role ' Manager ' (roles: Account Manager, Sales, support)"
+    local reason = "unknown role ' Manager ' (roles: Admin, Super User, User, Restricted User, Account Manager, "
+      .. "Sales, support)"
     assert.are.same({ kind = "validation", message = "invalid role: " .. reason, field_errors = { role = reason },
       attempts = 0, method = "PUT", url = ID_URL }, lc.plain(err))
     assert.are.same({ "GET /role/" }, lc.sequence(h))
@@ -211,7 +224,8 @@ describe("a role name", function()
     local h = fake.harness({ page({}) })
     local m, err = h.client:update_membership(ID, { role = "Sales" })
     assert.is_nil(m)
-    assert.are.same({ role = "unknown role 'Sales' (roles: none)" }, err.field_errors)
+    assert.are.same({ role = "unknown role 'Sales' (roles: Admin, Super User, User, Restricted User)" },
+      err.field_errors)
     assert.are.equal(1, #h.calls)
   end)
 
@@ -220,7 +234,8 @@ describe("a role name", function()
     local res, err = h.client:bulk_update_memberships({ "memb_a" }, { role = "Nope" })
     assert.is_nil(res)
     assert.are.equal("validation", err.kind)
-    assert.are.same({ role = "unknown role 'Nope' (roles: Account Manager, Sales, support)" }, err.field_errors)
+    assert.are.same({ role = "unknown role 'Nope' (roles: Admin, Super User, User, Restricted User, Account Manager, "
+      .. "Sales, support)" }, err.field_errors)
     assert.are.equal("PUT", err.method)
     assert.are.equal(MURL, err.url)
     assert.is_nil(err.count)

@@ -498,11 +498,52 @@ describe("OAuth", function()
   end)
 
   describe("first token", function()
-    it("builds the authorize URL", function()
+    it("builds the authorize URL, asking for offline_access, with a PKCE challenge when given", function()
       assert.equal("https://app.close.com/oauth2/authorize/?client_id=oa2client_unit&redirect_uri=http%3A%2F%2F"
-        .. "127.0.0.1%3A8765%2Fcallback&response_type=code&state=s%201",
+        .. "127.0.0.1%3A8765%2Fcallback&response_type=code&scope=all.full_access%20offline_access&state=s%201",
         close.oauth.authorize_url{ client_id = CLIENT_ID, redirect_uri = "http://127.0.0.1:8765/callback",
           state = "s 1" })
+      assert.equal("http://127.0.0.1:9/a/?x=1&client_id=oa2client_unit&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8"
+        .. "URWbuGJSstw-cM&code_challenge_method=S256&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback"
+        .. "&response_type=code&scope=offline_access&state=s",
+        close.oauth.authorize_url{ client_id = CLIENT_ID, redirect_uri = "http://127.0.0.1:8765/callback",
+          state = "s", scope = "offline_access", authorize_url = "http://127.0.0.1:9/a/?x=1",
+          code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" })
+    end)
+
+    it("makes a PKCE pair: a 43-character verifier from /dev/urandom and its S256 challenge (RFC 7636)", function()
+      -- RFC 7636 appendix B
+      assert.equal("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        close.oauth.code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
+      local a, b = assert(close.oauth.pkce()), assert(close.oauth.pkce())
+      assert.equal("S256", a.method)
+      assert.matches("^[%w%-_]+$", a.verifier)
+      assert.equal(43, #a.verifier)
+      assert.is_true(close.oauth.valid_verifier(a.verifier))
+      assert.equal(close.oauth.code_challenge(a.verifier), a.challenge)
+      assert.not_equal(a.verifier, b.verifier)
+      for _, bad in ipairs({ ("a"):rep(42), ("a"):rep(129), ("a"):rep(42) .. "+", ("a"):rep(42) .. "=", 42 }) do
+        assert.is_false(close.oauth.valid_verifier(bad))
+      end
+    end)
+
+    it("refuses a malformed code_verifier, or one without a code, at close.new", function()
+      local base = { client_id = CLIENT_ID, client_secret = SECRET, code = "c", redirect_uri = "http://127.0.0.1:1/cb" }
+      local function with(v, drop_code)
+        local o = {}
+        for k, x in pairs(base) do o[k] = x end
+        o.code_verifier = v
+        if drop_code then o.code, o.redirect_uri, o.refresh_token = nil, nil, "r" end
+        return o
+      end
+      local want = "field 'oauth.code_verifier' goes with 'code' and must be 43 to 128 of A-Z a-z 0-9 - . _ ~ "
+        .. "(RFC 7636)"
+      for _, o in ipairs({ with("short"), with(("a"):rep(43), true), with(("a"):rep(43) .. " ") }) do
+        local ok, err = pcall(close.new, { oauth = o })
+        assert.is_false(ok)
+        assert.matches(want, err, 1, true)
+      end
+      assert.is_truthy(close.new{ oauth = with(("a"):rep(43)) })
     end)
 
     it("exchanges a code for tokens with the authorization_code grant", function()
@@ -512,10 +553,11 @@ describe("OAuth", function()
       o.oauth = nil
       o.client_id, o.client_secret, o.code, o.redirect_uri = CLIENT_ID, SECRET, "code_ok", "http://127.0.0.1:1/cb"
       o.on_tokens = function(t) saved = t end
+      o.code_verifier = ("v"):rep(43)
       local t, err = close.oauth.exchange_code(o)
       assert.is_nil(err)
       assert.same({ client_id = CLIENT_ID, client_secret = SECRET, grant_type = "authorization_code",
-        code = "code_ok", redirect_uri = "http://127.0.0.1:1/cb" }, sim.log[1][2])
+        code = "code_ok", redirect_uri = "http://127.0.0.1:1/cb", code_verifier = ("v"):rep(43) }, sim.log[1][2])
       assert.equal(saved.access_token, t.access_token)
       assert.equal(saved.refresh_token, t.refresh_token)
       o.code = "code_bad"

@@ -106,6 +106,57 @@ describe("close.rows", function()
     assert.is_true(info.header)
   end)
 
+  it("reads the header names people write: Email Address, E-mail, Role Name, Role ID (issue 14 item 15)", function()
+    local cases = {
+      { "Email Address,Role Name", { email = 1, role = 2 } },
+      { "Role;E-mail", { email = 2, role = 1 } },
+      { "e-mail address,role_name", { email = 1, role = 2 } },
+      { "Full Name,email_address,ROLE  ID", { email = 2, role = 3 } },
+      { " Mail ,Role", { email = 1, role = 2 } },
+      { "Email,Role Name,RoleID", { email = 1, role = 3 } },
+    }
+    for _, case in ipairs(cases) do
+      local list, info = rows.parse(case[1] .. "\njo@x.com,user,x\n")
+      assert.is_true(info.header, case[1])
+      assert.same(case[2], info.columns, case[1])
+      assert.equal(1, #list, case[1])
+    end
+    -- several email columns: the name earlier in the list wins, then the leftmost
+    local list, info = rows.parse("E-mail,Email,Email Address\nx,jo@x.com,y\n")
+    assert.same({ email = 2 }, info.columns)
+    assert.equal("jo@x.com", list[1].email)
+    info = select(2, rows.parse("Email Address,E-mail\nx,y\n"))
+    assert.same({ email = 2 }, info.columns)
+    -- names that are not an email column's: no header
+    for _, h in ipairs({ "Emails,Role", "email2,role", "my email,role" }) do
+      _, info = rows.parse(h .. "\n")
+      assert.is_false(info.header, h)
+    end
+  end)
+
+  it("refuses a UTF-16 text (BOM FF FE / FE FF, or NUL-interleaved) with 'save it as UTF-8' (issue 14 item 15)",
+    function()
+    local function utf16le(s) return (s:gsub(".", "%0\0")) end
+    local function utf16be(s) return (s:gsub(".", "\0%0")) end
+    local text = "email,role\njo@x.com,user\n"
+    local want = "the file is UTF-16 (Excel's \"Unicode Text\" and some exports write it): save it as UTF-8 "
+      .. "(\"CSV UTF-8\") and try again"
+    for name, t in pairs({ le_bom = "\255\254" .. utf16le(text), be_bom = "\254\255" .. utf16be(text),
+      le = utf16le(text), be = utf16be(text), bom_only = "\255\254", utf32le = "\255\254\0\0" .. text }) do
+      local list, err = rows.parse(t)
+      assert.is_nil(list, name)
+      assert.equal(want, err, name)
+    end
+    local path = files.tmpfile("\255\254" .. utf16le(text))
+    local list, err = rows.read(path)
+    os.remove(path)
+    assert.is_nil(list)
+    assert.equal(want, err)
+    -- UTF-8 with a NUL somewhere is read as text (its row is refused later)
+    list = rows.parse("email,role\njo@x.com,user\nbad\0@x.com,user\n")
+    assert.equal(2, #list)
+  end)
+
   it("takes only the first record as a header", function()
     local list, info = rows.parse("a@x.com,user\nemail,role\n")
     assert.is_false(info.header)

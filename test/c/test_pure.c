@@ -10,6 +10,7 @@
 #include "request.h"
 #include "response.h"
 #include "retry.h"
+#include "sha256.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -349,6 +350,60 @@ static void test_framing(void) {
     CHECK(streq(close_wire_check_header_block("A b: c", 6), "header lines must be 'Name: value' with a token name"));
 }
 
+static int sha256_is(const char *data, size_t len, const char *hex) {
+    unsigned char d[CLOSE_SHA256_LEN];
+    char got[2 * CLOSE_SHA256_LEN + 1];
+    int i;
+    close_sha256((const unsigned char *)data, len, d);
+    for (i = 0; i < CLOSE_SHA256_LEN; i++) snprintf(got + 2 * i, 3, "%02x", d[i]);
+    if (strcmp(got, hex) != 0) fprintf(stderr, "sha256 of %zu bytes: %s\n", len, got);
+    return strcmp(got, hex) == 0;
+}
+
+static int b64_is(const char *data, size_t len, const char *want) {
+    char out[64];
+    size_t n = close_base64url((const unsigned char *)data, len, out);
+    return n == strlen(want) && n == close_base64url_len(len) && strcmp(out, want) == 0;
+}
+
+static void test_sha256(void) {
+    static char a[1000000];
+    /* FIPS 180-2 appendix B vectors */
+    CHECK(sha256_is("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    CHECK(sha256_is("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    CHECK(sha256_is("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+                    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+    memset(a, 'a', sizeof a);
+    CHECK(sha256_is(a, sizeof a, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+    /* the padding's edges: one tail block or two (sha256sum of n 'a's) */
+    CHECK(sha256_is(a, 55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"));
+    CHECK(sha256_is(a, 56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"));
+    CHECK(sha256_is(a, 63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"));
+    CHECK(sha256_is(a, 64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"));
+    CHECK(sha256_is(a, 65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0"));
+    CHECK(sha256_is(a, 119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb"));
+    CHECK(sha256_is(a, 120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c"));
+    /* RFC 4648 section 10, in the URL alphabet without padding */
+    CHECK(b64_is("", 0, ""));
+    CHECK(b64_is("f", 1, "Zg"));
+    CHECK(b64_is("fo", 2, "Zm8"));
+    CHECK(b64_is("foo", 3, "Zm9v"));
+    CHECK(b64_is("foob", 4, "Zm9vYg"));
+    CHECK(b64_is("fooba", 5, "Zm9vYmE"));
+    CHECK(b64_is("foobar", 6, "Zm9vYmFy"));
+    CHECK(b64_is("\xfb\xff\xbf", 3, "-_-_"));
+    CHECK(b64_is("\xfb\xff", 2, "-_8"));
+    /* RFC 7636 appendix B: the S256 challenge of its example verifier */
+    {
+        const char *v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        unsigned char d[CLOSE_SHA256_LEN];
+        char out[64];
+        close_sha256((const unsigned char *)v, strlen(v), d);
+        CHECK(close_base64url(d, sizeof d, out) == 43);
+        CHECK(streq(out, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+    }
+}
+
 int main(void) {
     test_email();
     test_role();
@@ -360,6 +415,7 @@ int main(void) {
     test_wire();
     test_framing();
     test_rand();
+    test_sha256();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -3,9 +3,11 @@
 -- dicts so that it survives between requests; nginx runs one worker, and no
 -- handler yields between reading and writing state, so updates are atomic.
 --
--- OAuth 2 like Close's (see ../shared/openapi/close-oauth.yaml): one
+-- OAuth 2 like Close's (see test/contract/close-oauth.yaml): one
 -- registered client; /oauth2/authorize/ approves at once and redirects with a
--- code; POST /oauth2/token/ exchanges codes and rotates refresh tokens. Each
+-- code; POST /oauth2/token/ exchanges codes and rotates refresh tokens. PKCE
+-- (RFC 7636): a code asked for with a code_challenge (method S256 only) is
+-- exchanged only with the code_verifier whose SHA-256 it is. Each
 -- code exchange (or /_test/oauth/grant) starts a token family; presenting an
 -- already used refresh token of a family revokes the whole family.
 --
@@ -474,13 +476,14 @@ end
 
 ---------------------------------------------------------------------------
 -- OAuth state, in close_state under "oauth:" keys (so /_test/reset clears it):
---   oauth:code:<code>  {redirect_uri, issued, used}
+--   oauth:code:<code>  {redirect_uri, issued, used, code_challenge}
 --   oauth:fam:<id>     {revoked, refresh_token (the current one)}
 --   oauth:at:<token>   {family, expires_at}
 --   oauth:rt:<token>   {family, used}
 --   oauth:n:<counter>  counts for GET /_test/oauth
 
-local OAUTH_COUNTERS = { "token_requests", "refreshes", "codes_exchanged", "families_revoked", "invalid_grant" }
+local OAUTH_COUNTERS = { "token_requests", "refreshes", "codes_exchanged", "families_revoked", "invalid_grant",
+                         "pkce_verified" }
 
 local function oauth_count(name)
     state_dict:incr("oauth:n:" .. name, 1, 0)
@@ -524,6 +527,68 @@ local function random_alnum(n)
         out[i] = ALNUM:sub(j, j)
     end
     return table.concat(out)
+end
+
+-- SHA-256 (FIPS 180-4) with LuaJIT's bit ops: PKCE's S256, checked here
+-- independently of the client's C implementation.
+local bit = require "bit"
+local band, bor, bxor, bnot, rshift, lshift, ror, tobit =
+    bit.band, bit.bor, bit.bxor, bit.bnot, bit.rshift, bit.lshift, bit.ror, bit.tobit
+local SHA_K = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+}
+
+local function sha256(msg)   -- for short strings (a verifier is at most 128 bytes)
+    local len = #msg
+    msg = msg .. "\128" .. string.rep("\0", (55 - len) % 64)
+    local bits = len * 8
+    for i = 7, 0, -1 do msg = msg .. string.char(math.floor(bits / 2 ^ (8 * i)) % 256) end
+    local h = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 }
+    for i = 1, #h do h[i] = tobit(h[i]) end
+    for blk = 1, #msg, 64 do
+        local w = {}
+        for t = 0, 15 do
+            local a, b, c, d = msg:byte(blk + 4 * t, blk + 4 * t + 3)
+            w[t] = bor(lshift(a, 24), lshift(b, 16), lshift(c, 8), d)
+        end
+        for t = 16, 63 do
+            local s0 = bxor(ror(w[t - 15], 7), ror(w[t - 15], 18), rshift(w[t - 15], 3))
+            local s1 = bxor(ror(w[t - 2], 17), ror(w[t - 2], 19), rshift(w[t - 2], 10))
+            w[t] = tobit(w[t - 16] + s0 + w[t - 7] + s1)
+        end
+        local a, b, c, d, e, f, g, k = h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
+        for t = 0, 63 do
+            local t1 = tobit(k + bxor(ror(e, 6), ror(e, 11), ror(e, 25)) + bxor(band(e, f), band(bnot(e), g))
+                             + SHA_K[t + 1] + w[t])
+            local t2 = tobit(bxor(ror(a, 2), ror(a, 13), ror(a, 22)) + bxor(band(a, b), band(a, c), band(b, c)))
+            k, g, f, e, d, c, b, a = g, f, e, tobit(d + t1), c, b, a, tobit(t1 + t2)
+        end
+        h[1], h[2], h[3], h[4] = tobit(h[1] + a), tobit(h[2] + b), tobit(h[3] + c), tobit(h[4] + d)
+        h[5], h[6], h[7], h[8] = tobit(h[5] + e), tobit(h[6] + f), tobit(h[7] + g), tobit(h[8] + k)
+    end
+    local out = {}
+    for i = 1, 8 do
+        out[i] = string.char(band(rshift(h[i], 24), 255), band(rshift(h[i], 16), 255),
+                             band(rshift(h[i], 8), 255), band(h[i], 255))
+    end
+    return table.concat(out)
+end
+
+-- RFC 7636: code_challenge = base64url(SHA-256(code_verifier)), no padding
+local function s256(verifier)
+    return (ngx.encode_base64(sha256(verifier), true):gsub("[+/]", { ["+"] = "-", ["/"] = "_" }))
+end
+
+-- RFC 7636 section 4.1: 43 to 128 unreserved characters (a challenge is 43 of them)
+local function pkce_value(v, min)
+    return type(v) == "string" and #v >= min and #v <= 128 and v:find("^[%w%-%._~]+$") ~= nil
 end
 
 -- Issues an access + refresh token in a family (new when family is nil).
@@ -1230,7 +1295,17 @@ local function grant_authorization_code(form)
         return oauth_error(400, "invalid_grant", "The authorization code has expired.")
     elseif c.redirect_uri and form.redirect_uri ~= c.redirect_uri then
         return oauth_error(400, "invalid_grant", "The redirect_uri does not match the authorization request.")
+    elseif c.code_challenge and not form.code_verifier then
+        return oauth_error(400, "invalid_grant", "The code_verifier is required: the authorization request "
+                           .. "had a code_challenge.")
+    elseif c.code_challenge
+            and not (pkce_value(form.code_verifier, 43) and s256(form.code_verifier) == c.code_challenge) then
+        return oauth_error(400, "invalid_grant", "The code_verifier does not match the code_challenge.")
+    elseif not c.code_challenge and form.code_verifier then
+        return oauth_error(400, "invalid_grant", "A code_verifier was sent, but the authorization request had "
+                           .. "no code_challenge.")
     end
+    if c.code_challenge then oauth_count("pkce_verified") end
     c.used = true
     if not oauth_put("code:" .. code, c, CODE_LIFETIME * 2) then
         return oauth_error(503, "temporarily_unavailable", "The server cannot store tokens.")
@@ -1349,11 +1424,17 @@ local function authorize_endpoint()
         return refuse("response_type must be code.")
     elseif not loopback_redirect(args.redirect_uri) then
         return refuse("redirect_uri must be an http URL on 127.0.0.1 or localhost, without a fragment.")
+    elseif args.code_challenge ~= nil and args.code_challenge_method ~= "S256" then
+        return refuse("code_challenge_method must be S256.")
+    elseif args.code_challenge == nil and args.code_challenge_method ~= nil then
+        return refuse("code_challenge_method without a code_challenge.")
+    elseif args.code_challenge ~= nil and not (pkce_value(args.code_challenge, 43) and #args.code_challenge == 43) then
+        return refuse("code_challenge must be 43 characters of base64url (SHA-256, RFC 7636).")
     end
     local code = "code_" .. random_alnum(32)
     ngx.update_time()
-    if not oauth_put("code:" .. code, { redirect_uri = args.redirect_uri, issued = ngx.now(), used = false },
-                     CODE_LIFETIME * 2) then
+    if not oauth_put("code:" .. code, { redirect_uri = args.redirect_uri, issued = ngx.now(), used = false,
+                                        code_challenge = args.code_challenge }, CODE_LIFETIME * 2) then
         return send_oauth(503, { error = "temporarily_unavailable", error_description = "cannot store the code" })
     end
     local uri = args.redirect_uri

@@ -1,0 +1,105 @@
+--- Applying a plan for close-provision: through client:apply_plan
+-- (concurrent, paced), each finished item journaled before it is reported,
+-- a progress line on a terminal, and the rule that stops a run.
+-- @module close.cli.apply
+
+local core = require "close.core"
+local journal_mod = require "close.cli.journal"
+
+local M = {}
+
+-- Kinds after which every further item would fail the same way: no new one starts.
+local FATAL = { auth = true, tls = true }
+-- A run of these in a row means the key (403 on every call) or Close
+-- (an outage) is the problem, not the items: the run stops.
+local STREAK = { permission = 5, network = 5, timeout = 5, server = 5 }
+
+-- The stop rule: `failed(err)` returns why the run stops now (or nil),
+-- `succeeded()` ends a streak.
+local function stop_rule()
+  local streak, streak_kind = 0, nil
+  local r = {}
+  function r.succeeded() streak = 0 end
+  function r.failed(err)
+    if FATAL[err.kind] then
+      return ("stopped: %s errors would fail every remaining item"):format(err.kind)
+    end
+    if not STREAK[err.kind] then
+      streak = 0
+      return nil
+    end
+    if err.kind == streak_kind then streak = streak + 1 else streak, streak_kind = 1, err.kind end
+    if streak >= STREAK[err.kind] then
+      return ("stopped: %d %s errors in a row (%s); Close or the key is the problem, not the items"):format(
+        streak, err.kind, tostring(err.message))
+    end
+  end
+  return r
+end
+
+-- The progress line on stderr: done/total, rate, ETA, 429s.
+local function show_progress(client, finished, total, t0)
+  local rate = finished / math.max(core.now() - t0, 1e-3)
+  local limited = 0
+  for _, g in pairs(client:pacing()) do limited = limited + g.limited end
+  local eta = rate > 0 and (total - finished) / rate or 0
+  io.stderr:write(("\r%d/%d done, %.1f/s, ETA %ds, 429s: %d   "):format(finished, total, rate,
+    math.ceil(eta), limited))
+end
+
+local function wants_progress(env, opts)
+  if env.progress ~= nil then return env.progress end
+  return env.out == nil and not opts.json and not opts.quiet and core.isatty(1)
+end
+
+--- Carries out `items` (the plan's writes). `run` = `{env=, opts=, client=,
+-- o= (the output), journal= (an open journal or nil), done= (what the
+-- journal held), left= (lines for .failed, appended to)}`.
+-- Returns why the run stopped, or nil when it did not.
+function M.run(run, items)
+  local o, client = run.o, run.client
+  local rule, stopped = stop_rule(), nil
+  local progress = wants_progress(run.env, run.opts)
+  o.progress = progress
+  local t0, finished = core.now(), 0
+  local function on_result(item, result, err, meta)
+    finished = finished + 1
+    if result then
+      rule.succeeded()
+      local id = type(result) == "table" and result.id or item.membership_id
+      if run.journal then run.journal.record(item, id) end
+      o.item(item, "done", { id = id, attempts = meta and meta.attempts })
+    else
+      run.left[#run.left + 1] = item.text or item.email
+      o.item(item, "failed", { err = err })
+      stopped = stopped or rule.failed(err)
+    end
+    if progress then show_progress(client, finished, #items, t0) end
+  end
+  local outcomes = client:apply_plan({ items = items }, {
+    concurrency = run.opts.concurrency,
+    skip = function(item)
+      if journal_mod.holds(run.done, item) then
+        o.item(item, "skipped")
+        return true
+      end
+    end,
+    stop = function()
+      local sig = core.caught_signal()
+      if sig then stopped = ("stopped: interrupted (%s); what ran is journaled"):format(sig) end
+      return stopped
+    end,
+    on_result = on_result,
+  })
+  if progress then io.stderr:write("\n") end
+  o.progress = false
+  for _, oc in ipairs(outcomes) do
+    if oc.err and oc.err.kind == "not_started" then
+      run.left[#run.left + 1] = oc.item.text or oc.item.email
+      o.item(oc.item, "not_started")
+    end
+  end
+  return stopped
+end
+
+return M

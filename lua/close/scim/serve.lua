@@ -1,0 +1,243 @@
+--- The SCIM bridge inside nginx: `serve(opts)` is the content handler that
+-- adapts ngx.req to the pure handler's `h:handle(request)` and writes its
+-- response. `require("close.scim").serve(opts)` calls it.
+--
+--     location /scim/v2 {
+--         content_by_lua_block {
+--             require("close.scim").serve{ state_dir = "/var/lib/close-scim" }
+--         }
+--     }
+--
+-- Each worker builds its handler once, at its first request: the Close
+-- client from the environment (as `close-provision` takes it; a token file's
+-- pair is shared by the workers through `lua_shared_dict close_oauth` and
+-- its rotations are written back to the file), the SQLite store
+-- `state_dir/scim.db`, the organization index cached in
+-- `lua_shared_dict close_scim` (so every worker reads one copy), and the
+-- audit log `state_dir/audit.log` (JSON lines).
+--
+-- opts: `state_dir` (required), `token` or `token_file` (default: the
+-- environment's CLOSE_SCIM_TOKEN; 32 characters at least), `default_role`
+-- ("user"), `base_path` ("/scim/v2"), `max_results` (100), `index_max_age`
+-- (seconds, 30), `handler_module` ("close.scim": the module whose
+-- `handler{...}` builds the handler).
+-- @module close.scim.serve
+
+-- luacheck: globals ngx
+local cjson = require "cjson.safe"
+local close = require "close"
+local core = require "close.core"
+local oauth = require "close.oauth"
+local sqlite = require "close.store.sqlite"
+
+local M = {}
+
+M.MAX_BODY = 1048576         -- a larger request body is 413
+M.MIN_TOKEN = 32             -- characters of the bearer token, at least
+local OAUTH_DICT, INDEX_DICT = "close_oauth", "close_scim"
+local ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+local SCIM_TYPE = "application/scim+json"
+
+local built = {}             -- this worker's handlers, by their options
+
+local function var(k)
+  local v = os.getenv(k)
+  if v ~= "" then return v end
+end
+
+--- A SCIM error response (RFC 7644 section 3.12).
+function M.error_response(status, detail, scim_type)
+  return { status = status, headers = { ["Content-Type"] = SCIM_TYPE },
+           body = cjson.encode{ schemas = { ERROR_SCHEMA }, status = tostring(status),
+                                scimType = scim_type, detail = detail } }
+end
+
+-- Tokens of a token file, shared by the workers: read from the dict (or
+-- the file, the first time), saved to the file first so that a restart
+-- finds the rotated pair, then to the dict; one lock for all workers.
+local function token_store(file)
+  local shared, disk = oauth.shared_store(OAUTH_DICT), oauth.file_store(file)
+  return {
+    load = function()
+      local t, err = shared.load()
+      if t or err then return t, err end
+      return disk.load()
+    end,
+    save = function(_, t)
+      local ok, err = disk:save(t)
+      if not ok then return nil, err end
+      return shared:save(t)
+    end,
+    lock = shared.lock,
+    unlock = shared.unlock,
+  }
+end
+
+-- The Close client from the environment (close.from_env's variables).
+local function client_from_env()
+  local file = var("CLOSE_TOKEN_FILE")
+  if var("CLOSE_API_KEY") or var("CLOSE_ACCESS_TOKEN") or not file then return close.from_env() end
+  local store = token_store(file)
+  local t, why = store.load()
+  if not t then return nil, why or ("token file " .. file .. " does not exist: run close-provision login first") end
+  local client_id, secret = var("CLOSE_CLIENT_ID") or t.client_id, var("CLOSE_CLIENT_SECRET")
+  if not client_id or not secret then
+    return nil, "refreshing the token file's tokens needs CLOSE_CLIENT_SECRET"
+      .. (client_id and "" or " and CLOSE_CLIENT_ID")
+  end
+  local ok, client = pcall(close.new, { base_url = var("CLOSE_BASE_URL"),
+    oauth = { client_id = client_id, client_secret = secret, store = store } })
+  if not ok then return nil, tostring(client):gsub("^.-close%.new: ", "") end
+  return client
+end
+
+local function read_token(o)
+  local token = o.token
+  if not token and o.token_file then
+    local f, err = io.open(o.token_file, "rb")
+    if not f then return nil, "cannot read the SCIM token file: " .. tostring(err) end
+    token = (f:read("*a") or ""):match("^%s*(.-)%s*$")
+    f:close()
+  end
+  token = token or var("CLOSE_SCIM_TOKEN")
+  if not token then return nil, "no SCIM token: set CLOSE_SCIM_TOKEN (or opts.token_file)" end
+  if #token < M.MIN_TOKEN then
+    return nil, ("the SCIM token has %d characters; at least %d are needed"):format(#token, M.MIN_TOKEN)
+  end
+  return token
+end
+
+local function iso_now()
+  local t = ngx.now()
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. (".%03dZ"):format(math.floor((t % 1) * 1000))
+end
+
+-- audit(record): one JSON line appended to state_dir/audit.log, with the
+-- time when the handler gave none. A failed write is logged, never raised:
+-- the change it records has been made.
+local function audit_log(path)
+  local file, err = core.open_append(path)
+  if not file then return nil, err end
+  return function(record)
+    local r = {}
+    for k, v in pairs(record) do r[k] = v end
+    r.time = r.time or iso_now()
+    local line = cjson.encode(r)
+    local ok, why = false, "a record that is not JSON"
+    if line then ok, why = file:write(line .. "\n") end
+    if not ok then ngx.log(ngx.ERR, "close-scim: audit log: ", tostring(why)) end
+  end
+end
+
+local function build(o)
+  if type(o.state_dir) ~= "string" or o.state_dir == "" then return nil, "opts.state_dir is required" end
+  local token, err = read_token(o)
+  if not token then return nil, err end
+  local client, cerr = client_from_env()
+  if not client then return nil, tostring(cerr) end
+  local audit, aerr = audit_log(o.state_dir .. "/audit.log")
+  if not audit then return nil, aerr end
+  local scim = require(o.handler_module or "close.scim")
+  local index = scim.index and scim.index{ client = client, max_age = o.index_max_age or 30,
+                                           cache = ngx.shared[INDEX_DICT] }
+  return scim.handler{
+    client = client, store = sqlite{ path = o.state_dir .. "/scim.db" }, index = index,
+    default_role = o.default_role or "user", token = token, audit = audit,
+    clock = function() return ngx.time() end, base_path = o.base_path or "/scim/v2",
+    max_results = o.max_results or 100,
+  }
+end
+
+local function options_key(o)
+  local keys = {}
+  for k, v in pairs(o) do keys[#keys + 1] = tostring(k) .. "=" .. tostring(v) end
+  table.sort(keys)
+  return table.concat(keys, "\0")
+end
+
+-- This worker's handler for these options, built once; a configuration
+-- that does not work is answered with 500, logged and tried again after
+-- RETRY_BUILD seconds (a token file that is being written, a full disk).
+local RETRY_BUILD = 5
+
+local function handler_for(o)
+  local key = options_key(o)
+  local entry = built[key]
+  if not entry or (not entry.handler and ngx.now() - entry.at > RETRY_BUILD) then
+    local ok, h, err = pcall(build, o)
+    if not ok then h, err = nil, h end
+    entry = { handler = h, err = err, at = ngx.now() }
+    built[key] = entry
+    if not h then ngx.log(ngx.ERR, "close-scim: not configured: ", tostring(err)) end
+  end
+  return entry.handler, entry.err
+end
+
+local function read_file(path, max)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local body = f:read(max + 1)
+  f:close()
+  return body or ""
+end
+
+-- The request body as a string (nginx may have spooled it to a file), or
+-- nil when it is larger than max.
+local function read_body(max)
+  local declared = tonumber(ngx.var.http_content_length or "")
+  if declared and declared > max then return nil end
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  if not body then
+    local file = ngx.req.get_body_file()
+    body = file and read_file(file, max) or ""
+  end
+  if #body > max then return nil end
+  return body
+end
+
+local function headers()
+  local out = {}
+  for k, v in pairs(ngx.req.get_headers(100)) do
+    out[k:lower()] = type(v) == "table" and table.concat(v, ", ") or v
+  end
+  return out
+end
+
+--- The request as the handler takes it, or nil when its body is too large.
+function M.request(max_body)
+  local body = read_body(max_body or M.MAX_BODY)
+  if not body then return nil end
+  return { method = ngx.req.get_method(), path = ngx.var.uri, query = ngx.var.args or "",
+           headers = headers(), body = body }
+end
+
+--- Writes a handler's response.
+function M.respond(res)
+  ngx.status = res.status
+  for k, v in pairs(res.headers or {}) do ngx.header[k] = v end
+  if res.body and res.body ~= "" then ngx.print(res.body) end
+end
+
+--- The content handler: see the module's description for opts.
+function M.serve(opts)
+  local o = opts or {}
+  local h = handler_for(o)
+  if not h then
+    -- the reason is in the error log: the provider learns nothing of the host
+    return M.respond(M.error_response(500, "the SCIM bridge is not configured; its error log says why"))
+  end
+  local req = M.request(o.max_body)
+  if not req then
+    local max = o.max_body or M.MAX_BODY
+    return M.respond(M.error_response(413, ("the request body is larger than %d bytes"):format(max)))
+  end
+  local ok, res = pcall(h.handle, h, req)
+  if not ok or type(res) ~= "table" then
+    ngx.log(ngx.ERR, "close-scim: the handler failed: ", tostring(res))
+    res = M.error_response(500, "internal error")
+  end
+  return M.respond(res)
+end
+
+return M

@@ -1,0 +1,353 @@
+--- /Users: a SCIM User is a Close membership. Close holds the address
+-- (userName), whether it is active and the role; everything else the
+-- provider sends is kept in the store as sent ("user:<membership id>").
+-- @module close.scim.users
+
+local core = require "close.core"
+local json = require "close.scim.json"
+local schemas = require "close.scim.schemas"
+local errors = require "close.scim.errors"
+local patch = require "close.scim.patch"
+local roles = require "close.scim.roles"
+local guard = require "close.guard"
+
+local M = {}
+
+local function lower(s) return type(s) == "string" and s:lower() or "" end
+
+-- attributes the bridge computes (never stored) and one it never keeps
+local COMPUTED = { id = true, meta = true, groups = true, active = true, schemas = true, password = true }
+
+--- The SCIM resource of membership m in snapshot snap.
+function M.resource(h, snap, m)
+  local doc = snap.users[m.id]
+  local r = type(doc) == "table" and json.copy(doc) or {}
+  local dmeta = type(r.meta) == "table" and r.meta or {}
+  for k in pairs(COMPUTED) do r[k] = nil end
+  r.schemas = json.array({ schemas.USER })
+  if r[schemas.ENTERPRISE] then table.insert(r.schemas, schemas.ENTERPRISE) end
+  r.id = m.id
+  -- the address as the provider wrote it, while it is Close's (case aside)
+  if lower(r.userName) ~= lower(m.email) then r.userName = m.email end
+  r.active = m.active == true
+  if not r.name and (m.first_name or m.last_name) then
+    r.name = { givenName = m.first_name, familyName = m.last_name, formatted = m.name }
+  end
+  if not r.displayName and type(m.name) == "string" and m.name ~= "" then r.displayName = m.name end
+  if not r.emails and m.email then
+    r.emails = json.array({ { value = m.email, type = "work", primary = true } })
+  end
+  local role = roles.by_id(snap, m.role_id) or { id = m.role_id, name = m.role_id }
+  local sent = roles.from_scim(snap, r.roles)
+  if not (sent and sent.id == role.id) and role.id then
+    r.roles = json.array({ { value = role.id, display = role.name, primary = true } })
+  end
+  if role.id then
+    r.groups = json.array({ { value = role.id, display = role.name, type = "direct",
+      ["$ref"] = h.base .. "/Groups/" .. role.id } })
+  end
+  local created = dmeta.created or h:iso(snap.time)
+  r.meta = { resourceType = "User", created = created, lastModified = dmeta.lastModified or created,
+    location = h.base .. "/Users/" .. m.id }
+  return r
+end
+
+--- close.guard's verdict on moving member m to (active, role_id), in
+-- `state` (the snapshot, or a copy that earlier changes were recorded in).
+function M.guard(state, m, active, role_id)
+  if active == false and m.active then
+    return guard.check(state, { action = "deactivate", membership_id = m.id, email = m.email })
+  end
+  if m.active and active ~= false and role_id and role_id ~= m.role_id then
+    return guard.check(state, { action = "change_role", membership_id = m.id, email = m.email, role_id = role_id })
+  end
+  return true
+end
+
+--- The member with this id, unless unknown or deleted through SCIM.
+function M.find(snap, id)
+  local m = snap.by_id[id]
+  if m and not snap.deleted[id] then return m end
+end
+
+local function visible(snap, m) return m and not snap.deleted[m.id] end
+
+--- Candidates for a filter answered from the index without a scan:
+-- userName eq, externalId eq, id eq. nil when the filter is another.
+function M.indexed(snap, ast)
+  if type(ast) ~= "table" or ast.op ~= "eq" or type(ast.attr) ~= "table" or ast.attr.sub then return nil end
+  if ast.attr.schema and lower(ast.attr.schema) ~= lower(schemas.USER) then return nil end
+  local name, v = lower(ast.attr.name), ast.value
+  local m
+  if name == "username" then m = type(v) == "string" and snap.by_email[lower(v)]
+  elseif name == "externalid" then m = type(v) == "string" and snap.by_external[v]
+  elseif name == "id" then m = type(v) == "string" and snap.by_id[v]
+  else return nil end
+  if visible(snap, m) then return { m } end
+  return {}
+end
+
+--- Every member a list may show (deleted ones are not).
+function M.all(snap)
+  local out = {}
+  for _, m in ipairs(snap.members) do if visible(snap, m) then out[#out + 1] = m end end
+  return out
+end
+
+-- What the store keeps of a resource: all but what Close or the bridge computes.
+local function stored_doc(r, created, now)
+  local doc = {}
+  for k, v in pairs(r) do if not COMPUTED[k] then doc[k] = v end end
+  doc.meta = { created = created or now, lastModified = now }
+  return doc
+end
+
+-- The Close state a resource asks for: active (nil: unchanged) and role.
+local function wanted(h, snap, r, m)
+  local active = r.active
+  local role, why = roles.from_scim(snap, r.roles)
+  if why then return nil, errors.value(why) end
+  if not role then
+    if m then return { active = active, role_id = m.role_id } end
+    role, why = roles.resolve(snap, h.default_role)
+    if not role then return nil, errors.value("the default role: " .. why) end
+  end
+  return { active = active, role_id = role.id }
+end
+
+-- Writes one store key, or returns a SCIM 503.
+local function put(h, k, v)
+  local ok, err = h.store:set(k, json.encode(v))
+  if not ok then return nil, errors.store(err, "write failed") end
+  return true
+end
+
+local function drop(h, k)
+  local ok, err = h.store:delete(k)
+  if not ok then return nil, errors.store(err, "delete failed") end
+  return true
+end
+
+-- Keeps the doc of member id, and the externalId -> id entry.
+local function save_doc(h, id, doc, old)
+  local ok, err = put(h, "user:" .. id, doc)
+  if not ok then return nil, err end
+  -- externalId -> id for the store's readers; the index reads the doc itself
+  local old_ext = type(old) == "table" and old.externalId
+  if type(doc.externalId) == "string" and doc.externalId ~= old_ext then h.store:set("ext:" .. doc.externalId, id) end
+  if type(old_ext) == "string" and old_ext ~= doc.externalId then h.store:delete("ext:" .. old_ext) end
+  return true
+end
+
+-- Puts the previous doc back (after Close refused); best effort.
+local function restore_doc(h, id, old, doc)
+  if old then h.store:set("user:" .. id, json.encode(old)) else h.store:delete("user:" .. id) end
+  if type(doc.externalId) == "string" and doc.externalId ~= (old and old.externalId) then
+    h.store:delete("ext:" .. doc.externalId)
+  end
+end
+
+-- Close calls that move member m to (active, role_id); returns the
+-- membership id it ends with, or nil and a close error.
+local function close_apply(h, m, active, role_id)
+  local c = h.client
+  if active == false then
+    if not m.active then return m.id end
+    local _, err = c:deactivate_membership(m.id)
+    if err then return nil, err end
+    return m.id
+  end
+  if not m.active then
+    local res, err = c:create_membership{ email = m.email, role_id = role_id }
+    if not res then return nil, err end
+    if res.role_id ~= nil and res.role_id ~= role_id then
+      local _, uerr = c:update_membership(res.id or m.id, { role_id = role_id })
+      if uerr then return nil, uerr end
+    end
+    return res.id or m.id
+  end
+  if role_id ~= m.role_id then
+    local _, err = c:update_membership(m.id, { role_id = role_id })
+    if err then return nil, err end
+  end
+  return m.id
+end
+
+local function operation(m, active, role_id)
+  if active == false and m.active then return "deactivate" end
+  if active ~= false and not m.active then return "reactivate" end
+  if role_id ~= m.role_id then return "change_role" end
+  return "update"
+end
+
+--- Moves member m to the resource r (PUT and PATCH): Close first checked
+-- by the guard, the store written before Close and put back if Close
+-- refuses, so nothing is half applied. Returns the new resource.
+function M.commit(h, snap, m, r)
+  if lower(r.userName) ~= lower(m.email) then
+    return nil, errors.mutability(("userName is the Close member's address (%s): Close cannot change it; "
+      .. "provision the new address as a new user"):format(m.email))
+  end
+  local want, err = wanted(h, snap, r, m)
+  if not want then return nil, err end
+  local active = want.active
+  if active == nil then active = m.active end
+  local op = operation(m, active, want.role_id)
+  local ok, why = M.guard(snap, m, active, want.role_id)
+  if not ok then
+    h:audit(op, m.email, m, { role_id = want.role_id, active = active }, "refused: " .. why)
+    return nil, errors.new(403, nil, why)
+  end
+  local old = snap.users[m.id]
+  local doc = stored_doc(r, type(old) == "table" and type(old.meta) == "table" and old.meta.created, h:iso())
+  ok, err = save_doc(h, m.id, doc, old)
+  if not ok then
+    h:audit(op, m.email, m, m, "failed: " .. err.detail)
+    return nil, err
+  end
+  local id, cerr = close_apply(h, m, active, want.role_id)
+  if not id then
+    restore_doc(h, m.id, old, doc)
+    h.index:invalidate() -- a retried call may have reached Close: read it again
+    local e = errors.from_close(cerr)
+    h:audit(op, m.email, m, m, "failed: " .. e.detail)
+    return nil, e
+  end
+  h.index:invalidate()
+  local after = { id = id, user_id = m.user_id, email = m.email, role_id = active and want.role_id or m.role_id,
+    active = active, name = m.name, first_name = m.first_name, last_name = m.last_name }
+  h:audit(op, m.email, m, after, "ok")
+  snap.users[id] = doc
+  return M.resource(h, snap, after)
+end
+
+local function parse_body(body)
+  local v, err = json.decode(body or "")
+  if type(v) ~= "table" or json.is_array(v) then
+    return nil, errors.syntax("the body must be a JSON object" .. (err and (": " .. err) or ""))
+  end
+  return patch.normalize(v, "User")
+end
+
+local function check_user_name(r)
+  if type(r.userName) ~= "string" or r.userName == "" then
+    return nil, errors.value("userName is required: the Close member's email address")
+  end
+  local ok, why = core.validate_email(r.userName)
+  if not ok then return nil, errors.value("userName must be an email address: " .. tostring(why)) end
+  return true
+end
+
+--- POST /Users
+function M.create(h, req)
+  local r, err = parse_body(req.body)
+  if not r then return nil, err end
+  local ok
+  ok, err = check_user_name(r)
+  if not ok then return nil, err end
+  local snap
+  snap, err = h:snapshot()
+  if not snap then return nil, err end
+  local existing = snap.by_email[lower(r.userName)]
+  if existing and existing.active then
+    return nil, errors.uniqueness(("userName %s is already an active member (id %s)"):format(r.userName, existing.id))
+  end
+  local want
+  want, err = wanted(h, snap, r, nil)
+  if not want then return nil, err end
+  local before = existing or { email = r.userName }
+  local op = existing and "reactivate" or "create"
+  local res, cerr = h.client:create_membership{ email = r.userName, role_id = want.role_id }
+  if res and res.role_id ~= nil and res.role_id ~= want.role_id then
+    res, cerr = h.client:update_membership(res.id, { role_id = want.role_id })
+  end
+  if not res then
+    local e = errors.from_close(cerr)
+    h:audit(op, r.userName, before, before, "failed: " .. e.detail)
+    return nil, e
+  end
+  local id = res.id or (existing and existing.id)
+  local old = existing and snap.users[existing.id]
+  local doc = stored_doc(r, nil, h:iso())
+  ok, err = save_doc(h, id, doc, old)
+  if ok and existing then ok, err = drop(h, "deleted:" .. id) end
+  if not ok then
+    -- the store cannot keep it: undo the membership so that a retry starts clean
+    h.client:deactivate_membership(id)
+    h:audit(op, r.userName, before, before, "failed: " .. err.detail)
+    return nil, err
+  end
+  local m = { id = id, user_id = res.user_id, email = r.userName, role_id = want.role_id, active = true }
+  if want.active == false then
+    local _, derr = h.client:deactivate_membership(id)
+    if derr then
+      h:audit(op, r.userName, before, m, "failed: created, but not deactivated: " .. tostring(derr.message))
+      h.index:invalidate()
+      return nil, errors.from_close(derr)
+    end
+    m.active = false
+  end
+  h.index:invalidate()
+  h:audit(op, r.userName, before, m, "ok")
+  snap.users[id] = doc
+  local out = M.resource(h, snap, m)
+  return out, 201
+end
+
+--- PUT /Users/{id}: the resource replaced by the body. What the provider
+-- leaves out of Close's state is unchanged: no `active` keeps it (Okta's
+-- full-object PUT must not deactivate), no `roles` keeps the role.
+function M.replace(h, snap, m, req)
+  local r, err = parse_body(req.body)
+  if not r then return nil, err end
+  if r.id ~= nil and r.id ~= m.id then return nil, errors.mutability("'id' is readOnly: it is " .. m.id) end
+  local ok
+  ok, err = check_user_name(r)
+  if not ok then return nil, err end
+  return M.commit(h, snap, m, r)
+end
+
+--- PATCH /Users/{id}
+function M.patch(h, snap, m, req)
+  local body, err = json.decode(req.body or "")
+  if type(body) ~= "table" then
+    return nil, errors.syntax("the body must be a PatchOp object" .. (err and (": " .. err) or ""))
+  end
+  local r = M.resource(h, snap, m)
+  local new
+  new, err = patch.apply(r, "User", body)
+  if not new then return nil, err end
+  new, err = patch.normalize(new, "User")
+  if not new then return nil, err end
+  return M.commit(h, snap, m, new)
+end
+
+--- DELETE /Users/{id}: deactivates; the id is gone for SCIM from then on.
+function M.delete(h, snap, m)
+  local ok, why = M.guard(snap, m, false)
+  if not ok then
+    h:audit("delete", m.email, m, { role_id = m.role_id, active = false }, "refused: " .. why)
+    return nil, errors.new(403, nil, why)
+  end
+  local err
+  ok, err = put(h, "deleted:" .. m.id, h:iso())
+  if not ok then
+    h:audit("delete", m.email, m, m, "failed: " .. err.detail)
+    return nil, err
+  end
+  if m.active then
+    local _, cerr = h.client:deactivate_membership(m.id)
+    if cerr then
+      h.store:delete("deleted:" .. m.id)
+      local e = errors.from_close(cerr)
+      h:audit("delete", m.email, m, m, "failed: " .. e.detail)
+      return nil, e
+    end
+  end
+  h.index:invalidate()
+  h:audit("delete", m.email, m, { role_id = m.role_id, active = false }, "ok")
+  return true
+end
+
+M.stored_doc = stored_doc
+return M

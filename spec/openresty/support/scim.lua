@@ -1,0 +1,160 @@
+-- The SCIM bridge as the specs run it: bin/close-scim (or a plain nginx
+-- with a configuration of the spec's) on free loopback ports with a private
+-- directory, and SCIM requests to it over close.core's libcurl handle.
+local core = require "close.core"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+M.ROOT = assert(io.popen("pwd")):read("*l")
+M.TOKEN = "scim-test-token-0123456789abcdefghijklmnop"   -- 42 characters
+
+local function sh(cmd)
+  local ok = os.execute(cmd)
+  return ok == true or ok == 0
+end
+M.sh = sh
+
+local function capture(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+M.capture = capture
+
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function M.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+function M.tmpdir()
+  return (capture("mktemp -d"):gsub("%s+$", ""))
+end
+
+function M.free_port()
+  return assert(tonumber(capture("bash -c '. test/lib/ports.sh; free_ports 1'")))
+end
+
+function M.sleep(s)
+  core.sleep(s)
+end
+
+-- Whether pid is a live process (a zombie is gone).
+function M.alive(pid)
+  local stat = M.read("/proc/" .. pid .. "/stat")
+  return stat ~= nil and not stat:match("^%d+ %b() Z")
+end
+
+-- Waits (bounded) until f() is true; returns its last value.
+function M.wait_for(f, seconds)
+  local v
+  for _ = 1, math.floor((seconds or 10) * 20) do
+    v = f()
+    if v then return v end
+    core.sleep(0.05)
+  end
+  return v
+end
+
+--- Starts bin/close-scim with args (a list) and env (a string of NAME=value
+-- words) in the background; waits for its "listening on" line. Returns an
+-- instance {url, base, dir, pid, out, err, stop(), kill9()} or nil and what
+-- it printed.
+function M.start(o)
+  local dir = o.dir or M.tmpdir()
+  local port = o.port or M.free_port()
+  local state = o.state_dir or (dir .. "/state")
+  local args = { "--listen", (o.host or "127.0.0.1") .. ":" .. port, "--state-dir", state }
+  for _, a in ipairs(o.args or {}) do args[#args + 1] = a end
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+  local out, err = dir .. "/stdout", dir .. "/stderr"
+  local cmd = ("env -i PATH=\"$PATH\" %s %s/bin/close-scim %s >%s 2>%s </dev/null & echo $!")
+    :format(o.env or "", M.ROOT, table.concat(quoted, " "), out, err)
+  local pid = assert(tonumber(capture("sh -c " .. ("'" .. cmd:gsub("'", "'\\''") .. "'"))))
+  local inst = { dir = dir, state = state, pid = pid, port = port, out = out, err = err }
+  local line = M.wait_for(function()
+    local text = M.read(out) or ""
+    return text:match("[^\n]*listening on [^\n]*") or (not M.alive(pid) and "exited")
+  end, o.timeout or 15)
+  if not line or line == "exited" then
+    inst.line = line
+    M.stop(inst)
+    return nil, (M.read(out) or "") .. (M.read(err) or ""), inst
+  end
+  inst.line = line
+  inst.base = line:match("listening on (%S+)")
+  inst.url = inst.base
+  return inst
+end
+
+--- nginx's master pid of an instance (from its pid file).
+function M.master(inst)
+  return tonumber((M.read(inst.state .. "/nginx.pid") or ""):match("%d+"))
+end
+
+--- SIGTERM to close-scim; waits (bounded) until it and nginx are gone.
+function M.stop(inst, signal)
+  local master = M.master(inst)
+  sh(("kill -%s %d 2>/dev/null"):format(signal or "TERM", inst.pid))
+  local gone = M.wait_for(function()
+    return not M.alive(inst.pid) and not (master and M.alive(master))
+  end, 15)
+  if not gone then sh(("kill -9 %d %s 2>/dev/null"):format(inst.pid, master or "")) end
+  return gone
+end
+
+--- kill -9 of nginx, its master and workers at once (close-scim then exits).
+function M.kill9(inst)
+  local master = assert(M.master(inst), "no nginx pid file")
+  local workers = capture("pgrep -P " .. master):gsub("%s+", " ")
+  sh(("kill -9 %d %s"):format(master, workers))
+  return M.wait_for(function() return not M.alive(master) and not M.alive(inst.pid) end, 10)
+end
+
+function M.cleanup(inst)
+  if inst then
+    M.stop(inst)
+    sh("rm -rf " .. inst.dir)
+  end
+end
+
+local http = core.http()
+
+--- A request to the bridge: method, url, body (a table is sent as JSON),
+-- headers (the bearer token unless auth = false or a string). Returns
+-- status, decoded body (or nil), the response.
+function M.request(method, url, body, o)
+  o = o or {}
+  local headers = { ["Content-Type"] = "application/scim+json" }
+  for k, v in pairs(o.headers or {}) do headers[k] = v end
+  if o.auth ~= false then headers.Authorization = "Bearer " .. (o.auth or M.TOKEN) end
+  if type(body) == "table" then body = cjson.encode(body) end
+  local res, err = http:request({
+    method = method, url = url, body = body, headers = headers,
+    timeout = o.timeout or 20, connect_timeout = 2, max_body = 64 * 1048576, ca_file = o.ca_file,
+  })
+  assert(res, err and err.message)
+  return res.status, cjson.decode(res.body), res
+end
+
+--- The audit log's records.
+function M.audit(inst)
+  local out = {}
+  for line in (M.read(inst.state .. "/audit.log") or ""):gmatch("[^\n]+") do
+    out[#out + 1] = assert(cjson.decode(line), "audit line is not JSON: " .. line)
+  end
+  return out
+end
+
+return M
