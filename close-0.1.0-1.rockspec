@@ -41,6 +41,7 @@ build = {
     ["close.cli.journal"] = "lua/close/cli/journal.lua",
     ["close.cli.export"] = "lua/close/cli/export.lua",
     ["close.cli.login"] = "lua/close/cli/login.lua",
+    ["close.cli.whoami"] = "lua/close/cli/whoami.lua",
     ["close.cli.credentials"] = "lua/close/cli/credentials.lua",
     ["close.validate"] = "lua/close/validate.lua",
     ["close.driver"] = "lua/close/driver.lua",

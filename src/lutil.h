@@ -31,7 +31,8 @@ const char *close_opt_str_field(lua_State *L, int t, const char *k, size_t *len)
 /* A number field, dflt when absent; any other type raises. */
 double close_opt_num_field(lua_State *L, int t, const char *k, double dflt);
 
-/* t[k] = v on the table at the top, when v >= 0 (absent otherwise). */
+/* t[k] = v on the table at the top, when v >= 0 (absent otherwise); a whole
+ * number as an integer. */
 void close_set_number(lua_State *L, const char *k, double v);
 
 /* A metatable with methods as __index and gc as __gc and __close. */

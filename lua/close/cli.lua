@@ -12,6 +12,7 @@ local args = require "close.cli.args"
 local export = require "close.cli.export"
 local login = require "close.cli.login"
 local provision = require "close.cli.provision"
+local whoami = require "close.cli.whoami"
 
 local M = {}
 
@@ -29,6 +30,14 @@ function M.run(env)
   local out = env.out or print
   local argv = env.argv or {}
   if argv[1] == "login" then return M.login(env, out, errout) end
+  if argv[1] == "whoami" then
+    local opts, why = whoami.parse(argv)
+    if not opts then
+      errout("close-provision: " .. why)
+      return 2
+    end
+    return whoami.run(env, opts, errout)
+  end
   local opts, why = args.parse(argv)
   if not opts then
     errout("close-provision: " .. why)

@@ -230,6 +230,13 @@ function Client:tokens()
   return out
 end
 
+--- The kind of credential the client sends: `"api_key"` (HTTP Basic),
+-- `"oauth_token"` (a fixed Bearer token) or `"oauth"` (tokens that refresh).
+-- @treturn string
+function Client:credential()
+  return M.parts(self, "credential").auth.name
+end
+
 function Client:__tostring()
   local c = private[self]
   return ("close.client(%s, %s)"):format(c.base_url, c.auth.name)

@@ -262,8 +262,19 @@ local function decide(call, a, h)
   return wait, verdict, needed
 end
 
+-- A 404 from a base_url whose path is not Close's /api/v1 is most likely
+-- that path, not the object: say so.
+local function wrong_path_hint(call, a)
+  local base = call.c.base_url
+  if a.status == 404 and not call.req.url and not base:find("/api/v%d+/?$") then
+    return (" (base_url %s does not end in /api/v1: the path looks wrong)"):format(base)
+  end
+  return ""
+end
+
 -- the error a call ends with, from its last attempt and the verdict
-local function failure(c, a, verdict, needed, deadline)
+local function failure(call, a, verdict, needed)
+  local c, deadline = call.c, call.deadline
   local fields = { status = a.status, attempts = a.attempt, method = a.method, url = a.url,
     rate_limit = a.rate_limit, retry_after = a.hint }
   local message = a.message
@@ -276,7 +287,7 @@ local function failure(c, a, verdict, needed, deadline)
   elseif verdict == "deadline" then
     message = message .. (" (a retry would pass the deadline of %gs)"):format(deadline)
   end
-  return Error.new(a.kind, message, fields, c.secrets)
+  return Error.new(a.kind, message .. wrong_path_hint(call, a), fields, c.secrets)
 end
 
 --- Sends one logical call with retries.
@@ -305,7 +316,7 @@ function M.call(c, req)
     end
     local wait, verdict, needed = decide(call, a, h)
     if c.on_attempt then report(c, a, wait) end
-    if not wait then return nil, failure(c, a, verdict, needed, call.deadline) end
+    if not wait then return nil, failure(call, a, verdict, needed) end
     call.io.sleep(wait)
   end
 end

@@ -16,6 +16,7 @@ local core = require "close.core"
 local cjson = require "cjson.safe"
 local Error = require "close.error"
 local driver = require "close.driver"
+local urls = require "close.url"
 
 local M = {}
 
@@ -27,11 +28,11 @@ local MAX_SKEW = 60
 
 -- The token endpoint of a base URL: its origin plus /oauth2/token/.
 function M.token_url(base_url)
-  local origin = base_url:match("^(https?://[^/?#]+)")
+  local origin = urls.origin(base_url)
   return origin and (origin .. "/oauth2/token/")
 end
 
-local form = require("close.url").encode
+local form = urls.encode
 
 local copy = require("close.validate").copy
 

@@ -42,9 +42,8 @@ function M.check_rows(rows)
       local ok, why = core.validate_email(row.email or "")
       if not ok then
         bad[row] = "email " .. why
-      elseif row.role_id and row.role_id ~= "" and not core.validate_role(row.role_id) then
-        local _, rwhy = core.validate_role(row.role_id)
-        bad[row] = "role_id " .. tostring(rwhy)
+      elseif row.role_id and row.role_id ~= "" and validate.role_id(row.role_id) then
+        bad[row] = "role_id " .. validate.role_id(row.role_id)
       else
         local k = key(row.email)
         local prev = first[k]

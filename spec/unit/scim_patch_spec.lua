@@ -252,3 +252,17 @@ describe("scim PUT /Users/{id}", function()
     S.is_error(t:req("PUT", "/Users/" .. id, { displayName = "J" }), 400, "invalidValue", "userName is required")
   end)
 end)
+
+describe("scim PATCH add of a primary value", function()
+  it("ends the old primary: Entra's Add of roles with primary \"True\" selects the new role", function()
+    local t, id = with_jane()
+    local res = t:req("PATCH", "/Users/" .. id, ops({ op = "Add", path = "roles",
+      value = { { value = "Support", primary = "True" } } }))
+    assert.are.equal(200, res.status, res.body)
+    assert.are.same({ "update " .. id .. " role_support" }, close_calls(t))
+    res = t:req("PATCH", "/Users/" .. id, ops({ op = "add", path = "emails",
+      value = { { value = "new@acme.com", type = "work", primary = true } } }))
+    assert.are.same({ { type = "work", value = "jane@acme.com" }, { type = "home", value = "j@home.example" },
+      { type = "work", value = "new@acme.com", primary = true } }, res.json.emails)
+  end)
+end)

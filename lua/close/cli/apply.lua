@@ -8,8 +8,7 @@ local journal_mod = require "close.cli.journal"
 
 local M = {}
 
--- Kinds after which every further item would fail the same way: no new one starts.
-local FATAL = { auth = true, tls = true }
+local is_fatal = require("close.batch").is_fatal
 -- A run of these in a row means the key (403 on every call) or Close
 -- (an outage) is the problem, not the items: the run stops.
 local STREAK = { permission = 5, network = 5, timeout = 5, server = 5 }
@@ -21,7 +20,7 @@ local function stop_rule()
   local r = {}
   function r.succeeded() streak = 0 end
   function r.failed(err)
-    if FATAL[err.kind] then
+    if is_fatal(err) then
       return ("stopped: %s errors would fail every remaining item"):format(err.kind)
     end
     if not STREAK[err.kind] then

@@ -1,6 +1,8 @@
 --- close-provision's command line: the usage text and argv -> options.
 -- @module close.cli.args
 
+local concurrency_error = require("close.batch").concurrency_error
+
 local M = {}
 
 M.USAGE = [[
@@ -79,9 +81,8 @@ local function numbers(opts)
   if c then
     opts.concurrency = c == "auto" and "auto" or tonumber(c)
     local n = opts.concurrency
-    if not n or (n ~= "auto" and (n < 1 or n > 1000 or n % 1 ~= 0)) then
-      return nil, "--concurrency needs a whole number from 1 to 1000, or auto"
-    end
+    local why = n ~= "auto" and concurrency_error(n)
+    if why then return nil, "--concurrency needs " .. why .. ", or auto" end
   end
   if opts["max-deactivate"] then
     local n = tonumber(opts["max-deactivate"])

@@ -10,7 +10,7 @@ local M = {}
 function M.make(env, opts)
   if env.client then return env.client end
   if env.client == false then -- specs: as if the environment had no credentials
-    return nil, "no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE"
+    return nil, close.NO_CREDENTIALS
   end
   if opts["token-file"] then
     return close.from_env(function(k)

@@ -3,6 +3,7 @@
 
 local credentials = require "close.cli.credentials"
 local rows_mod = require "close.rows"
+local address_key = require("close.validate").address_key
 
 local M = {}
 
@@ -20,7 +21,7 @@ function M.run(env, opts, errout)
   end
   local list = {}
   for _, m in ipairs(all) do list[#list + 1] = { email = m.email, role_id = m.role_id } end
-  table.sort(list, function(a, b) return a.email:lower() < b.email:lower() end)
+  table.sort(list, function(a, b) return address_key(a.email) < address_key(b.email) end)
   local text = rows_mod.to_csv(list)
   if not opts.file or opts.file == "-" then
     (env.write or function(s) io.stdout:write(s) end)(text)

@@ -3,10 +3,12 @@
 -- holds the same address, action and role.
 -- @module close.cli.journal
 
+local address_key = require("close.validate").address_key
+
 local M = {}
 
 local function key(email, action, role_id)
-  return (email or ""):lower() .. "\t" .. tostring(action) .. "\t" .. tostring(role_id or "")
+  return address_key(email) .. "\t" .. tostring(action) .. "\t" .. tostring(role_id or "")
 end
 
 --- The items a journal file holds: a set of keys (empty when there is no file).

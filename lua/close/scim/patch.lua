@@ -11,6 +11,7 @@ local json = require "close.scim.json"
 local schemas = require "close.scim.schemas"
 local errors = require "close.scim.errors"
 local query = require "close.scim.query"
+local filter = require "close.scim.filter"
 
 local M = {}
 
@@ -79,7 +80,6 @@ local function apply_filtered(op, holder, k, def, urn, p, value, rtype)
   end
   local list = type(holder[k]) == "table" and as_list(holder[k]) or json.array({})
   local resolve = sub_resolver(rtype, urn, k)
-  local filter = assert(query.filter()) -- p.filter came from it
   local function hit(item) return type(item) == "table" and filter.match(p.filter, item, resolve) end
   if op == "remove" then
     if p.sub then
@@ -158,6 +158,12 @@ local function apply_whole(op, holder, k, def, value)
     local incoming = as_list(value)
     if op == "replace" or type(holder[k]) ~= "table" then holder[k] = json.array({}) end
     local list = as_list(holder[k])
+    -- a new primary value ends the old one's (RFC 7643 section 2.4)
+    for _, v in ipairs(incoming) do
+      if type(v) == "table" and (v.primary == true or tostring(v.primary):lower() == "true") then
+        for _, item in ipairs(list) do if type(item) == "table" then item.primary = nil end end
+      end
+    end
     for _, v in ipairs(incoming) do
       local dup = false
       for _, item in ipairs(list) do
@@ -203,8 +209,6 @@ local function apply_path(r, rtype, op, p, value)
 end
 
 local function parse_path(s)
-  local filter, ferr = query.filter()
-  if not filter then return nil, ferr end
   local p, err = filter.path(s)
   if not p then
     return nil, errors.path(("bad path '%s': %s"):format(s, err and err.detail or "not a SCIM path"))

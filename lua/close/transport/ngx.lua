@@ -38,6 +38,7 @@ local ngx = ngx -- nil outside nginx: then only available() may be called
 -- their messages, the loopback rule and the defaults are the libcurl
 -- transport's own, so both transports read a response alike.
 local core = require "close.core"
+local host = require "close.host"
 local LIMITS, DEFAULTS = core.limits, core.defaults
 
 local M = {}
@@ -75,7 +76,7 @@ local COSOCKET_PHASES = {
 --- Whether cosockets can be used here and now.
 -- @return true; or false and a message naming the phase and what to do
 function M.available()
-  if type(ngx) ~= "table" or type(ngx.socket) ~= "table" or type(ngx.get_phase) ~= "function" then
+  if not host.nginx() then
     return false, "close: ngx.socket is not available: this is not OpenResty (nginx with ngx_lua)"
   end
   local phase = ngx.get_phase()
@@ -114,48 +115,8 @@ end
 -- -------------------------------------------------------------------------
 -- URL
 
---- Splits an http(s) URL; exported for tests.
--- @return `{scheme=, host=, port=, path=, tls=, ipv6=, connect_host=, host_header=}` or nil, reason
-function M.parse_url(url)
-  if type(url) ~= "string" then return nil, "the URL is not a string" end
-  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
-  if not scheme then return nil, "not an absolute URL" end
-  scheme = scheme:lower()
-  if scheme ~= "http" and scheme ~= "https" then
-    return nil, "unsupported scheme '" .. scheme .. "'"
-  end
-  local authority, path = rest:match("^([^/?#]*)(.*)$")
-  path = path:gsub("#.*$", "")
-  if path == "" or path:sub(1, 1) == "?" then path = "/" .. path end
-  if path:find("[%c ]") then return nil, "the URL path has spaces or control characters" end
-  if authority:find("@", 1, true) then return nil, "user info in the URL is not supported" end
-  local host, port, ipv6
-  local v6, after = authority:match("^%[([%x:.]+)%](.*)$")
-  if v6 then
-    host, ipv6 = v6:lower(), true
-    if after ~= "" then
-      port = after:match("^:(%d*)$")
-      if not port then return nil, "malformed host" end
-    end
-  else
-    host, port = authority:match("^([^:]*):(%d*)$")
-    if not host then host = authority end
-    host = host:lower()
-    if host == "" then return nil, "no host in the URL" end
-    if not host:match("^[%w._-]+$") then return nil, "malformed host" end
-  end
-  local default_port = scheme == "https" and 443 or 80
-  port = (port == nil or port == "") and default_port or tonumber(port)
-  if not port or port < 1 or port > 65535 then return nil, "port out of range" end
-
-  local u = { scheme = scheme, host = host, port = port, path = path, tls = scheme == "https", ipv6 = ipv6 }
-  local bracketed = ipv6 and ("[" .. host .. "]") or host
-  -- a loopback name (localhost, *.localhost) connects without a resolver, as curl does
-  u.connect_host = (not ipv6 and not host:match("^[%d.]+$") and core.is_loopback_host(host)) and "127.0.0.1"
-    or bracketed
-  u.host_header = port == default_port and bracketed or (bracketed .. ":" .. port)
-  return u
-end
+--- Splits an http(s) URL (close.url.split); exported for tests.
+M.parse_url = require("close.url").split
 
 -- -------------------------------------------------------------------------
 -- Request
