@@ -20,8 +20,6 @@ local oauth = require "close.oauth"
 require "close.roles"       -- client:roles()
 require "close.memberships" -- the membership calls
 
-Client.VERSION = "0.1.0"
-
 local close = {
   VERSION = Client.VERSION,
   --- The error constructor and shape, for callers that build or test errors.
@@ -47,7 +45,9 @@ function close.new(opts)
   return client
 end
 
--- The module-level default client, built on first use from the environment.
+-- The module-level default client, built on first use from the environment:
+-- module state because a process has one environment (close.set_default
+-- replaces it).
 local default_client
 
 --- A client from the environment, as `close.default` builds it: CLOSE_API_KEY,

@@ -15,8 +15,12 @@ local driver = require "close.driver"
 local host = require "close.host"
 local oauth = require "close.oauth"
 local pacer = require "close.pacer"
+local validate = require "close.validate"
 
 local M = {}
+
+--- The module's version (also `close.VERSION`, and in the User-Agent).
+M.VERSION = "0.1.0"
 
 -- A client's internals (settings and owned objects) live here, not in the
 -- client table, so that printing or serializing a client cannot show a secret.
@@ -217,7 +221,7 @@ end
 
 --- The OAuth tokens the client holds (refreshed first when they are due),
 -- e.g. to save them after `close.oauth.exchange_code`.
--- @return tokens ; or nil, err
+-- @return tokens, nil, meta (empty: no request of its own) ; or nil, err
 function Client:tokens()
   local c = M.parts(self, "tokens")
   if c.auth.name ~= "oauth" then
@@ -225,9 +229,7 @@ function Client:tokens()
   end
   local t, err = c.auth:token(c, c.deadline)
   if not t then return nil, err end
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  return out
+  return validate.copy(t), nil, {}
 end
 
 --- The kind of credential the client sends: `"api_key"` (HTTP Basic),

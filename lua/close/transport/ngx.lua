@@ -21,8 +21,8 @@
 -- * Connections are kept in the cosocket pool of the worker
 --   (`lua_socket_keepalive_timeout`), one pool per scheme, host, port and
 --   TLS server name, holding up to 1000 idle connections (the `pool_size`
---   option of `new`; not `lua_socket_pool_size`). `stats()` counts the
---   connections opened and reused.
+--   option of `new`; not `lua_socket_pool_size`). The handle `new` returns
+--   counts the connections its transport opened and reused (`stats()`).
 --
 -- Only some phases have cosockets: rewrite, access, content, ngx.timer and
 -- the ssl_certificate/ssl_session_fetch/ssl_client_hello handlers. Elsewhere
@@ -59,11 +59,7 @@ local MAX_STALE_RETRIES = 1   -- fresh attempts after a pooled connection turned
 -- largest batch concurrency. It is an upper bound, not a reservation: only
 -- connections that were open at once are kept (each slot costs about 200
 -- bytes of the worker's Lua memory).
-local DEFAULT_POOL_SIZE = 1000
-
--- Of this worker, since it started: connections opened, and requests sent
--- over a connection taken from the pool (`stats()`).
-local connects, reuses = 0, 0
+local DEFAULT_POOL_SIZE = require("close.batch").MAX_CONCURRENCY
 
 local BODY_TOO_LARGE = LIMITS.body_too_large
 local HEAD_TOO_LARGE = LIMITS.head_too_large
@@ -389,7 +385,8 @@ local function connect_error(err)
   return fail("network", "cannot connect: " .. tostring(err))
 end
 
-local function attempt(u, req, wire, close_asked, pool_label, pool_size)
+-- `t`: the transport's handle (pool label and size, connection counts)
+local function attempt(u, req, wire, close_asked, t)
   ngx.update_time()
   local now = ngx.now()
   local timeout = tonumber(req.timeout) or DEFAULTS.timeout
@@ -403,13 +400,13 @@ local function attempt(u, req, wire, close_asked, pool_label, pool_size)
   st.sock = sock
   local pool = u.scheme .. "://" .. u.host .. ":" .. u.port
   if u.tls then pool = pool .. "|tls:" .. u.host .. ":verify" end
-  if pool_label then pool = pool .. "|" .. pool_label end
+  if t.pool_label then pool = pool .. "|" .. t.pool_label end
 
   sock:settimeouts(ms(connect_timeout), ms(timeout), ms(timeout))
-  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool, pool_size = pool_size })
+  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool, pool_size = t.pool_size })
   if not ok then return connect_error(err) end
   local reused = (sock:getreusedtimes() or 0) > 0
-  if reused then reuses = reuses + 1 else connects = connects + 1 end
+  if reused then t.reused = t.reused + 1 else t.connects = t.connects + 1 end
 
   if u.tls and not reused then
     local left = connect_deadline - ngx.now()
@@ -459,11 +456,13 @@ end
 
 -- -------------------------------------------------------------------------
 
---- Connections of this worker since it started: `{connects = N (opened),
--- reused = N (requests sent over a pooled connection)}`, over every
--- transport of the worker.
-function M.stats()
-  return { connects = connects, reused = reuses }
+local Handle = {}
+Handle.__index = Handle
+
+--- The connections of this handle's transport since it was made:
+-- `{connects = N (opened), reused = N (requests sent over a pooled connection)}`.
+function Handle:stats()
+  return { connects = self.connects, reused = self.reused }
 end
 
 --- Creates a transport.
@@ -471,7 +470,8 @@ end
 --   names, for locations that trust different CAs (a pooled connection is
 --   not verified again). `pool_size`: the idle connections each pool keeps
 --   (default 1000; the first connect of the worker to a pool fixes it).
--- @return `transport` (a function `request -> response | nil, err`)
+-- @return `transport` (a function `request -> response | nil, err`) and its
+--   handle (`handle:stats()`)
 function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("close.transport.ngx.new: expected a table of options or nothing", 2)
@@ -486,6 +486,7 @@ function M.new(opts)
   elseif not (type(pool_size) == "number" and pool_size >= 1 and pool_size <= 100000 and pool_size % 1 == 0) then
     error("close.transport.ngx.new: option 'pool_size' must be a whole number from 1 to 100000", 2)
   end
+  local t = setmetatable({ pool_label = pool_label, pool_size = pool_size, connects = 0, reused = 0 }, Handle)
   return function(req)
     check_phase()
     if type(req) ~= "table" then error("close.transport.ngx: the request must be a table", 2) end
@@ -498,11 +499,11 @@ function M.new(opts)
       -- a pooled connection the server already closed fails before any
       -- response byte; that request never reached the server, so send it
       -- again on a new connection (as curl does)
-      res, err, stale = attempt(u, req, wire, close_asked, pool_label, pool_size)
+      res, err, stale = attempt(u, req, wire, close_asked, t)
       if res or not stale then break end
     end
     return res, err
-  end
+  end, t
 end
 
 return M
