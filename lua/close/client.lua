@@ -32,10 +32,11 @@ M.Client = Client
 
 -- The generator of a client's jitter: its own, since math.random is
 -- unseeded before Lua 5.4 and clients (and forked nginx workers) must not
--- share a sequence.
+-- share a sequence. The generator itself goes to the retry verdict too,
+-- which draws from it in C: one call into C less per retry.
 local function own_random()
   local rng = core.rng()
-  return function() return rng:next() end
+  return function() return rng:next() end, rng
 end
 
 -- The transport and sleep of a client outside any batch, and the
@@ -57,7 +58,7 @@ function M.new(settings, opts)
   local parts = settings
   parts.clock = opts.clock or core.now
   parts.wallclock = opts.wallclock or core.time
-  parts.random = opts.random or own_random()
+  if opts.random then parts.random = opts.random else parts.random, parts.rng = own_random() end
   plain_io(parts, opts)
   if opts.oauth then
     parts.token_url = opts.oauth.token_url or oauth.token_url(parts.base_url)
@@ -200,8 +201,8 @@ end
 --- The plan of a sync: what each row would change (see `close.sync`).
 -- @tparam table rows `{ {line=, email=, role_id= | role=}, ... }` (from `close.rows`)
 -- @tparam[opt] table opts `deactivate_missing`, `keep`, `max_deactivate`, `only`
--- @return plan, nil, meta ; or nil, err (and the plan, when only the
---   deactivation limit refused it)
+-- @return plan (`over_limit` set when it deactivates more than
+--   max_deactivate), nil, meta ; or nil, err
 function Client:plan_sync(rows, opts)
   M.parts(self, "plan_sync")
   M.check_args("plan_sync", rows)
@@ -210,8 +211,9 @@ end
 
 --- Carries out a plan of `plan_sync` through `batch`.
 -- @tparam table plan
--- @tparam[opt] table opts `concurrency`, `on_result(item, result, err, meta)`, `stop`, `skip(item)`
--- @return outcomes `{ {item=, ok=, result=, err=, meta=}, ... }`, nil, meta
+-- @tparam[opt] table opts `concurrency`, `on_result(item, result, err, meta)`, `stop`
+-- @return outcomes `{ {item=, ok=, result=, err=, meta=}, ... }`, nil, meta ; or
+--   nil, err (validation) for a plan over its limit
 function Client:apply_plan(plan, opts)
   M.parts(self, "apply_plan")
   M.check_args("apply_plan", plan)
