@@ -51,6 +51,8 @@ build = {
     ["close.guard"] = "lua/close/guard.lua",
     ["close.rows"] = "lua/close/rows.lua",
     ["close.scim.filter"] = "lua/close/scim/filter.lua",
+    ["close.redis"] = "lua/close/redis.lua",
+    ["close.oauth.redis_store"] = "lua/close/oauth/redis_store.lua",
     ["close.client"] = "lua/close/client.lua",
     ["close.config"] = "lua/close/config.lua",
     ["close.auth"] = "lua/close/auth.lua",
@@ -79,7 +81,7 @@ build = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
         "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
-        "src/scim_filter.c", "src/lscim.c",
+        "src/scim_filter.c", "src/lscim.c", "src/resp.c", "src/lresp.c",
         "src/sqlite_store.c",
         "src/sha256.c",
       },

@@ -17,6 +17,7 @@
 #include "http_curl.h"
 #include "http_multi.h"
 #include "localio.h"
+#include "lresp.h"
 #include "lscim.h"
 #include "rand.h"
 #include "request.h"
@@ -846,6 +847,7 @@ int luaopen_close_core(lua_State *L) {
     new_class(L, MULTI_MT, multi_methods, l_multi_close);
     close_newlib(L, funcs);
     close_open_scim(L);
+    close_open_resp(L);
     close_store_register(L);
 
     /* the defaults of every option (src/defaults.h), for close.lua and the transports */
