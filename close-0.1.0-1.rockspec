@@ -41,6 +41,7 @@ build = {
     ["close.cli.journal"] = "lua/close/cli/journal.lua",
     ["close.cli.export"] = "lua/close/cli/export.lua",
     ["close.cli.login"] = "lua/close/cli/login.lua",
+    ["close.cli.whoami"] = "lua/close/cli/whoami.lua",
     ["close.cli.credentials"] = "lua/close/cli/credentials.lua",
     ["close.validate"] = "lua/close/validate.lua",
     ["close.driver"] = "lua/close/driver.lua",
@@ -81,6 +82,7 @@ build = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
         "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
+        "src/interpret.c", "src/buf.c", "src/lutil.c", "src/lpure.c", "src/lhttp.c", "src/lmulti.c", "src/llocalio.c",
         "src/scim_filter.c", "src/lscim.c", "src/resp.c", "src/lresp.c",
         "src/sqlite_store.c",
         "src/sha256.c",

@@ -22,6 +22,22 @@ local M = {}
 -- after these no new item starts: every further one would fail the same way
 local FATAL = { auth = true, tls = true }
 
+--- Whether err stops a batch (and a close-provision run): after an `auth`
+-- or `tls` error every further item would fail the same way.
+function M.is_fatal(err)
+  return type(err) == "table" and FATAL[err.kind] == true
+end
+
+--- The largest concurrency of a batch (and of close-provision's --concurrency;
+-- the cosocket transport's pool holds as many connections).
+M.MAX_CONCURRENCY = 1000
+
+--- Why `n` is not a concurrency (a whole number from 1 to MAX_CONCURRENCY), or nil.
+function M.concurrency_error(n)
+  if type(n) == "number" and n >= 1 and n <= M.MAX_CONCURRENCY and n % 1 == 0 then return nil end
+  return ("a whole number from 1 to %d"):format(M.MAX_CONCURRENCY)
+end
+
 local AUTO_START, AUTO_MAX = 4, 64
 
 local function check(items, fn, opts)
@@ -35,13 +51,11 @@ local function check(items, fn, opts)
     end
   end
   local conc = opts.concurrency == nil and "auto" or opts.concurrency
-  if conc ~= "auto" and not (type(conc) == "number" and conc >= 1 and conc <= 1000 and conc % 1 == 0) then
-    error("close: batch: concurrency must be \"auto\" or a whole number from 1 to 1000", 4)
+  if conc ~= "auto" and M.concurrency_error(conc) then
+    error("close: batch: concurrency must be \"auto\" or " .. M.concurrency_error(conc), 4)
   end
   local max = opts.max_concurrency or AUTO_MAX
-  if not (type(max) == "number" and max >= 1 and max <= 1000 and max % 1 == 0) then
-    error("close: batch: max_concurrency must be a whole number from 1 to 1000", 4)
-  end
+  if M.concurrency_error(max) then error("close: batch: max_concurrency must be " .. M.concurrency_error(max), 4) end
   for _, k in ipairs({ "on_result", "stop" }) do
     if opts[k] ~= nil and type(opts[k]) ~= "function" then error("close: batch: " .. k .. " must be a function", 4) end
   end
@@ -87,7 +101,7 @@ end
 local function settle(c, lim, outcomes, i, result, err, meta)
   outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
   lim.after(c.pacer, c.clock(), result ~= nil)
-  if type(err) == "table" and FATAL[err.kind] then return err end
+  if M.is_fatal(err) then return err end
 end
 
 -- ---------------------------------------------------------------------------

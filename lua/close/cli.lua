@@ -12,6 +12,7 @@ local args = require "close.cli.args"
 local export = require "close.cli.export"
 local login = require "close.cli.login"
 local provision = require "close.cli.provision"
+local whoami = require "close.cli.whoami"
 
 local M = {}
 
@@ -19,7 +20,7 @@ M.VERSION = close.VERSION
 M.default_token_file = login.default_token_file
 
 --- `close-provision login` (see close.cli.login); returns the exit status.
-function M.login(env, out, errout) return login.run(env, out, errout, args.USAGE) end
+function M.login(env, out, errout) return login.run(env, out, errout, args.USAGE_OF.login) end
 
 --- Runs the tool. `env` is `{argv=, out=, err=, client=}` (out/err: functions
 -- taking a line; client: a client to use instead of the environment's).
@@ -29,6 +30,14 @@ function M.run(env)
   local out = env.out or print
   local argv = env.argv or {}
   if argv[1] == "login" then return M.login(env, out, errout) end
+  if argv[1] == "whoami" then
+    local opts, why = whoami.parse(argv)
+    if not opts then
+      errout("close-provision: " .. why)
+      return 2
+    end
+    return whoami.run(env, opts, errout)
+  end
   local opts, why = args.parse(argv)
   if not opts then
     errout("close-provision: " .. why)
@@ -36,7 +45,7 @@ function M.run(env)
     return 2
   end
   if opts.help then
-    out(args.USAGE)
+    out(args.usage(opts))
     return 0
   end
   if opts.version then

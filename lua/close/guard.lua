@@ -15,14 +15,14 @@ local M = {}
 -- The predefined roles by rank; a custom role (role_...) ranks unknown.
 local RANK = { restricteduser = 1, user = 2, superuser = 3, admin = 4 }
 
-local function lower(s) return type(s) == "string" and s:lower() or nil end
+local address_key = require("close.validate").address_key
 
 local function same(a, b)
   if not a or not b then return false end
   if a.id and b.id and a.id == b.id then return true end
   if a.user_id and b.user_id and a.user_id == b.user_id then return true end
-  local ea, eb = lower(a.email), lower(b.email)
-  return ea ~= nil and ea == eb
+  local ea, eb = address_key(a.email), address_key(b.email)
+  return ea ~= "" and ea == eb
 end
 
 -- the active member a change is about, if any

@@ -41,7 +41,7 @@ local function prepare_create(self, method_name, args)
   -- email and a role id, both valid
   local email, role_id = args.email, args.role_id
   if type(email) == "string" and type(role_id) == "string" and next(args, next(args, next(args))) == nil
-    and core.validate_email(email) and core.validate_role(role_id) then
+    and core.validate_email(email) and not validate.role_id(role_id) then
     return c, args
   end
   local a, err = prepare(self, "POST", c.base_url .. MEMBERSHIP, args, validate.CREATE, { "email" }, true)
@@ -77,7 +77,7 @@ function Client:update_membership(id, fields)
   local err = check_id(memb_id, "id", id, "PUT", c.base_url .. MEMBERSHIP)
   if err then return nil, err end
   if next(fields) == nil then
-    return nil, Error.validation({ fields = "name at least one field to update" }, "PUT", c.base_url .. path)
+    return nil, Error.validation({ fields = "give at least one field to update" }, "PUT", c.base_url .. path)
   end
   local a
   a, err = prepare(self, "PUT", c.base_url .. path, fields, validate.UPDATE)
@@ -109,7 +109,7 @@ function Client:bulk_update_memberships(ids, fields)
     elseif seen[id] then errs["ids[" .. i .. "]"] = "duplicate of ids[" .. seen[id] .. "]"
     else seen[id] = i end
   end
-  if next(fields) == nil then errs.fields = "name at least one field to update" end
+  if next(fields) == nil then errs.fields = "give at least one field to update" end
   if next(errs) then return nil, Error.validation(errs, "PUT", url) end
   local a, err = prepare(self, "PUT", url, fields, validate.UPDATE)
   if not a then return nil, err end

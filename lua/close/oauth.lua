@@ -16,6 +16,7 @@ local core = require "close.core"
 local cjson = require "cjson.safe"
 local Error = require "close.error"
 local driver = require "close.driver"
+local urls = require "close.url"
 
 local M = {}
 
@@ -27,11 +28,11 @@ local MAX_SKEW = 60
 
 -- The token endpoint of a base URL: its origin plus /oauth2/token/.
 function M.token_url(base_url)
-  local origin = base_url:match("^(https?://[^/?#]+)")
+  local origin = urls.origin(base_url)
   return origin and (origin .. "/oauth2/token/")
 end
 
-local form = require("close.url").encode
+local form = urls.encode
 
 local copy = require("close.validate").copy
 
@@ -130,14 +131,14 @@ function M.memory_store()
   }
 end
 
-local file_locks = {}
-
 --- Tokens in a JSON file that only its owner may read, written atomically
 -- (a temporary file of mode 0600, fsync, rename). A file that others may
--- read is refused. The lock is this Lua state's: one process per file.
+-- read is refused. The lock is the store's: clients that share a file share
+-- one store (and one process uses a file at a time).
 -- @tparam string path
 function M.file_store(path)
   assert(type(path) == "string" and path ~= "", "close.oauth.file_store: expected a path")
+  local locked = false
   return {
     path = path,
     load = function()
@@ -162,11 +163,11 @@ function M.file_store(path)
       return true
     end,
     lock = function()
-      if file_locks[path] then return false end
-      file_locks[path] = true
+      if locked then return false end
+      locked = true
       return true
     end,
-    unlock = function() file_locks[path] = nil end,
+    unlock = function() locked = false end,
   }
 end
 

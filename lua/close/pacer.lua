@@ -8,6 +8,8 @@
 -- then grows back as calls succeed. Groups never slow each other.
 -- @module close.pacer
 
+local split_url = require("close.url").split
+
 local M = {}
 
 local Pacer = {}
@@ -23,7 +25,9 @@ end
 --- The endpoint group of a request: its method and path with ids (`memb_...`,
 -- `orga_...`, any `prefix_` segment) as `{id}` and no query.
 function M.group(method, path)
-  path = path:gsub("^https?://[^/]+", ""):gsub("[?#].*$", "")
+  local u = path:find("^%a[%w+.-]*://") and split_url(path)
+  if u then path = u.path end
+  path = path:gsub("[?#].*$", "")
   return method .. " " .. path:gsub("/%l+_%w+", "/{id}")
 end
 

@@ -31,7 +31,7 @@
 -- a row `{line=, text=, error=}` and reading goes on with the next line.
 -- @module close.rows
 
-local core = require "close.core"
+local validate = require "close.validate"
 
 local byte, find, sub, concat = string.byte, string.find, string.sub, table.concat
 
@@ -262,7 +262,7 @@ end
 local function role_row(row, role)
   -- a role that reads as an id is one (a malformed id is refused later as an
   -- id rather than looked up as a name); anything else is a role name
-  if role == "" or core.validate_role(role) or role:lower():match("^role_") then
+  if validate.reads_as_role_id(role) then
     row.role_id = role
   else
     row.role = role

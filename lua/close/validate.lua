@@ -17,8 +17,22 @@ local function check_string(check)
   end
 end
 
+--- The longest id taken (`role_...`, `memb_...`, `save_...`): Close's are
+-- about 50 characters; a longer one is refused before anything is sent.
+M.MAX_ID_LENGTH = 100
+
+-- the length cap of every id, before its form is checked
+local function capped(check)
+  return function(v, ...)
+    if #v > M.MAX_ID_LENGTH then return nil, ("must be at most %d characters"):format(M.MAX_ID_LENGTH) end
+    return check(v, ...)
+  end
+end
+
 M.email = check_string(core.validate_email)
-M.role_id = check_string(core.validate_role)
+--- `role_id`'s rule: a predefined role or `role_` plus letters and digits,
+-- at most M.MAX_ID_LENGTH characters. Returns nil when valid, else the reason.
+M.role_id = check_string(capped(core.validate_role))
 
 --- A shallow copy of a table (an argument table, a token set).
 function M.copy(t)
@@ -36,6 +50,14 @@ end
 
 --- Close's predefined roles, whose ids are their names.
 M.PREDEFINED_ROLES = { admin = true, superuser = true, user = true, restricteduser = true }
+
+--- Whether a role as written (a file's cell, an argument) is an id rather
+-- than a name: empty (the default role), a valid role id, or anything
+-- starting with `role_` (a malformed id is refused as an id, not looked up
+-- as a name).
+function M.reads_as_role_id(role)
+  return role == "" or core.validate_role(role) == true or role:lower():match("^role_") ~= nil
+end
 
 --- The predefined roles' names as Close's UI shows them, in its order:
 -- `{id, name}` pairs. They are accepted as names too.
@@ -93,11 +115,11 @@ end
 
 --- A checker for an id with the given prefix ("memb_", "save_", ...).
 function M.id(prefix)
-  return check_string(function(v)
+  return check_string(capped(function(v)
     local ok, reason = core.validate_id(v, prefix)
     if ok then return true end
     return nil, reason:gsub("the id prefix", "'" .. prefix .. "'")
-  end)
+  end))
 end
 
 local function enum(...)

@@ -104,6 +104,11 @@ describe("OAuth against the local server", function()
       assert.equal("Open this URL in a browser and approve the app:", p:read("*l"))
       local url = p:read("*l"):match("^  (%S+)$")
       assert.matches("^" .. server.authorize_url:gsub("%p", "%%%0") .. "%?client_id=", url)
+      -- PKCE and the scope a refresh token needs (issue 14 item 18)
+      assert.matches("[?&]code_challenge=[%w%-_]+&", url)
+      assert.equal(43, #url:match("[?&]code_challenge=([%w%-_]+)"))
+      assert.matches("&code_challenge_method=S256&", url, 1, true)
+      assert.matches("&scope=all.full_access%20offline_access&", url, 1, true)
       local waiting = p:read("*l")
       local redirect_uri = waiting:match("^Waiting for Close's redirect to (http://127%.0%.0%.1:%d+/callback) %.%.%.$")
       assert.is_string(redirect_uri, waiting)
@@ -125,6 +130,7 @@ describe("OAuth against the local server", function()
       assert.matches("Logged in to orga_%w+; tokens saved to " .. tokens:gsub("%p", "%%%0") .. " %(mode 0600%)%.", rest)
       assert.is_true(core.check_private(tokens))
       assert.equal(1, server.oauth_stats().codes_exchanged)
+      assert.equal(1, server.oauth_stats().pkce_verified) -- the server checked the verifier against the challenge
       local saved = assert(close.oauth.file_store(tokens).load())
       assert.equal(server.oauth_client_id, saved.client_id)
       for _, secret in ipairs({ saved.access_token, saved.refresh_token, server.oauth_client_secret }) do
@@ -154,6 +160,28 @@ describe("OAuth against the local server", function()
       for _, secret in ipairs({ saved.refresh_token, after.refresh_token, after.access_token }) do
         assert.is_nil(out:find(secret, 1, true))
       end
+    end)
+
+    it("finds the local server's authorize page from CLOSE_BASE_URL alone, and logs in with PKCE", function()
+      local lua = arg and arg[-1] or "lua"
+      local tokens = dir .. "/tokens.json"
+      local p = assert(io.popen(("CLOSE_AUTHORIZE_URL= CLOSE_CLIENT_SECRET=%s CLOSE_BASE_URL=%s CLOSE_CA_FILE=%s "
+        .. "%s bin/close-provision login --client-id %s --token-file %s --timeout 20 2>&1; echo \"exit=$?\"")
+        :format(sh_quote(server.oauth_client_secret), sh_quote(server.https_url), sh_quote(server.ca), lua,
+          server.oauth_client_id, sh_quote(tokens))))
+      p:read("*l")
+      local url = p:read("*l"):match("^  (%S+)$")
+      p:read("*l")
+      assert.equal(server.authorize_url, url:match("^[^?]+"))
+      local res = assert(http:request{ method = "GET", url = url, ca_file = server.ca })
+      assert.equal(302, res.status)
+      assert(http:request{ method = "GET", url = res.headers.location, timeout = 5 })
+      local rest = p:read("*a")
+      p:close()
+      assert.matches("Logged in to orga_%w+", rest)
+      assert.matches("exit=0", rest, 1, true)
+      assert.same(server.oauth_counts{ token_requests = 1, codes_exchanged = 1, pkce_verified = 1 },
+        server.oauth_stats())
     end)
 
     it("fails with status 1 and says so when the app is not approved", function()

@@ -182,7 +182,7 @@ describe("update_membership", function()
       { { role = "Sales", role_id = "user" }, { role = "give either role or role_id, not both" } },
       { { role = "Sales", role_id = "bad" }, { role = "give either role or role_id, not both",
         role_id = "must be 'admin', 'superuser', 'user', 'restricteduser' or a role id 'role_...'" } },
-      { {}, { fields = "name at least one field to update" } },
+      { {}, { fields = "give at least one field to update" } },
       { { track_email_opens = "no", auto_record_calls = 1, nick = "J", default_caller_id = 2 }, {
         track_email_opens = "must be a boolean (got string)",
         auto_record_calls = "must be a string (got number)",
@@ -208,7 +208,7 @@ describe("update_membership", function()
     it("the exact message for an empty update", function()
       local h = fake.harness({})
       local _, err = h.client:update_membership(ID, {})
-      assert.are.equal("close: validation: invalid fields: name at least one field to update (PUT " .. ID_URL .. ")",
+      assert.are.equal("close: validation: invalid fields: give at least one field to update (PUT " .. ID_URL .. ")",
         tostring(err))
     end)
   end)
@@ -400,12 +400,12 @@ describe("bulk_update_memberships", function()
     it("every bad id and an empty update at once", function()
       refuses({ "memb_a", "x", "memb_a", 7 }, {}, {
         ["ids[2]"] = PREFIX, ["ids[3]"] = "duplicate of ids[1]", ["ids[4]"] = "must be a string (got number)",
-        fields = "name at least one field to update",
+        fields = "give at least one field to update",
       })
     end)
 
     it("an empty update", function()
-      refuses({ "memb_a" }, {}, { fields = "name at least one field to update" })
+      refuses({ "memb_a" }, {}, { fields = "give at least one field to update" })
     end)
 
     it("unknown fields and wrong types, like update_membership", function()

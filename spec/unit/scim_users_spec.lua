@@ -268,3 +268,42 @@ describe("scim DELETE /Users/{id}", function()
     assert.is_true(t:member("memb_boss").active)
   end)
 end)
+
+describe("scim filters over the index (close.scim.filter)", function()
+  local function lee(t)
+    local res = t:req("POST", "/Users", { userName = "lee@acme.com", externalId = "E-1", title = "Engineer",
+      emails = { { type = "work", value = "lee@acme.com", primary = true },
+        { type = "home", value = "lee@home.example" } },
+      [ENT] = { department = "R&D" } })
+    assert.are.equal(201, res.status, res.body)
+    return res.json.id
+  end
+  local function found(t, f)
+    local res = t:req("GET", "/Users", nil, { query = "filter=" .. f:gsub("%%", "%%25"):gsub("&", "%%26") })
+    assert.are.equal(200, res.status, res.body)
+    return ids(res.json.Resources)
+  end
+
+  it("externalId is caseExact; userName is not; a schema-qualified name works", function()
+    local t = S.new()
+    local id = lee(t)
+    assert.are.same({ id }, found(t, 'externalId eq "E-1"'))
+    assert.are.same({}, found(t, 'externalId eq "e-1"'))
+    assert.are.same({ id }, found(t, 'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "LEE@acme.com"'))
+    assert.are.same({ id }, found(t, 'USERNAME Eq "lee@acme.com"'))
+  end)
+
+  it("value paths with and, pr, the enterprise extension, dateTime ordering, unknown attributes", function()
+    local t = S.new()
+    local id = lee(t)
+    assert.are.same({ id }, found(t, 'emails[type eq "home" and value co "home"]'))
+    assert.are.equal(5, #found(t, 'emails[type eq "work" and primary eq true]'))
+    assert.are.same({ id }, found(t, 'emails[type eq "work" and value sw "LEE"]'))
+    assert.are.same({ id }, found(t, "title pr"))
+    assert.are.same({ id }, found(t, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "r&d"'))
+    assert.are.same({}, found(t, 'meta.lastModified gt "2027-01-01T00:00:00Z"'))
+    assert.are.equal(5, #found(t, 'meta.created ge "2026-01-01T00:00:00Z"'))
+    assert.are.same({}, found(t, 'nosuchattribute eq "x"'))
+    assert.are.same({ "memb_caller", "memb_boss", "memb_sam", "memb_old" }, found(t, "not (externalId pr)"))
+  end)
+end)

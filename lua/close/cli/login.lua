@@ -8,12 +8,10 @@ local core = require "close.core"
 
 local M = {}
 
+-- the state parameter: 16 bytes of the system's random source, in hex
 local function random_state()
-  local f = io.open("/dev/urandom", "rb")
-  local bytes = f and f:read(16)
-  if f then f:close() end
-  if not bytes or #bytes ~= 16 then return nil end
-  return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+  local bytes = close.oauth.random_bytes(16)
+  return bytes and (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
 end
 
 local function decode(x)
@@ -103,16 +101,30 @@ end
 
 local function nonempty(v) return v ~= "" and v or nil end
 
+--- Where the user approves the app: CLOSE_AUTHORIZE_URL; else, when
+-- CLOSE_BASE_URL points at a loopback host (the local Close-compatible
+-- server), its origin's /oauth2/authorize/; else Close's.
+function M.authorize_endpoint(getenv)
+  local given = nonempty(getenv("CLOSE_AUTHORIZE_URL"))
+  if given then return given end
+  local origin = (getenv("CLOSE_BASE_URL") or ""):match("^https?://[^/?#@]+")
+  local authority = origin and origin:match("//(.*)$")
+  local host = authority and (authority:match("^%[.-%]") or authority:match("^[^:]+"))
+  if host and core.is_loopback_host(host) then return origin .. "/oauth2/authorize/" end
+  return close.oauth.AUTHORIZE_URL
+end
+
 -- Prints the URL, takes the redirect and exchanges the code: the tokens, or nil and why.
 local function authorize(env, o, secret, out, errout)
   local getenv = env.getenv or os.getenv
-  local state = random_state()
-  if not state then return nil, "cannot read /dev/urandom for the state parameter", 2 end
+  local state, pkce = random_state(), close.oauth.pkce()
+  if not (state and pkce) then return nil, "cannot read /dev/urandom for the state and PKCE parameters", 2 end
   local listener, lerr = core.listen(o.port)
   if not listener then return nil, lerr, 2 end
   local redirect_uri = ("http://127.0.0.1:%d/callback"):format(listener:port())
+  -- PKCE (RFC 7636): the code is worth nothing without the verifier, which never leaves this process
   local url = close.oauth.authorize_url{ client_id = o.client_id, redirect_uri = redirect_uri, state = state,
-    authorize_url = nonempty(getenv("CLOSE_AUTHORIZE_URL")) }
+    code_challenge = pkce.challenge, authorize_url = M.authorize_endpoint(getenv) }
   out("Open this URL in a browser and approve the app:")
   out("  " .. url)
   out("Waiting for Close's redirect to " .. redirect_uri .. " ...")
@@ -121,7 +133,7 @@ local function authorize(env, o, secret, out, errout)
   listener:close()
   if not code then return nil, why, 1 end
   local tokens, err = close.oauth.exchange_code{ client_id = o.client_id, client_secret = secret, code = code,
-    redirect_uri = redirect_uri, base_url = nonempty(getenv("CLOSE_BASE_URL")),
+    redirect_uri = redirect_uri, code_verifier = pkce.verifier, base_url = nonempty(getenv("CLOSE_BASE_URL")),
     ca_file = nonempty(getenv("CLOSE_CA_FILE")), store = close.oauth.file_store(o.token_file) }
   if not tokens then return nil, tostring(err), 1 end
   return tokens

@@ -17,11 +17,13 @@ local M = {}
 
 local function lower(s) return type(s) == "string" and s:lower() or "" end
 
---- The SCIM resource of role `role`.
-function M.resource(h, snap, role)
+--- The SCIM resource of role `role` (without members when `no_members`:
+-- Entra asks for groups with excludedAttributes=members, and a role may
+-- have thousands).
+function M.resource(h, snap, role, no_members)
   local doc = type(snap.groups[role.id]) == "table" and snap.groups[role.id] or {}
   local members = json.array({})
-  for _, m in ipairs(roles.members(snap)[role.id] or {}) do
+  for _, m in ipairs(not no_members and roles.members(snap)[role.id] or {}) do
     if not snap.deleted[m.id] then
       members[#members + 1] = { value = m.id, display = m.email, type = "User", ["$ref"] = h.base .. "/Users/" .. m.id }
     end

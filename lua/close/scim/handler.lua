@@ -8,6 +8,7 @@ local schemas = require "close.scim.schemas"
 local errors = require "close.scim.errors"
 local query = require "close.scim.query"
 local users = require "close.scim.users"
+local filter = require "close.scim.filter"
 local groups = require "close.scim.groups"
 
 local M = {}
@@ -151,26 +152,29 @@ end
 
 --- A list response: filter, paging, projection over `items` (resources).
 function H:list(rtype, params, candidates, build)
-  local ast, filter
+  local ast
   if params.filter and params.filter ~= "" then
     local err
-    filter, err = query.filter()
-    if not filter then return nil, err end
     ast, err = filter.parse(params.filter)
     if not ast then return nil, errors.filter(err and err.detail or "the filter cannot be parsed") end
   end
   local page, perr = query.page(params, self.max_results)
   if not page then return nil, perr end
   local items, fast = candidates(ast)
-  local resolver = schemas.resolver(rtype)
-  local matched = {}
-  for _, it in ipairs(items) do
-    local r = build(it)
-    if not ast or fast or filter.match(ast, r, resolver) then matched[#matched + 1] = r end
+  local matched = items
+  if ast and not fast then
+    -- evaluated on the resources; without a filter only the page is built
+    local resolver = schemas.resolver(rtype)
+    matched = {}
+    for _, it in ipairs(items) do
+      local r = build(it)
+      if filter.match(ast, r, resolver) then matched[#matched + 1] = r end
+    end
+    build = function(r) return r end
   end
   local out = json.array({})
   for i = page.start, math.min(#matched, page.start + page.count - 1) do
-    out[#out + 1] = query.project(matched[i], rtype, params)
+    out[#out + 1] = query.project(build(matched[i]), rtype, params)
   end
   return { schemas = json.array({ schemas.LIST }), totalResults = #matched, startIndex = page.start,
     itemsPerPage = #out, Resources = out }
@@ -229,7 +233,9 @@ function H:groups(req, seg, params)
       local snap, err = self:snapshot()
       if not snap then return nil, err end
       local function candidates() return groups.all(snap), false end
-      local function build(role) return groups.resource(self, snap, role) end
+      local lean = query.excludes(params, "members")
+        and not (params.filter or ""):lower():find("members", 1, true)
+      local function build(role) return groups.resource(self, snap, role, lean) end
       return self:list("Group", params, candidates, build)
     elseif method == "POST" then
       local r, status = groups.create(self, req)
@@ -243,8 +249,12 @@ function H:groups(req, seg, params)
   if not snap then return nil, err end
   local role
   for _, r in ipairs(groups.all(snap)) do if r.id == seg[2] then role = r end end
-  if not role then return nil, errors.not_found(("no group (Close role) has id '%s'"):format(seg[2])) end
-  if method == "GET" then return query.project(groups.resource(self, snap, role), "Group", params) end
+  if not role then
+    return nil, errors.not_found(("no group (Close role) has id '%s': groups are Close roles"):format(seg[2]))
+  end
+  if method == "GET" then
+    return query.project(groups.resource(self, snap, role, query.excludes(params, "members")), "Group", params)
+  end
   if method == "DELETE" then
     local ok, derr = groups.delete(self, snap, role)
     if not ok then return nil, derr end

@@ -11,6 +11,7 @@ local json = require "close.scim.json"
 local schemas = require "close.scim.schemas"
 local errors = require "close.scim.errors"
 local query = require "close.scim.query"
+local filter = require "close.scim.filter"
 
 local M = {}
 
@@ -79,7 +80,6 @@ local function apply_filtered(op, holder, k, def, urn, p, value, rtype)
   end
   local list = type(holder[k]) == "table" and as_list(holder[k]) or json.array({})
   local resolve = sub_resolver(rtype, urn, k)
-  local filter = assert(query.filter()) -- p.filter came from it
   local function hit(item) return type(item) == "table" and filter.match(p.filter, item, resolve) end
   if op == "remove" then
     if p.sub then
@@ -158,6 +158,12 @@ local function apply_whole(op, holder, k, def, value)
     local incoming = as_list(value)
     if op == "replace" or type(holder[k]) ~= "table" then holder[k] = json.array({}) end
     local list = as_list(holder[k])
+    -- a new primary value ends the old one's (RFC 7643 section 2.4)
+    for _, v in ipairs(incoming) do
+      if type(v) == "table" and (v.primary == true or tostring(v.primary):lower() == "true") then
+        for _, item in ipairs(list) do if type(item) == "table" then item.primary = nil end end
+      end
+    end
     for _, v in ipairs(incoming) do
       local dup = false
       for _, item in ipairs(list) do
@@ -196,15 +202,13 @@ local function apply_path(r, rtype, op, p, value)
   if def and def.name == "password" then
     return nil, errors.new(501, nil, "password changes are not supported: Close users sign in through Close")
   end
-  if op ~= "remove" then value = def and not def.multiValued and shaped(def, value) or value end
+  if op ~= "remove" and not p.sub and not p.filter and def and not def.multiValued then value = shaped(def, value) end
   if p.filter then return apply_filtered(op, holder, k, def, urn, p, value, rtype) end
   if p.sub then return apply_sub(op, holder, k, def, p, value) end
   return apply_whole(op, holder, k, def, value)
 end
 
 local function parse_path(s)
-  local filter, ferr = query.filter()
-  if not filter then return nil, ferr end
   local p, err = filter.path(s)
   if not p then
     return nil, errors.path(("bad path '%s': %s"):format(s, err and err.detail or "not a SCIM path"))

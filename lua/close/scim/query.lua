@@ -63,15 +63,6 @@ local function attr_list(s)
   return out
 end
 
---- close.scim.filter (the C parser's wrapper), or nil and a 501 while a
--- build lacks it: discovery and the calls without filters or paths work
--- without it.
-function M.filter()
-  local ok, f = pcall(require, "close.scim.filter")
-  if ok then return f end
-  return nil, errors.new(501, nil, "filters and PATCH paths need close.scim.filter, which this build lacks")
-end
-
 --- The key of `t` that is `name` without regard to case (exact first).
 function M.find_key(t, name)
   if type(t) ~= "table" then return nil end
@@ -145,6 +136,19 @@ local function remove_attr(r, rtype, a)
   else
     src[k] = nil
   end
+end
+
+--- Whether the request leaves attribute `name` out of what it returns
+-- (excludedAttributes names it, or attributes does not).
+function M.excludes(params, name)
+  local lname = name:lower()
+  local function names(list)
+    for _, a in ipairs(list) do if not a.urn and a.name:lower() == lname then return true end end
+    return false
+  end
+  local only, except = attr_list(params.attributes), attr_list(params.excludedattributes)
+  if only then return not names(only) end
+  return except ~= nil and names(except)
 end
 
 --- The resource trimmed by `attributes` (only those, plus id and schemas)

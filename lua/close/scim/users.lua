@@ -208,6 +208,7 @@ function M.commit(h, snap, m, r)
   local id, cerr = close_apply(h, m, active, want.role_id)
   if not id then
     restore_doc(h, m.id, old, doc)
+    h.index:invalidate() -- a retried call may have reached Close: read it again
     local e = errors.from_close(cerr)
     h:audit(op, m.email, m, m, "failed: " .. e.detail)
     return nil, e

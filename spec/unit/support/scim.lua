@@ -7,11 +7,6 @@
 --     local res = t:req("GET", "/Users", nil, { query = "count=2" })
 --     -- res.status, res.headers, res.json; t.client.calls, t.audits
 
--- until scim-c's close.scim.filter is in main, a stand-in (spec support only)
-if not pcall(require, "close.scim.filter") then
-  package.loaded["close.scim.filter"] = require("spec.unit.support.scim_filter_standin")
-end
-
 local cjson = require "cjson.safe"
 local scim = require "close.scim"
 

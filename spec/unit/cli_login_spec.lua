@@ -1,0 +1,33 @@
+-- close-provision login's authorize endpoint (issue 14 item 18): the one
+-- CLOSE_AUTHORIZE_URL names, else the local server's when CLOSE_BASE_URL is
+-- on loopback, else Close's.
+local login = require "close.cli.login"
+
+local function env(t) return function(k) return t[k] end end
+
+describe("close-provision login's authorize endpoint", function()
+  it("is CLOSE_AUTHORIZE_URL when set (not empty)", function()
+    assert.equal("https://example.test/authorize", login.authorize_endpoint(env{
+      CLOSE_AUTHORIZE_URL = "https://example.test/authorize", CLOSE_BASE_URL = "http://127.0.0.1:9/api/v1" }))
+  end)
+
+  it("derives from a loopback CLOSE_BASE_URL: its origin's /oauth2/authorize/", function()
+    for base, want in pairs({
+      ["http://127.0.0.1:8080/api/v1"] = "http://127.0.0.1:8080/oauth2/authorize/",
+      ["https://localhost:4443/api/v1/"] = "https://localhost:4443/oauth2/authorize/",
+      ["https://[::1]:4443/api/v1"] = "https://[::1]:4443/oauth2/authorize/",
+      ["http://127.0.0.1/api/v1"] = "http://127.0.0.1/oauth2/authorize/",
+    }) do
+      assert.equal(want, login.authorize_endpoint(env{ CLOSE_BASE_URL = base, CLOSE_AUTHORIZE_URL = "" }), base)
+    end
+  end)
+
+  it("is Close's for any other CLOSE_BASE_URL, or none", function()
+    for _, base in ipairs({ "https://api.close.com/api/v1", "https://127.0.0.1.example.com/api/v1",
+      "https://localhost.evil.test:443/api/v1", "not a url", "" }) do
+      assert.equal("https://app.close.com/oauth2/authorize/", login.authorize_endpoint(env{ CLOSE_BASE_URL = base }),
+        base)
+    end
+    assert.equal("https://app.close.com/oauth2/authorize/", login.authorize_endpoint(env{}))
+  end)
+end)
