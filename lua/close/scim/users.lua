@@ -64,6 +64,14 @@ function M.guard(state, m, active, role_id)
   return true
 end
 
+--- A copy of member m with `fields` changed (a snapshot's members are never changed in place).
+function M.with(m, fields)
+  local out = {}
+  for k, v in pairs(m) do out[k] = v end
+  for k, v in pairs(fields) do out[k] = v end
+  return out
+end
+
 --- The member with this id, unless unknown or deleted through SCIM.
 function M.find(snap, id)
   local m = snap.by_id[id]
@@ -213,9 +221,8 @@ function M.commit(h, snap, m, r)
     h:audit(op, m.email, m, m, "failed: " .. e.detail)
     return nil, e
   end
-  h.index:invalidate()
-  local after = { id = id, user_id = m.user_id, email = m.email, role_id = active and want.role_id or m.role_id,
-    active = active, name = m.name, first_name = m.first_name, last_name = m.last_name }
+  local after = M.with(m, { id = id, role_id = active and want.role_id or m.role_id, active = active })
+  h.index:record{ kind = "member", member = after, doc = doc }
   h:audit(op, m.email, m, after, "ok")
   snap.users[id] = doc
   return M.resource(h, snap, after)
@@ -277,7 +284,8 @@ function M.create(h, req)
     h:audit(op, r.userName, before, before, "failed: " .. err.detail)
     return nil, err
   end
-  local m = { id = id, user_id = res.user_id, email = r.userName, role_id = want.role_id, active = true }
+  local m = M.with(existing or {}, { id = id, user_id = res.user_id or (existing and existing.user_id),
+    email = existing and existing.email or r.userName, role_id = want.role_id, active = true })
   if want.active == false then
     local _, derr = h.client:deactivate_membership(id)
     if derr then
@@ -287,7 +295,7 @@ function M.create(h, req)
     end
     m.active = false
   end
-  h.index:invalidate()
+  h.index:record{ kind = "member", member = m, doc = doc, deleted = false }
   h:audit(op, r.userName, before, m, "ok")
   snap.users[id] = doc
   local out = M.resource(h, snap, m)
@@ -344,8 +352,9 @@ function M.delete(h, snap, m)
       return nil, e
     end
   end
-  h.index:invalidate()
-  h:audit("delete", m.email, m, { role_id = m.role_id, active = false }, "ok")
+  local after = M.with(m, { active = false })
+  h.index:record{ kind = "member", member = after, deleted = true }
+  h:audit("delete", m.email, m, after, "ok")
   return true
 end
 
