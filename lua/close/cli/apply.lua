@@ -72,7 +72,7 @@ function M.run(run, items)
   local o, client = run.o, run.client
   local rule, stopped = stop_rule(), nil
   local progress = wants_progress(run.env, run.opts) and progress_line(client, #items)
-  o.progress = progress and progress.draw
+  o.progress = progress and true
   local function on_result(item, result, err, meta)
     if progress then progress.finished() end
     if result then

@@ -61,12 +61,19 @@ local function read_inputs(opts)
   return { rows = rows, info = info, keep = keep }
 end
 
+-- the items reported so far
+local function reported(o)
+  local n = 0
+  for _, c in pairs(o.counts) do n = n + c end
+  return n
+end
+
 -- A run that cannot go on: the line on stderr, with --json a summary on
 -- stdout as well (`stopped` the reason's word, `message` its prose).
 local function fatal(run, reason, message, code)
   run.errout("close-provision: " .. message)
   if run.opts.json then
-    run.o.summary({ items = run.items or 0, command = run.opts.command, applied = false, stopped = reason,
+    run.o.summary({ items = reported(run.o), command = run.opts.command, applied = false, stopped = reason,
       message = message })
   end
   return code
@@ -185,6 +192,7 @@ local function make_plan(run, client, input)
   local sig = core.caught_signal()
   if sig then
     local stop = apply_mod.interrupted(sig, "while reading the organization; nothing was written")
+    for _, row in ipairs(input.rows) do run.o.item({ line = row.line, email = row.email }, "not_started") end
     run.o.summary({ items = #input.rows, command = opts.command, applied = false, stopped = stop.reason,
       message = stop.message })
     return nil, SIGNAL_EXIT[sig] or ITEMS
@@ -203,7 +211,7 @@ function M.run(env, opts, errout)
   local run = { env = env, opts = opts, errout = errout, o = output.new(env, opts), left = {} }
   local input, why = read_inputs(opts)
   if not input then return fatal(run, "configuration", why, CONFIG) end
-  run.info, run.items = input.info, #input.rows
+  run.info = input.info
   local client, cerr, absent = credentials.make(env, opts)
   if not client then
     if opts["dry-run"] and absent then return file_alone(run.o, opts, input.rows) end
