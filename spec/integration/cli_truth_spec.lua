@@ -206,6 +206,18 @@ describe("close-provision (issue 14)", function()
       assert.is_nil(members()["int1@acme.com"])
     end)
 
+    it("SIGINT while export reads the organization: one line, no traceback, nothing written", function()
+      local out_file = file("") .. ".export"
+      created[#created + 1] = out_file
+      os.remove(out_file)
+      server.faults{ { mode = "delay", seconds = 2, times = 1 } }
+      local code, out = cli.run_signalled("export -o " .. out_file, "INT", 0.7)
+      assert.equal(130, code)
+      assert.equal("close-provision: stopped: interrupted (SIGINT) while reading the organization; nothing was "
+        .. "written\n", out)
+      assert.is_nil(read(out_file))
+    end)
+
     it("SIGTERM while applying, and --json's summary says why in a word", function()
       local f = file(lines_of(30, "term"))
       server.faults{ { mode = "delay", seconds = 0, times = 4 }, { mode = "delay", seconds = 0.3, times = 30 } }

@@ -77,6 +77,7 @@ usage: close-provision [OPTIONS] FILE          create the members FILE lists
        close-provision deactivate [OPTIONS] FILE   deactivate the members FILE lists (emails)
        close-provision export [-o FILE [--force]]  the active members, as CSV
        close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
+       close-provision whoami [--json] [--token-file TOKENS]   who the credentials act as
        close-provision help COMMAND            that command's options (also COMMAND --help)
 
 Options may come before or after the command word. Provisioning takes:
@@ -90,6 +91,7 @@ sync and deactivate take --apply and --max-deactivate N, sync also
 ]], FILE_TEXT, "", ENV_TEXT, "  --version, --help" }, "\n")
 
 for name, text in pairs(M.USAGE_OF) do M.USAGE_OF[name] = text .. (name == "login" and "" or "\n\n" .. ENV_TEXT) end
+M.USAGE_OF.whoami = require("close.cli.whoami").USAGE
 
 -- Each option: whether it takes a value, and the commands that take it.
 local COMMON = { provision = true, sync = true, deactivate = true }
@@ -202,7 +204,7 @@ local function help_of(opts, words)
   end
   opts.help, opts.topic = true, words[1]
   if #words > 1 or (words[1] and not M.USAGE_OF[words[1]]) then
-    return nil, "help takes one command: provision, sync, deactivate, export, login"
+    return nil, "help takes one command: provision, sync, deactivate, export, login, whoami"
   end
   return opts
 end

@@ -17,7 +17,6 @@ local M = {}
 
 -- exit statuses
 local OK, ITEMS, CONFIG = 0, 1, 2
-local SIGNAL_EXIT = { SIGINT = 130, SIGTERM = 143 }
 -- errors of the setup, not of the items: the key, the token, the TLS setup
 local CONFIG_KINDS = { auth = true, tls = true, validation = true }
 
@@ -151,7 +150,7 @@ end
 
 -- the exit status of an applied run
 local function exit_status(stopped, left)
-  if stopped and stopped.signal then return SIGNAL_EXIT[stopped.signal] or ITEMS end
+  if stopped and stopped.signal then return apply_mod.signal_exit(stopped.signal) end
   if stopped and CONFIG_KINDS[stopped.reason] then return CONFIG end
   return (#left > 0 or stopped) and ITEMS or OK
 end
@@ -195,7 +194,7 @@ local function make_plan(run, client, input)
     for _, row in ipairs(input.rows) do run.o.item({ line = row.line, email = row.email }, "not_started") end
     run.o.summary({ items = #input.rows, command = opts.command, applied = false, stopped = stop.reason,
       message = stop.message })
-    return nil, SIGNAL_EXIT[sig] or ITEMS
+    return nil, apply_mod.signal_exit(sig)
   end
   if not plan then
     return nil, fatal(run, perr.kind, tostring(perr), CONFIG_KINDS[perr.kind] and CONFIG or ITEMS)
