@@ -71,7 +71,7 @@ function M.new(settings, opts)
   parts.secrets = parts.auth.secrets
   parts.pacer = pacer.new()
   parts.cache = cache.new(parts.cache_max_age, parts.clock)
-  -- the batches running: the scheduler of each item's coroutine (see close.batch)
+  -- the batches running: the io of each batch item's coroutine (close.scheduler.*, close.driver.io)
   parts.batches = { by_co = setmetatable({}, { __mode = "k" }), running = false }
   local client = setmetatable({}, Client)
   private[client] = parts
