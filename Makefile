@@ -16,7 +16,7 @@ CORE_JIT   := build/5.1/close/core.so
 
 SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
-PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c src/sha256.c src/scim_filter.c
+PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c src/sha256.c src/scim_filter.c src/interpret.c src/buf.c
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -133,9 +133,9 @@ build/fuzz/bin/%: fuzz/fuzz_%.c fuzz/fuzz.h $(PURE_SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) -Isrc -o $@ $< $(PURE_SRC)
 
-build/fuzz/bin/transport: fuzz/fuzz_transport.c src/http_curl.c src/wire.c test/replay/replay.c $(HDR) test/replay/replay.h
+build/fuzz/bin/transport: fuzz/fuzz_transport.c src/http_curl.c src/wire.c src/buf.c test/replay/replay.c $(HDR) test/replay/replay.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) -Isrc -o $@ $< src/http_curl.c src/wire.c test/replay/replay.c -lcurl -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) -Isrc -o $@ $< src/http_curl.c src/wire.c src/buf.c test/replay/replay.c -lcurl -lpthread
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -80,6 +80,7 @@ build = {
       sources = {
         "src/core.c", "src/validate.c", "src/request.c", "src/response.c",
         "src/retry.c", "src/wire.c", "src/rand.c", "src/http_curl.c", "src/http_multi.c", "src/localio.c",
+        "src/interpret.c", "src/buf.c", "src/lutil.c", "src/lpure.c", "src/lhttp.c", "src/lmulti.c", "src/llocalio.c",
         "src/scim_filter.c", "src/lscim.c",
         "src/sqlite_store.c",
         "src/sha256.c",

@@ -20,8 +20,6 @@ local oauth = require "close.oauth"
 require "close.roles"       -- client:roles()
 require "close.memberships" -- the membership calls
 
-Client.VERSION = "0.1.0"
-
 local close = {
   VERSION = Client.VERSION,
   --- The error constructor and shape, for callers that build or test errors.
@@ -47,7 +45,9 @@ function close.new(opts)
   return client
 end
 
--- The module-level default client, built on first use from the environment.
+-- The module-level default client, built on first use from the environment:
+-- module state because a process has one environment (close.set_default
+-- replaces it).
 local default_client
 
 --- A client from the environment, as `close.default` builds it: CLOSE_API_KEY,
@@ -56,21 +56,28 @@ local default_client
 -- the client id from the file or CLOSE_CLIENT_ID); CLOSE_BASE_URL and
 -- CLOSE_CA_FILE optional.
 -- @tparam[opt=os.getenv] function getenv where the variables come from
+-- @tparam[opt] table extra more `close.new` options (a server's retry
+-- budget), and `token_store(path)`, the store for CLOSE_TOKEN_FILE's tokens
+-- (default `close.oauth.file_store(path)`; the SCIM bridge shares them
+-- between nginx workers)
 -- @return the client ; or nil, err
-function close.from_env(getenv)
+function close.from_env(getenv, extra)
   getenv = getenv or os.getenv
   local function var(k)
     local v = getenv(k)
     if v ~= "" then return v end
   end
   local opts = { base_url = var("CLOSE_BASE_URL"), ca_file = var("CLOSE_CA_FILE") }
+  for k, v in pairs(extra or {}) do
+    if k ~= "token_store" then opts[k] = v end
+  end
   local token_file = var("CLOSE_TOKEN_FILE")
   if var("CLOSE_API_KEY") then
     opts.api_key = var("CLOSE_API_KEY") -- the key wins, as documented
   elseif var("CLOSE_ACCESS_TOKEN") then
     opts.oauth_token = var("CLOSE_ACCESS_TOKEN")
   elseif token_file then
-    local store = oauth.file_store(token_file)
+    local store = (extra and extra.token_store or oauth.file_store)(token_file)
     local t, why = store.load()
     if not t then
       return nil, Error.validation({ token_file = why or ("token file " .. token_file

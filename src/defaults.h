@@ -12,5 +12,6 @@
 #define CLOSE_DEFAULT_MAX_WAIT 30.0       /* no single wait between attempts is longer */
 #define CLOSE_DEFAULT_BACKOFF_BASE 0.5    /* first backoff; doubles per attempt, with jitter */
 #define CLOSE_DEFAULT_MAX_BODY 1048576    /* larger response bodies are a protocol error */
+#define CLOSE_MAX_SECONDS 86400.0         /* no option in seconds, timeout or sleep is longer: a day */
 
 #endif

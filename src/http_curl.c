@@ -5,61 +5,26 @@
 
 #include "wire.h"
 
-static size_t buf_append(close_buf *b, const char *p, size_t n) {
-    if (b->len + n > b->max) {
-        b->overflow = 1;
-        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *d;
-        while (cap < b->len + n + 1) cap *= 2;
-        d = realloc(b->data, cap);
-        if (!d) {
-            b->overflow = 2;
-            return 0;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-static void buf_reset(close_buf *b, size_t max) {
-    /* large buffers are not kept between calls: memory stays bounded */
-    if (b->cap > 65536) {
-        free(b->data);
-        b->data = NULL;
-        b->cap = 0;
-    }
-    b->len = 0;
-    b->max = max;
-    b->overflow = 0;
-}
-
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    return buf_append(&((close_xfer_io *)ud)->body, p, size * n) == size * n ? size * n : 0;
+    return close_buf_append(&((close_xfer_io *)ud)->body, p, size * n) == size * n ? size * n : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     close_xfer_io *io = ud;
     /* a new status line (after 100 Continue, say): keep the final block only */
-    if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0) io->head.len = 0;
-    return buf_append(&io->head, p, size * n) == size * n ? size * n : 0;
+    if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0) close_buf_clear(&io->head);
+    return close_buf_append(&io->head, p, size * n) == size * n ? size * n : 0;
 }
 
 void close_xfer_reset(close_xfer_io *io, size_t max_body) {
-    buf_reset(&io->body, max_body);
-    buf_reset(&io->head, CLOSE_MAX_HEAD);
+    close_buf_reset(&io->body, max_body);
+    close_buf_reset(&io->head, CLOSE_MAX_HEAD);
     io->errbuf[0] = '\0';
 }
 
 void close_xfer_free(close_xfer_io *io) {
-    free(io->body.data);
-    free(io->head.data);
+    close_buf_free(&io->body);
+    close_buf_free(&io->head);
     memset(io, 0, sizeof *io);
 }
 
@@ -92,39 +57,22 @@ static void drop_block(close_http *h) {
     h->block_len = 0;
 }
 
-/* the end of the line starting at p (a CRLF or the end of the block) */
-static size_t line_end(const char *s, size_t p, size_t len) {
-    while (p < len && !(s[p] == '\r' && p + 1 < len && s[p + 1] == '\n')) p++;
-    return p;
-}
-
 struct curl_slist *close_http_block_list(const char *block, size_t len, const char **why) {
     struct curl_slist *list = NULL, *tmp = NULL;
-    char *copy;
-    size_t start = 0, end;
-    *why = NULL;
-    copy = malloc(len + 1); /* the lines cut apart, one at a time */
+    char *copy, *line, *end;
+    if ((*why = close_wire_check_header_block(block, len)) != NULL) return NULL;
+    copy = malloc(len + 3); /* the lines cut apart at their CRLF */
     if (!copy) {
         *why = "out of memory";
         return NULL;
     }
     memcpy(copy, block, len);
-    copy[len] = '\0';
-    while (len > 0 && start <= len && !*why) {
-        char *line = copy + start;
-        const char *colon;
-        end = line_end(block, start, len);
-        colon = memchr(line, ':', end - start);
-        if (memchr(line, '\r', end - start) || memchr(line, '\n', end - start) || memchr(line, '\0', end - start))
-            *why = "header lines may only be separated by CRLF";
-        else if (!colon || !close_wire_is_token(line, (size_t)(colon - line)))
-            *why = "header lines must be 'Name: value' with a token name";
-        else {
-            line[end - start] = '\0';
-            if ((tmp = curl_slist_append(list, line)) == NULL) *why = "out of memory";
-            else list = tmp;
-        }
-        start = end + 2;
+    memcpy(copy + len, "\r\n", 3);
+    for (line = copy; len > 0 && line < copy + len && !*why; line = end + 2) {
+        end = strstr(line, "\r\n"); /* found: the block ends in one; no NUL before it */
+        *end = '\0';
+        if ((tmp = curl_slist_append(list, line)) == NULL) *why = "out of memory";
+        else list = tmp;
     }
     /* curl would otherwise add "Expect: 100-continue" to larger bodies */
     if (!*why && (tmp = curl_slist_append(list, "Expect:")) == NULL) *why = "out of memory";

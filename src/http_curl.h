@@ -15,11 +15,8 @@
 #include <stddef.h>
 #include <curl/curl.h>
 
-typedef struct {
-    char *data;
-    size_t len, cap, max;
-    int overflow;
-} close_buf;
+#include "buf.h"
+
 
 /* What one transfer collects: the final response head, the body (each
  * capped) and curl's message. */

@@ -1,5 +1,6 @@
 /* See localio.h. */
 #include "localio.h"
+#include "defaults.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -136,7 +137,7 @@ const char *close_accept_once(close_listener *l, double timeout, int status, con
     if (cap == 0) return "no room for the target";
     target[0] = '\0';
     if (!(timeout > 0)) timeout = 0;
-    if (timeout > 86400) timeout = 86400;
+    if (timeout > CLOSE_MAX_SECONDS) timeout = CLOSE_MAX_SECONDS;
     end = now() + timeout;
     if (!wait_for(l->fd, POLLIN, end)) return "timeout";
     fd = accept(l->fd, NULL, NULL);

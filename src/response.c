@@ -14,11 +14,6 @@ const char *close_status_kind(int status) {
     }
 }
 
-int close_is_retryable(int status, const char *kind) {
-    if (status == 429 || status == 502 || status == 503 || status == 504) return 1;
-    return kind != NULL && (strcmp(kind, "timeout") == 0 || strcmp(kind, "network") == 0);
-}
-
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 int close_parse_seconds(const char *s, double *out) {
@@ -140,31 +135,4 @@ int close_parse_retry_after(const char *value, const char *date_header, time_t n
     *out = when > ref ? (double)(when - ref) : 0.0;
     if (*out > CLOSE_MAX_HINT) *out = CLOSE_MAX_HINT;
     return 1;
-}
-
-int close_wait_hint(const close_hint_headers *h, double body_reset, time_t now, double *out,
-                    const char **source) {
-    close_ratelimit rl;
-    double remaining;
-    if (close_parse_retry_after(h->retry_after, h->date, now, out)) {
-        *source = "retry-after";
-        return 1;
-    }
-    if (close_parse_ratelimit(h->ratelimit, h->ratelimit_policy, NULL, NULL, NULL, &rl) && rl.reset >= 0 &&
-        (h->status == 429 || rl.remaining == 0)) {
-        *out = rl.reset;
-        *source = "ratelimit";
-        return 1;
-    }
-    if ((h->status == 429 || (close_parse_seconds(h->x_remaining, &remaining) && remaining == 0)) &&
-        close_parse_seconds(h->x_reset, out)) {
-        *source = "x-rate-limit-reset";
-        return 1;
-    }
-    if (body_reset >= 0 && h->status == 429) {
-        *out = body_reset > CLOSE_MAX_HINT ? CLOSE_MAX_HINT : body_reset;
-        *source = "body";
-        return 1;
-    }
-    return 0;
 }

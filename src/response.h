@@ -1,5 +1,6 @@
-/* Response interpretation: pure functions that turn a status and headers into
- * an error kind, the rate-limit state and the wait the server asks for. */
+/* The readers of a response's parts: the status's error kind, RateLimit in
+ * its formats, seconds, HTTP-dates and Retry-After. Pure; interpret.c puts
+ * them together. */
 #ifndef CLOSE_RESPONSE_H
 #define CLOSE_RESPONSE_H
 
@@ -9,10 +10,6 @@
 /* NULL for 2xx, else the error kind of the status ("bad_request", "auth",
  * "permission", "not_found", "rate_limited", "server" or "api"). */
 const char *close_status_kind(int status);
-
-/* Whether a failed attempt may be retried: statuses 429, 502, 503, 504 and
- * the transport kinds "timeout" and "network". */
-int close_is_retryable(int status, const char *kind);
 
 /* No number read from a response, and no wait hint, is larger (seconds). */
 #define CLOSE_MAX_HINT 1e9
@@ -40,18 +37,5 @@ int close_parse_http_date(const char *s, time_t *out);
  * response's Date header when there is one (server clock, immune to local
  * clock skew), else against now. Never negative. Returns 1 when parsed. */
 int close_parse_retry_after(const char *value, const char *date_header, time_t now, double *out);
-
-/* The wait the server asks for, from (in order) Retry-After, RateLimit's
- * reset, X-Rate-Limit-Reset, then the body's rate_reset (body_reset < 0 when
- * absent). A rate-limit reset is a wait only on a 429 or when the window is
- * spent (remaining 0): a 503 from a key with calls left is no reason to sit
- * out the whole window. Sets *source to a static name of where it came
- * from. Returns 1 when a hint was found. */
-typedef struct {
-    int status;
-    const char *retry_after, *date, *ratelimit, *ratelimit_policy, *x_remaining, *x_reset;
-} close_hint_headers;
-int close_wait_hint(const close_hint_headers *h, double body_reset, time_t now, double *out,
-                    const char **source);
 
 #endif

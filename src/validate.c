@@ -57,7 +57,7 @@ const char *close_validate_email(const char *s, size_t len) {
     return check_domain(s + at + 1, len - at - 1);
 }
 
-static const char *const predefined_roles[] = {"admin", "superuser", "user", "restricteduser"};
+const char *const close_predefined_roles[CLOSE_PREDEFINED_ROLES] = {"admin", "superuser", "user", "restricteduser"};
 
 static int equal_nocase(const char *a, size_t alen, const char *b) {
     size_t i, blen = strlen(b);
@@ -73,8 +73,8 @@ static int equal_nocase(const char *a, size_t alen, const char *b) {
 const char *close_validate_role(const char *s, size_t len, char *buf, size_t bufsize) {
     size_t i;
     if (len == 0) return "must not be empty";
-    for (i = 0; i < sizeof predefined_roles / sizeof *predefined_roles; i++) {
-        const char *r = predefined_roles[i];
+    for (i = 0; i < (size_t)CLOSE_PREDEFINED_ROLES; i++) {
+        const char *r = close_predefined_roles[i];
         if (len == strlen(r) && memcmp(s, r, len) == 0) return NULL;
         if (equal_nocase(s, len, r)) {
             snprintf(buf, bufsize, "unknown role (did you mean '%s'?)", r);

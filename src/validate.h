@@ -13,6 +13,10 @@
 
 const char *close_validate_email(const char *s, size_t len);
 
+/* Close's predefined roles, whose ids are their names (core.ROLES). */
+#define CLOSE_PREDEFINED_ROLES 4
+extern const char *const close_predefined_roles[CLOSE_PREDEFINED_ROLES];
+
 /* role_id: a predefined role name or "role_" + alphanumerics. A predefined
  * name in the wrong case is refused with a hint written into buf. */
 const char *close_validate_role(const char *s, size_t len, char *buf, size_t bufsize);

@@ -130,3 +130,112 @@ const char *close_wire_chunk_size(const char *line, size_t len, unsigned long *s
     *size = v;
     return NULL;
 }
+
+const char CLOSE_WIRE_BAD_NAME[] = "name", CLOSE_WIRE_BAD_VALUE[] = "value";
+
+const char *close_wire_check_header(const char *name, size_t nlen, const char *value, size_t vlen) {
+    size_t i;
+    if (!close_wire_is_token(name, nlen)) return CLOSE_WIRE_BAD_NAME;
+    for (i = 0; i < vlen; i++)
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') return CLOSE_WIRE_BAD_VALUE;
+    return NULL;
+}
+
+const char *close_wire_check_header_block(const char *block, size_t len) {
+    size_t start = 0;
+    if (len == 0) return NULL;
+    for (;;) { /* a block ending in CRLF ends in an empty line, which is no header */
+        const char *line = block + start, *colon, *end = line;
+        size_t llen;
+        /* the end of this line: a CRLF or the end of the block */
+        while (end < block + len && !(end[0] == '\r' && end + 1 < block + len && end[1] == '\n')) end++;
+        llen = (size_t)(end - line);
+        if (memchr(line, '\r', llen) || memchr(line, '\n', llen) || memchr(line, '\0', llen))
+            return "header lines may only be separated by CRLF";
+        colon = memchr(line, ':', llen);
+        if (!colon || close_wire_check_header(line, (size_t)(colon - line), colon + 1,
+                                              llen - (size_t)(colon - line) - 1) != NULL)
+            return "header lines must be 'Name: value' with a token name";
+        if (end == block + len) return NULL;
+        start += llen + 2;
+    }
+}
+
+const char CLOSE_WIRE_BAD_CODING[] = "unsupported transfer-coding";
+
+static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+
+/* Whether a comma-separated list of tokens holds this (lower-case) one. */
+static int has_token(const char *list, const char *token) {
+    size_t n = strlen(token);
+    while (list && *list) {
+        size_t i = 0;
+        while (*list == ',' || is_ws(*list)) list++;
+        while (list[i] && list[i] != ',' && !is_ws(list[i])) i++;
+        if (i == n) {
+            size_t k = 0;
+            while (k < n && lower(list[k]) == token[k]) k++;
+            if (k == n) return 1;
+        }
+        list += i;
+    }
+    return 0;
+}
+
+/* "chunked" alone, any case, surrounding whitespace allowed */
+static int only_chunked(const char *te) {
+    static const char chunked[] = "chunked";
+    size_t k;
+    while (is_ws(*te)) te++;
+    for (k = 0; k < sizeof chunked - 1; k++)
+        if (lower(te[k]) != chunked[k]) return 0;
+    te += k;
+    while (is_ws(*te)) te++;
+    return *te == '\0';
+}
+
+/* Content-Length: a number, or a list of the same number repeated.
+ * Saturates past 2^63: any such length is beyond any max_body. */
+static int content_length(const char *s, unsigned long long *out) {
+    int have = 0;
+    while (*s) {
+        unsigned long long v = 0;
+        int digits = 0;
+        if (*s == ',') { /* an empty element: skipped */
+            s++;
+            continue;
+        }
+        while (is_ws(*s)) s++;
+        for (; *s >= '0' && *s <= '9'; s++, digits++)
+            v = v > 922337203685477580ULL ? 9223372036854775807ULL : v * 10 + (unsigned)(*s - '0');
+        while (is_ws(*s)) s++;
+        if (!digits || (*s != ',' && *s != '\0') || (have && v != *out)) return 0;
+        *out = v;
+        have = 1;
+    }
+    return have;
+}
+
+const char *close_wire_body_framing(const char *method, int status, int version, const char *connection,
+                                    const char *transfer_encoding, const char *cl, unsigned long long max_body,
+                                    close_wire_body *out) {
+    out->length = 0;
+    out->keep_alive = (version >= 11 && !has_token(connection, "close")) ||
+                      (version == 10 && has_token(connection, "keep-alive"));
+    if (strcmp(method, "HEAD") == 0 || status == 204 || status == 304 || (status >= 100 && status < 200)) {
+        out->kind = CLOSE_BODY_NONE;
+        return NULL;
+    }
+    if (transfer_encoding) {
+        out->kind = CLOSE_BODY_CHUNKED;
+        return only_chunked(transfer_encoding) ? NULL : CLOSE_WIRE_BAD_CODING;
+    }
+    if (cl) {
+        out->kind = CLOSE_BODY_LENGTH;
+        if (!content_length(cl, &out->length)) return "invalid Content-Length";
+        return out->length > max_body ? CLOSE_MSG_BODY_TOO_LARGE : NULL;
+    }
+    out->kind = CLOSE_BODY_UNTIL_CLOSE;
+    out->keep_alive = 0;
+    return NULL;
+}

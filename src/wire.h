@@ -53,4 +53,34 @@ const char *close_wire_chunk_size(const char *line, size_t len, unsigned long *s
 /* Whether s[0..len) is an HTTP token (a field name, a method). */
 int close_wire_is_token(const char *s, size_t len);
 
+/* A request header we send: NULL when the name is a token and the value has
+ * no CR, LF or NUL; else CLOSE_WIRE_BAD_NAME or CLOSE_WIRE_BAD_VALUE (the
+ * callers name the header in their messages, never echo its value). */
+extern const char CLOSE_WIRE_BAD_NAME[], CLOSE_WIRE_BAD_VALUE[];
+const char *close_wire_check_header(const char *name, size_t nlen, const char *value, size_t vlen);
+
+/* A block of request header lines, "Name: value" joined by CRLF, each
+ * checked as above. NULL, or a reason naming the rule broken. */
+const char *close_wire_check_header_block(const char *block, size_t len);
+
+/* How a response's body is framed (RFC 9112 section 6.3), for a reader of
+ * the socket: none, Content-Length bytes, chunked, or until the server
+ * closes; and whether the connection may carry another request after it. */
+typedef enum { CLOSE_BODY_NONE, CLOSE_BODY_LENGTH, CLOSE_BODY_CHUNKED, CLOSE_BODY_UNTIL_CLOSE } close_body_kind;
+typedef struct {
+    close_body_kind kind;
+    unsigned long long length; /* CLOSE_BODY_LENGTH: bytes, at most max_body */
+    int keep_alive;
+} close_wire_body;
+
+/* From the request's method and the final response's status, version and
+ * Connection, Transfer-Encoding and Content-Length values (NULL when absent;
+ * repeated fields joined with ", "). Returns NULL, or a reason:
+ * CLOSE_WIRE_BAD_CODING (any transfer-coding but chunked: we never ask for
+ * one), "invalid Content-Length", or CLOSE_MSG_BODY_TOO_LARGE. */
+extern const char CLOSE_WIRE_BAD_CODING[];
+const char *close_wire_body_framing(const char *method, int status, int version, const char *connection,
+                                    const char *transfer_encoding, const char *content_length,
+                                    unsigned long long max_body, close_wire_body *out);
+
 #endif

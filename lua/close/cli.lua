@@ -20,7 +20,7 @@ M.VERSION = close.VERSION
 M.default_token_file = login.default_token_file
 
 --- `close-provision login` (see close.cli.login); returns the exit status.
-function M.login(env, out, errout) return login.run(env, out, errout, args.USAGE) end
+function M.login(env, out, errout) return login.run(env, out, errout, args.USAGE_OF.login) end
 
 --- Runs the tool. `env` is `{argv=, out=, err=, client=}` (out/err: functions
 -- taking a line; client: a client to use instead of the environment's).
@@ -45,7 +45,7 @@ function M.run(env)
     return 2
   end
   if opts.help then
-    out(args.USAGE)
+    out(args.usage(opts))
     return 0
   end
   if opts.version then

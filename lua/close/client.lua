@@ -15,8 +15,12 @@ local driver = require "close.driver"
 local host = require "close.host"
 local oauth = require "close.oauth"
 local pacer = require "close.pacer"
+local validate = require "close.validate"
 
 local M = {}
+
+--- The module's version (also `close.VERSION`, and in the User-Agent).
+M.VERSION = "0.1.0"
 
 -- A client's internals (settings and owned objects) live here, not in the
 -- client table, so that printing or serializing a client cannot show a secret.
@@ -28,10 +32,11 @@ M.Client = Client
 
 -- The generator of a client's jitter: its own, since math.random is
 -- unseeded before Lua 5.4 and clients (and forked nginx workers) must not
--- share a sequence.
+-- share a sequence. The generator itself goes to the retry verdict too,
+-- which draws from it in C: one call into C less per retry.
 local function own_random()
   local rng = core.rng()
-  return function() return rng:next() end
+  return function() return rng:next() end, rng
 end
 
 -- The transport and sleep of a client outside any batch, and the
@@ -53,7 +58,7 @@ function M.new(settings, opts)
   local c = settings
   c.clock = opts.clock or core.now
   c.wallclock = opts.wallclock or core.time
-  c.random = opts.random or own_random()
+  if opts.random then c.random = opts.random else c.random, c.rng = own_random() end
   plain_io(c, opts)
   if opts.oauth then
     c.token_url = opts.oauth.token_url or oauth.token_url(c.base_url)
@@ -196,8 +201,8 @@ end
 --- The plan of a sync: what each row would change (see `close.sync`).
 -- @tparam table rows `{ {line=, email=, role_id= | role=}, ... }` (from `close.rows`)
 -- @tparam[opt] table opts `deactivate_missing`, `keep`, `max_deactivate`, `only`
--- @return plan, nil, meta ; or nil, err (and the plan, when only the
---   deactivation limit refused it)
+-- @return plan (`over_limit` set when it deactivates more than
+--   max_deactivate), nil, meta ; or nil, err
 function Client:plan_sync(rows, opts)
   M.parts(self, "plan_sync")
   M.check_args("plan_sync", rows)
@@ -206,8 +211,9 @@ end
 
 --- Carries out a plan of `plan_sync` through `batch`.
 -- @tparam table plan
--- @tparam[opt] table opts `concurrency`, `on_result(item, result, err, meta)`, `stop`, `skip(item)`
--- @return outcomes `{ {item=, ok=, result=, err=, meta=}, ... }`, nil, meta
+-- @tparam[opt] table opts `concurrency`, `on_result(item, result, err, meta)`, `stop`
+-- @return outcomes `{ {item=, ok=, result=, err=, meta=}, ... }`, nil, meta ; or
+--   nil, err (validation) for a plan over its limit
 function Client:apply_plan(plan, opts)
   M.parts(self, "apply_plan")
   M.check_args("apply_plan", plan)
@@ -216,7 +222,7 @@ end
 
 --- The OAuth tokens the client holds (refreshed first when they are due),
 -- e.g. to save them after `close.oauth.exchange_code`.
--- @return tokens ; or nil, err
+-- @return tokens, nil, meta (empty: no request of its own) ; or nil, err
 function Client:tokens()
   local c = M.parts(self, "tokens")
   if c.auth.name ~= "oauth" then
@@ -224,9 +230,7 @@ function Client:tokens()
   end
   local t, err = c.auth:token(c, c.deadline)
   if not t then return nil, err end
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  return out
+  return validate.copy(t), nil, {}
 end
 
 --- The kind of credential the client sends: `"api_key"` (HTTP Basic),

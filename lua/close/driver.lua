@@ -4,7 +4,10 @@
 -- It lives in Lua because a C function cannot yield: under OpenResty the
 -- transport and the sleep yield to the event loop, so the loop that calls
 -- them must be Lua. The decisions it strings together are C's (close.core:
--- status kinds, the server's wait hints, the retry verdict).
+-- interpret says what a response means, retry_decide what to do next).
+-- Each attempt crosses into C few times (spec/unit/crossings_spec.lua
+-- counts them): the clock before and after the send, the transport, the
+-- JSON decode, interpret; on a retry also the verdict and the sleep.
 -- @module close.driver
 
 local core = require "close.core"
@@ -18,8 +21,7 @@ local M = {}
 local json = cjson.new()
 json.decode_max_depth(64)
 
-local status_kind, ratelimit, wait_hint, retry_decide, is_retryable =
-  core.status_kind, core.ratelimit, core.wait_hint, core.retry_decide, core.is_retryable
+local core_interpret, retry_decide, system_wallclock = core.interpret, core.retry_decide, core.time
 
 -- The start of a non-JSON body for the message, secrets removed before the
 -- cut so that no piece of one survives it.
@@ -40,15 +42,13 @@ end
 
 -- Close's error bodies: {"error": "..."}, {"error": {"message": ..}},
 -- {"errors": [...], "field-errors": {...}}, {"message": ..}.
-local function describe(status, body, secrets)
-  local doc = body ~= "" and json.decode(body) or nil
+local function describe(status, doc, body, secrets)
   local out = {}
   if type(doc) == "table" then
     local e = doc.error
     if type(e) == "string" then out.message = e
     elseif type(e) == "table" then
       out.message = type(e.message) == "string" and e.message or nil
-      out.rate_reset = e.rate_reset
     end
     -- OAuth's token endpoint: {"error": "invalid_grant", "error_description": ...}
     if type(e) == "string" and e:match("^[%l_]+$") then
@@ -56,7 +56,6 @@ local function describe(status, body, secrets)
       if type(doc.error_description) == "string" then out.message = e .. ": " .. doc.error_description end
     end
     if type(doc.message) == "string" then out.message = out.message or doc.message end
-    out.rate_reset = out.rate_reset or doc.rate_reset
     if type(doc["field-errors"]) == "table" and next(doc["field-errors"]) then
       out.field_errors = {}
       for k, v in pairs(doc["field-errors"]) do
@@ -132,14 +131,16 @@ local function build(c, req)
   end
   local io = M.io(c)
   return { c = c, req = req, method = req.method, url = url, body = body, io = io,
-    start = c.clock(), deadline = req.deadline or c.deadline, retries_free = 0, reauthorized = false,
+    start = c.clock(), deadline = req.deadline or c.deadline, reauthorized = false,
     pacer = io.paced and c.pacer, group = io.paced and pacer_group(req.method, req.path or url) }
 end
 
--- the seconds left before the call's deadline, or nil and the timeout error
+-- the seconds left before the call's deadline and the clock's time, or nil
+-- and the timeout error
 local function time_left(call, attempt)
-  local remaining = call.deadline - (call.c.clock() - call.start)
-  if remaining > 0 then return remaining end
+  local now = call.c.clock()
+  local remaining = call.deadline - (now - call.start)
+  if remaining > 0 then return remaining, now end
   return nil, Error.new("timeout", ("deadline of %gs passed"):format(call.deadline),
     { attempts = attempt - 1, method = call.method, url = call.url })
 end
@@ -154,10 +155,13 @@ end
 
 -- pace: wait for the group's slot (in a batch, or with pace = true). A slot
 -- past the deadline is not waited for: the server may still take the call.
-local function pace(call, remaining)
-  if not call.pacer then return end
-  local d = call.pacer:delay(call.group, call.c.clock())
-  if d > 0 and d < remaining then call.io.sleep(d) end
+-- Returns the clock's time, read again only after a wait.
+local function pace(call, remaining, now)
+  if not call.pacer then return now end
+  local d = call.pacer:delay(call.group, now)
+  if not (d > 0 and d < remaining) then return now end
+  call.io.sleep(d)
+  return call.c.clock()
 end
 
 -- send: one attempt through the transport; returns a response table, or
@@ -187,75 +191,75 @@ local function report(c, a, wait)
     rate_limit = a.rate_limit })
 end
 
--- C reads every number of the RateLimit state as a float: a whole one is an
--- integer from Lua 5.3 on, so that remaining prints 999, not 999.0
-local tointeger = math.tointeger or function(v) return v end -- luacheck: ignore 143
-local function whole_numbers(rate_limit)
-  if not rate_limit then return nil end
-  for k, v in pairs(rate_limit) do rate_limit[k] = tointeger(v) or v end
-  return rate_limit
+-- The body's fact that interpret reads: Close's rate_reset, under "error"
+-- or at the top level.
+local function rate_reset(doc)
+  if type(doc) ~= "table" then return nil end
+  local e = doc.error
+  return type(e) == "table" and e.rate_reset or doc.rate_reset
 end
 
 -- interpret: a response -> the decoded document (success), or the attempt's
--- kind, description and wait hint filled in
+-- kind, description and wait hint filled in. What the status and headers
+-- mean is one call into C (interpret.c); the body is decoded once.
 local function interpret(c, a, res)
-  local status = res.status
+  local status, body = res.status, res.body
   local headers = res.headers or {}
   res.headers = headers
+  local doc = body ~= "" and json.decode(body) or nil
+  -- nil: C reads the same system clock itself, one call into C less
+  local wall = c.wallclock ~= system_wallclock and c.wallclock() or nil
+  local kind
+  kind, a.retryable, a.hint, a.hint_source, a.rate_limit = core_interpret(status, headers, rate_reset(doc), wall)
   a.status = status
-  a.rate_limit = whole_numbers(ratelimit(headers))
-  local kind = status_kind(status)
   if not kind then
-    local doc = res.body == "" and {} or json.decode(res.body)
+    if body == "" then return {} end
     -- an object is expected (cjson cannot tell [] from {}; a list with items is refused)
     if type(doc) == "table" and #doc == 0 then return doc end
     a.kind, a.message = "protocol", "response is not a JSON object"
     return nil
   end
   a.kind = kind
-  local info = describe(status, res.body, c.secrets)
-  a.info = info
-  -- a wait hint means something only on a response that asks to come back later
-  if is_retryable(status, kind) then
-    a.hint, a.hint_source = wait_hint(status, headers, info.rate_reset, c.wallclock())
-  end
+  a.info = describe(status, doc, body, c.secrets)
   return nil
 end
 
 -- one attempt: send, interpret, and the pacer fed with what came back.
--- Returns the attempt's record (`doc` set on success) and the response.
-local function attempt_once(call, h, remaining, attempt)
+-- Returns the attempt's record (`doc` set on success; `done` the clock's
+-- time after it) and the response.
+local function attempt_once(call, h, remaining, attempt, t0)
   local c = call.c
-  local t0 = c.clock()
   local res, terr = send(call, h, remaining)
-  local a = { method = call.method, url = call.url, attempt = attempt, duration = c.clock() - t0 }
+  local done = c.clock()
+  local a = { method = call.method, url = call.url, attempt = attempt, duration = done - t0, done = done }
   if res then
     a.doc = interpret(c, a, res)
-    if call.pacer then call.pacer:update(call.group, c.clock(), a.rate_limit, a.status, a.hint) end
+    if call.pacer then call.pacer:update(call.group, done, a.rate_limit, a.status, a.hint) end
   else
     a.kind, a.message = terr.kind, terr.message
-    if call.pacer then call.pacer:update(call.group, c.clock()) end
+    if call.pacer then call.pacer:update(call.group, done) end
   end
   return a, res
 end
 
 -- decide: the wait before the next attempt, or nil, the verdict and the
--- wait the server asked for. A token we held valid and got a 401 for
--- (revoked, clocks apart) had no effect: any method goes again at once with
--- a new token, once. A 429 was refused before any effect, so even a
--- non-idempotent call may repeat it.
+-- wait the server asked for: one call into C (retry.c), which holds the
+-- whole rule (what may be repeated by which call, a 401's one
+-- re-authorization, backoff, caps, deadline). On "reauthorize" the auth
+-- provider says whether the refused token was one it held valid; if not,
+-- the 401 is final.
 local function decide(call, a, h)
   local c = call.c
-  if a.status == 401 and not call.req.headers and not call.reauthorized and c.auth:rejected(h.token) then
-    call.reauthorized, call.retries_free, a.hint_source = true, 1, "reauthorize"
-    return 0
-  end
-  return retry_decide({
-    attempt = a.attempt - call.retries_free, max_retries = c.max_retries,
-    retryable = a.kind ~= "protocol" and (call.req.idempotent or a.status == 429) and is_retryable(a.status, a.kind),
-    hint = a.hint, elapsed = c.clock() - call.start, deadline = call.deadline,
-    backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.random(),
+  local wait, verdict, needed = retry_decide({
+    attempt = a.attempt, max_retries = c.max_retries, status = a.status, kind = a.kind,
+    idempotent = call.req.idempotent, can_reauthorize = not call.req.headers, reauthorized = call.reauthorized,
+    hint = a.hint, elapsed = a.done - call.start, deadline = call.deadline,
+    backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.rng or c.random(),
   })
+  if verdict ~= "reauthorize" then return wait, verdict, needed end
+  if not c.auth:rejected(h.token) then return nil, "not_retryable", 0 end
+  call.reauthorized, a.hint_source = true, "reauthorize"
+  return wait, verdict, needed
 end
 
 -- A 404 from a base_url whose path is not Close's /api/v1 is most likely
@@ -299,16 +303,16 @@ function M.call(c, req)
   local attempt = 0
   while true do -- ends: decide stops after max_retries, time_left at the deadline
     attempt = attempt + 1
-    local remaining, late = time_left(call, attempt)
-    if not remaining then return nil, late end
+    local remaining, now = time_left(call, attempt)
+    if not remaining then return nil, now end
     local h, aerr = authorize(call, remaining)
     if not h then return nil, aerr end
-    pace(call, remaining)
-    local a, res = attempt_once(call, h, remaining, attempt)
+    now = pace(call, remaining, now)
+    local a, res = attempt_once(call, h, remaining, attempt, now)
     if a.doc then
       if c.on_attempt then report(c, a, nil) end
       return a.doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
-        attempts = attempt, duration = c.clock() - call.start }
+        attempts = attempt, duration = a.done - call.start }
     end
     local wait, verdict, needed = decide(call, a, h)
     if c.on_attempt then report(c, a, wait) end

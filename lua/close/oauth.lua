@@ -131,14 +131,14 @@ function M.memory_store()
   }
 end
 
-local file_locks = {}
-
 --- Tokens in a JSON file that only its owner may read, written atomically
 -- (a temporary file of mode 0600, fsync, rename). A file that others may
--- read is refused. The lock is this Lua state's: one process per file.
+-- read is refused. The lock is the store's: clients that share a file share
+-- one store (and one process uses a file at a time).
 -- @tparam string path
 function M.file_store(path)
   assert(type(path) == "string" and path ~= "", "close.oauth.file_store: expected a path")
+  local locked = false
   return {
     path = path,
     load = function()
@@ -163,11 +163,11 @@ function M.file_store(path)
       return true
     end,
     lock = function()
-      if file_locks[path] then return false end
-      file_locks[path] = true
+      if locked then return false end
+      locked = true
       return true
     end,
-    unlock = function() file_locks[path] = nil end,
+    unlock = function() locked = false end,
   }
 end
 

@@ -4,13 +4,17 @@
 -- active and inactive; roles; the caller) and says per row what would be
 -- done: `create`, `reactivate`, `change_role`, `unchanged`, or `invalid`
 -- with the reason; with `deactivate_missing`, every active member not in
--- the rows becomes `deactivate` (never the caller, never one in `keep`, at
--- most `max_deactivate`). `client:apply_plan(plan, opts)` carries it out
--- through `client:batch`. Uses only the client's public calls.
+-- the rows becomes `deactivate` (never one in `keep`). What `close.guard`
+-- refuses (the caller deactivated or its role lowered, the last active
+-- admin lost) is `invalid` with its reason. A plan deactivating more than
+-- `max_deactivate` is whole, marked `over_limit`; `client:apply_plan(plan,
+-- opts)` refuses it, and carries any other out through `client:batch`.
+-- Uses only the client's public calls.
 -- @module close.sync
 
 local Error = require "close.error"
 local core = require "close.core"
+local guard = require "close.guard"
 local validate = require "close.validate"
 local memberships = require "close.memberships"
 
@@ -75,15 +79,46 @@ local function check_opts(opts)
   return opts
 end
 
+-- The guard's view of the organization: a copy of the members (the plan
+-- records its changes in it) and the caller.
+local function guard_state(me, all)
+  local members, caller = {}, { user_id = me.id, email = me.email }
+  for i, m in ipairs(all) do
+    members[i] = { id = m.id, user_id = m.user_id, email = m.email, role_id = m.role_id, active = m.active }
+  end
+  return { caller = caller, members = members }
+end
+
+-- An item the guard refuses becomes invalid with its reason; one it allows
+-- is recorded, so that the next is checked against what the plan leaves.
+local function guarded(state, item)
+  local change = { email = item.email, membership_id = item.membership_id, action = item.action,
+    role_id = item.role_id }
+  local ok, why = guard.check(state, change)
+  if not ok then
+    item.action, item.reason = "invalid", why
+  else
+    guard.record(state, change)
+  end
+  return item
+end
+
+-- The limit on deactivations: `max_deactivate`, and why it is that number.
+local function deactivate_limit(opts, active)
+  if opts.max_deactivate then return opts.max_deactivate, "" end
+  return math.max(1, math.floor(active / 10)), (" (10%% of %d active members, at least 1)"):format(active)
+end
+
 --- The plan. `opts`: `deactivate_missing` (bool), `keep` (list of emails never
 -- deactivated), `max_deactivate` (default 10% of the organization, at least
 -- 1), `only = "deactivate"` (rows name members to deactivate).
 -- @return `{items = {{line=, email=, action=, role_id=, previous_role_id=,
---   membership_id=, reason=}...}, counts = {[action] = n}, organization_size=}`,
---   nil, meta ; or nil, err
+--   membership_id=, reason=}...}, counts = {[action] = n}, organization_id=,
+--   organization_size=, max_deactivate=, over_limit= (a sentence, when the
+--   plan deactivates more than max_deactivate)}`, nil, meta ; or nil, err
 function M.plan(client, rows, opts)
   opts = check_opts(opts)
-  local me, err = client:request("GET", "/me/", { query = { _fields = "id,email" } })
+  local me, err = client:request("GET", "/me/", { query = { _fields = "id,email,organization_id" } })
   if not me then return nil, err end
   local all
   all, err = client:memberships{ inactive = true }
@@ -99,8 +134,9 @@ function M.plan(client, rows, opts)
   end
   local bad = M.check_rows(rows)
   local items, counts, listed = {}, {}, {}
+  local state = guard_state(me, all)
   local function add(item)
-    items[#items + 1] = item
+    items[#items + 1] = guarded(state, item)
     counts[item.action] = (counts[item.action] or 0) + 1
   end
   local function is_caller(m) return m.user_id == me.id or key(m.email) == key(me.email) end
@@ -112,9 +148,7 @@ function M.plan(client, rows, opts)
       item.action, item.reason = "invalid", bad[row]
     elseif opts.only == "deactivate" then
       if m and m.active then
-        item.membership_id, item.previous_role_id = m.id, m.role_id
-        if is_caller(m) then item.action, item.reason = "invalid", "the caller's own membership is never deactivated"
-        else item.action = "deactivate" end
+        item.action, item.membership_id, item.previous_role_id = "deactivate", m.id, m.role_id
       else
         item.action, item.reason = "unchanged", m and "already inactive" or "not a member"
       end
@@ -143,11 +177,12 @@ function M.plan(client, rows, opts)
       add({ email = m.email, action = "deactivate", membership_id = m.id, previous_role_id = m.role_id })
     end
   end
-  local max = opts.max_deactivate or math.max(1, math.floor(active / 10))
-  local plan = { items = items, counts = counts, organization_size = active, max_deactivate = max }
+  local max, why = deactivate_limit(opts, active)
+  local plan = { items = items, counts = counts, organization_id = me.organization_id, organization_size = active,
+    max_deactivate = max }
   if (counts.deactivate or 0) > max then
-    return nil, Error.validation({ max_deactivate = ("the plan deactivates %d members, more than %d (10%% of %d, "
-      .. "at least 1): raise max_deactivate to allow it"):format(counts.deactivate, max, active) }), plan
+    plan.over_limit = ("the plan deactivates %d members, more than max_deactivate %d%s"):format(counts.deactivate,
+      max, why)
   end
   return plan, nil, { organization_size = active }
 end
@@ -169,14 +204,18 @@ end
 
 --- Carries a plan out: the items whose action writes, through
 -- `client:batch` (`opts.concurrency`, `opts.on_result(item, result, err,
--- meta)`, `opts.stop`, `opts.skip(item)` for what a journal holds).
+-- meta)`, `opts.stop`).
 -- @return outcomes (one per item that writes, `{item=, ok=, result=, err=}`),
---   nil, batch meta
+--   nil, batch meta ; or nil and a validation error for a plan over its
+--   limit (nothing written)
 function M.apply(client, plan, opts)
   opts = opts or {}
+  if plan.over_limit then
+    return nil, Error.validation({ max_deactivate = plan.over_limit .. ": raise max_deactivate to allow it" })
+  end
   local todo = {}
   for _, item in ipairs(plan.items) do
-    if M.ACTIONS[item.action] and not (opts.skip and opts.skip(item)) then todo[#todo + 1] = item end
+    if M.ACTIONS[item.action] then todo[#todo + 1] = item end
   end
   local outcomes, _, meta = client:batch(todo, apply_item, {
     concurrency = opts.concurrency, stop = opts.stop,

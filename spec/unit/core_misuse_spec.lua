@@ -21,12 +21,10 @@ local SIGNATURES = {
   urlencode = { args = { "a b" } },
   sha256 = { args = { "abc" } },
   base64url = { args = { "\251\255" } },
-  status_kind = { args = { 404 } },
-  is_retryable = { args = { 503, "network" }, optional = { true, true } },
-  ratelimit = { args = { { ratelimit = "limit=1" } } },
-  wait_hint = { args = { 429, {}, 1, 0 }, optional = { false, false, true, true }, any = { [3] = true } },
+  interpret = { args = { 429, {}, 1, 0 }, optional = { false, false, true, true }, any = { [3] = true } },
   retry_decide = { args = { { attempt = 1 } } },
-  parse_head = { args = { "HTTP/1.1 200 OK\r\n\r\n" } },
+  parse_head = { args = { "HTTP/1.1 200 OK\r\n\r\n", "GET", 100 }, optional = { false, true, true } },
+  check_header = { args = { "Accept", "text/plain" } },
   chunk_size = { args = { "1f" } },
   is_token = { args = { "GET" } },
   now = { args = {} },
@@ -244,21 +242,20 @@ describe("close.core under misuse", function()
     assert.has_error(function() r.next() end)
   end)
 
-  it("status_kind and friends refuse numbers that are no status", function()
+  it("interpret refuses numbers that are no status, and times that are no time", function()
     for _, v in ipairs({ 1.5, -1, 1e300, 0 / 0, math.huge }) do
-      assert.has_error(function() core.status_kind(v) end)
-      assert.has_error(function() core.wait_hint(v, {}, nil, 0) end)
+      assert.has_error(function() core.interpret(v, {}, nil, 0) end)
     end
     for _, v in ipairs({ -1, 0 / 0, math.huge, 1e300 }) do
-      assert.has_error(function() core.wait_hint(429, {}, nil, v) end)
+      assert.has_error(function() core.interpret(429, {}, nil, v) end)
     end
   end)
 
   it("retry_decide stays within its caps whatever the numbers", function()
     for _, v in ipairs({ 0 / 0, math.huge, -math.huge, -1, 1e300 }) do
-      for _, k in ipairs({ "attempt", "max_retries", "hint", "elapsed", "deadline", "backoff_base", "max_wait",
-        "random" }) do
-        local wait, verdict, needed = core.retry_decide({ [k] = v, retryable = true, max_retries = 3 })
+      for _, k in ipairs({ "attempt", "max_retries", "status", "hint", "elapsed", "deadline", "backoff_base",
+        "max_wait", "random" }) do
+        local wait, verdict, needed = core.retry_decide({ [k] = v, status = 503, idempotent = true, max_retries = 3 })
         assert.is_string(verdict)
         assert.is_true(needed == needed and needed >= 0 and needed < math.huge, k .. "=" .. tostring(v))
         if wait then assert.is_true(wait <= 30 and wait >= 0, k .. "=" .. tostring(v)) end

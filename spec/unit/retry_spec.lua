@@ -330,7 +330,8 @@ describe("the on_attempt hook", function()
 end)
 
 describe("close.core.retry_decide", function()
-  local base = { attempt = 1, max_retries = 3, retryable = true, elapsed = 0, deadline = 60,
+  local base = { attempt = 1, max_retries = 3, status = 503, kind = "server", idempotent = true, elapsed = 0,
+    deadline = 60,
     backoff_base = 0.5, max_wait = 30, random = 0.5 }
   local function decide(over)
     local t = {}
@@ -352,8 +353,8 @@ describe("close.core.retry_decide", function()
   end)
 
   it("stops when not retryable, with a wait of 0", function()
-    assert.are.same({ nil, "not_retryable", 0 }, decide({ retryable = false }))
-    assert.are.same({ nil, "not_retryable", 0 }, decide({ retryable = false, hint = 5 }))
+    assert.are.same({ nil, "not_retryable", 0 }, decide({ status = 500 }))
+    assert.are.same({ nil, "not_retryable", 0 }, decide({ status = 500, hint = 5 }))
   end)
 
   it("stops after max_retries, telling the wait it would have needed", function()
@@ -390,7 +391,7 @@ describe("close.core.retry_decide", function()
 
   it("has defaults for missing fields", function()
     -- attempt 1, max_retries 0: no retry allowed
-    assert.are.same({ nil, "attempts", 0.25 }, { core.retry_decide({ retryable = true }) })
+    assert.are.same({ nil, "attempts", 0.25 }, { core.retry_decide({ status = 503, idempotent = true }) })
     assert.are.same({ nil, "not_retryable", 0 }, { core.retry_decide({}) })
   end)
 
@@ -398,143 +399,208 @@ describe("close.core.retry_decide", function()
     assert.has_error(function() core.retry_decide(nil) end)
     assert.has_error(function() core.retry_decide(5) end)
   end)
+
+  it("retries 429, 502, 503, 504, timeout and network only, and never a malformed response", function()
+    for _, s in ipairs({ 429, 502, 503, 504 }) do assert.are.equal("retry", decide({ status = s })[2], s) end
+    for _, s in ipairs({ 200, 400, 401, 403, 404, 405, 415, 500, 501, 505, 599 }) do
+      assert.are.equal("not_retryable", decide({ status = s, kind = "api" })[2], s)
+    end
+    for _, k in ipairs({ "timeout", "network" }) do assert.are.equal("retry", decide({ status = 0, kind = k })[2]) end
+    for _, k in ipairs({ "tls", "protocol", "auth" }) do
+      assert.are.equal("not_retryable", decide({ status = 0, kind = k })[2])
+    end
+    assert.are.equal("not_retryable", decide({ status = 503, kind = "protocol" })[2])
+  end)
+
+  it("repeats a call that is not idempotent only after a 429", function()
+    assert.are.same({ 0.375, "retry", 0.375 }, decide({ idempotent = false, status = 429, kind = "rate_limited" }))
+    for _, s in ipairs({ 502, 503, 504 }) do
+      assert.are.same({ nil, "not_retryable", 0 }, decide({ idempotent = false, status = s }))
+    end
+    assert.are.same({ nil, "not_retryable", 0 }, decide({ idempotent = false, status = 0, kind = "timeout" }))
+  end)
+
+  it("re-authorizes after a 401 at once, once, and that attempt is not one of the retries", function()
+    assert.are.same({ 0, "reauthorize", 0 }, decide({ status = 401, kind = "auth", can_reauthorize = true }))
+    assert.are.same({ 0, "reauthorize", 0 },
+      decide({ status = 401, kind = "auth", can_reauthorize = true, idempotent = false, max_retries = 0 }))
+    assert.are.same({ nil, "not_retryable", 0 },
+      decide({ status = 401, kind = "auth", can_reauthorize = true, reauthorized = true }))
+    assert.are.same({ nil, "not_retryable", 0 }, decide({ status = 401, kind = "auth" }))
+    -- attempt 2 after a re-authorization counts as the first
+    assert.are.same({ 0.375, "retry", 0.375 }, decide({ attempt = 2, reauthorized = true }))
+    assert.are.same({ 1.5, "retry", 1.5 }, decide({ attempt = 4, max_retries = 3, reauthorized = true }))
+    assert.are.same({ nil, "attempts", 3 }, decide({ attempt = 5, max_retries = 3, reauthorized = true }))
+  end)
+
+  it("draws the jitter from a generator it is given", function()
+    local r = core.rng()
+    local wait, verdict = core.retry_decide({ status = 503, idempotent = true, max_retries = 1, random = r })
+    assert.are.equal("retry", verdict)
+    assert.is_true(wait >= 0.25 and wait < 0.5)
+    assert.has_error(function() core.retry_decide({ random = core.http() }) end)
+    assert.has_error(function() core.retry_decide({ random = "0.5" }) end)
+  end)
 end)
 
-describe("close.core.wait_hint", function()
+-- the wait hint and rate limit that close.core.interpret reads
+local function wait_hint(status, headers, body_reset, now)
+  local _, _, hint, source = core.interpret(status, headers, body_reset, now)
+  return hint, source
+end
+
+local function ratelimit(headers)
+  return select(5, core.interpret(200, headers))
+end
+
+describe("close.core.interpret: the wait hint", function()
   -- ("1,5" is left out: in a RateLimit header the comma ends the value)
   local GARBAGE = { "abc", "-1", "1e3", "inf", "nan", "0x10", "", " ", "+5", "5s", "1.2.3", "Infinity",
     "NaN", "-0", "1e308", "1000000001", "1234567890123456", "5 5", "\t", "0x", "1_000", "1e-3", "..5" }
 
   for _, v in ipairs(GARBAGE) do
     it(("ignores %q everywhere a number of seconds is read"):format(v), function()
-      assert.is_nil(core.wait_hint(429, { ["retry-after"] = v }, nil, fake.WALL))
-      assert.is_nil(core.wait_hint(429, { ratelimit = "limit=20, remaining=0, reset=" .. v }, nil, fake.WALL))
-      assert.is_nil(core.wait_hint(429, { ratelimit = '"default";r=0;t=' .. v }, nil, fake.WALL))
-      assert.is_nil(core.wait_hint(429, { ["x-rate-limit-reset"] = v }, nil, fake.WALL))
-      assert.is_nil(core.wait_hint(429, {}, v, fake.WALL))
+      assert.is_nil(wait_hint(429, { ["retry-after"] = v }, nil, fake.WALL))
+      assert.is_nil(wait_hint(429, { ratelimit = "limit=20, remaining=0, reset=" .. v }, nil, fake.WALL))
+      assert.is_nil(wait_hint(429, { ratelimit = '"default";r=0;t=' .. v }, nil, fake.WALL))
+      assert.is_nil(wait_hint(429, { ["x-rate-limit-reset"] = v }, nil, fake.WALL))
+      assert.is_nil(wait_hint(429, {}, v, fake.WALL))
     end)
   end
 
   it("does not read a decimal comma in Retry-After or the body", function()
-    assert.is_nil(core.wait_hint(429, { ["retry-after"] = "1,5" }, nil, 0))
-    assert.is_nil(core.wait_hint(429, {}, "1,5", 0))
+    assert.is_nil(wait_hint(429, { ["retry-after"] = "1,5" }, nil, 0))
+    assert.is_nil(wait_hint(429, {}, "1,5", 0))
   end)
 
   it("reads plain seconds, with spaces around", function()
-    assert.are.same({ 5, "retry-after" }, { core.wait_hint(429, { ["retry-after"] = "5" }, nil, 0) })
-    assert.are.same({ 0, "retry-after" }, { core.wait_hint(429, { ["retry-after"] = "0" }, nil, 0) })
-    assert.are.same({ 7, "retry-after" }, { core.wait_hint(429, { ["retry-after"] = " 7 " }, nil, 0) })
-    assert.are.same({ 0.595956, "body" }, { core.wait_hint(429, {}, "0.595956", 0) })
-    assert.are.same({ 1000000000, "retry-after" }, { core.wait_hint(429, { ["retry-after"] = "1000000000" }, nil, 0) })
+    assert.are.same({ 5, "retry-after" }, { wait_hint(429, { ["retry-after"] = "5" }, nil, 0) })
+    assert.are.same({ 0, "retry-after" }, { wait_hint(429, { ["retry-after"] = "0" }, nil, 0) })
+    assert.are.same({ 7, "retry-after" }, { wait_hint(429, { ["retry-after"] = " 7 " }, nil, 0) })
+    assert.are.same({ 0.595956, "body" }, { wait_hint(429, {}, "0.595956", 0) })
+    assert.are.same({ 1000000000, "retry-after" }, { wait_hint(429, { ["retry-after"] = "1000000000" }, nil, 0) })
   end)
 
   it("orders the sources: Retry-After, RateLimit, X-Rate-Limit-Reset, body", function()
     local all = { ["retry-after"] = "1", ratelimit = "limit=9, remaining=0, reset=2", ["x-rate-limit-reset"] = "3" }
-    assert.are.same({ 1, "retry-after" }, { core.wait_hint(429, all, 4, 0) })
+    assert.are.same({ 1, "retry-after" }, { wait_hint(429, all, 4, 0) })
     all["retry-after"] = nil
-    assert.are.same({ 2, "ratelimit" }, { core.wait_hint(429, all, 4, 0) })
+    assert.are.same({ 2, "ratelimit" }, { wait_hint(429, all, 4, 0) })
     all.ratelimit = nil
-    assert.are.same({ 3, "x-rate-limit-reset" }, { core.wait_hint(429, all, 4, 0) })
+    assert.are.same({ 3, "x-rate-limit-reset" }, { wait_hint(429, all, 4, 0) })
     all["x-rate-limit-reset"] = nil
-    assert.are.same({ 4, "body" }, { core.wait_hint(429, all, 4, 0) })
-    assert.is_nil(core.wait_hint(429, all, nil, 0))
+    assert.are.same({ 4, "body" }, { wait_hint(429, all, 4, 0) })
+    assert.is_nil(wait_hint(429, all, nil, 0))
   end)
 
   it("falls through a garbage source to the next one", function()
     assert.are.same({ 2, "ratelimit" },
-      { core.wait_hint(429, { ["retry-after"] = "soon", ratelimit = "limit=9, remaining=0, reset=2" }, nil, 0) })
-    assert.are.same({ 4, "body" }, { core.wait_hint(429, { ["x-rate-limit-reset"] = "-1" }, 4, 0) })
+      { wait_hint(429, { ["retry-after"] = "soon", ratelimit = "limit=9, remaining=0, reset=2" }, nil, 0) })
+    assert.are.same({ 4, "body" }, { wait_hint(429, { ["x-rate-limit-reset"] = "-1" }, 4, 0) })
     -- a RateLimit header without reset is no hint
     assert.are.same({ 3, "x-rate-limit-reset" },
-      { core.wait_hint(429, { ratelimit = "limit=9, remaining=0", ["x-rate-limit-reset"] = "3" }, nil, 0) })
+      { wait_hint(429, { ratelimit = "limit=9, remaining=0", ["x-rate-limit-reset"] = "3" }, nil, 0) })
   end)
 
   it("takes a numeric body rate_reset but not a negative or NaN one", function()
-    assert.are.same({ 1, "body" }, { core.wait_hint(429, {}, 1, 0) })
-    assert.are.same({ 0.25, "body" }, { core.wait_hint(429, {}, 0.25, 0) })
-    assert.is_nil(core.wait_hint(429, {}, -1, 0))
-    assert.is_nil(core.wait_hint(429, {}, 0 / 0, 0))
-    assert.is_nil(core.wait_hint(429, {}, true, 0))
+    assert.are.same({ 1, "body" }, { wait_hint(429, {}, 1, 0) })
+    assert.are.same({ 0.25, "body" }, { wait_hint(429, {}, 0.25, 0) })
+    assert.is_nil(wait_hint(429, {}, -1, 0))
+    assert.is_nil(wait_hint(429, {}, 0 / 0, 0))
+    assert.is_nil(wait_hint(429, {}, true, 0))
   end)
 
   it("reads Retry-After HTTP-dates against Date, else against now", function()
     local later = "Wed, 21 Oct 2015 07:28:07 GMT"
     assert.are.same({ 7, "retry-after" },
-      { core.wait_hint(429, { ["retry-after"] = later, date = "Wed, 21 Oct 2015 07:28:00 GMT" }, nil, 0) })
-    assert.are.same({ 7, "retry-after" }, { core.wait_hint(429, { ["retry-after"] = later }, nil, fake.WALL) })
+      { wait_hint(429, { ["retry-after"] = later, date = "Wed, 21 Oct 2015 07:28:00 GMT" }, nil, 0) })
+    assert.are.same({ 7, "retry-after" }, { wait_hint(429, { ["retry-after"] = later }, nil, fake.WALL) })
     assert.are.same({ 2, "retry-after" },
-      { core.wait_hint(429, { ["retry-after"] = later, date = "not a date" }, nil, fake.WALL + 5) })
-    assert.are.same({ 0, "retry-after" }, { core.wait_hint(429, { ["retry-after"] = later }, nil, fake.WALL + 60) })
+      { wait_hint(429, { ["retry-after"] = later, date = "not a date" }, nil, fake.WALL + 5) })
+    assert.are.same({ 0, "retry-after" }, { wait_hint(429, { ["retry-after"] = later }, nil, fake.WALL + 60) })
     -- across a month and a leap day
-    assert.are.same({ 86400 + 1, "retry-after" }, { core.wait_hint(429, {
+    assert.are.same({ 86400 + 1, "retry-after" }, { wait_hint(429, {
       ["retry-after"] = "Thu, 01 Mar 2024 00:00:00 GMT", date = "Wed, 28 Feb 2024 23:59:59 GMT" }, nil, 0) })
   end)
 
   for _, v in ipairs({ "Wed, 21 Oct 2015 07:28:07", "2015-10-21T07:28:07Z", "Wed, 32 Oct 2015 07:28:07 GMT",
     "Wed, 21 Foo 2015 07:28:07 GMT", "Wed, 21 Oct 2015 24:28:07 GMT", "Wednesday, 21-Oct-15 07:28:07 GMT" }) do
     it(("ignores the malformed HTTP-date %q"):format(v), function()
-      assert.is_nil(core.wait_hint(429, { ["retry-after"] = v }, nil, fake.WALL))
+      assert.is_nil(wait_hint(429, { ["retry-after"] = v }, nil, fake.WALL))
     end)
   end
 
   it("ignores headers that are not strings, and raises for a headers argument that is not a table", function()
-    assert.is_nil(core.wait_hint(429, { ["retry-after"] = 5 }, nil, 0))
-    assert.has_error(function() core.wait_hint(429, nil, nil, 0) end,
-      "bad argument #2 to 'wait_hint' (table expected, got nil)")
-    assert.has_error(function() core.wait_hint(429, "retry-after: 5", nil, 0) end,
-      "bad argument #2 to 'wait_hint' (table expected, got string)")
+    assert.is_nil(wait_hint(429, { ["retry-after"] = 5 }, nil, 0))
+    assert.has_error(function() wait_hint(429, nil, nil, 0) end,
+      "bad argument #2 to 'interpret' (table expected, got nil)")
+    assert.has_error(function() wait_hint(429, "retry-after: 5", nil, 0) end,
+      "bad argument #2 to 'interpret' (table expected, got string)")
   end)
 end)
 
-describe("close.core.ratelimit", function()
+describe("close.core.interpret: the rate-limit state", function()
   it("reads the draft-07 format with a fractional reset", function()
     assert.are.same({ limit = 20, remaining = 0, reset = 1.25 },
-      core.ratelimit({ ratelimit = "limit=20, remaining=0, reset=1.25" }))
+      ratelimit({ ratelimit = "limit=20, remaining=0, reset=1.25" }))
   end)
 
   it("reads keys in any case, in any order, quoted values too", function()
     assert.are.same({ limit = 100, remaining = 50, reset = 5 },
-      core.ratelimit({ ratelimit = 'Reset=5;REMAINING="50", Limit=100' }))
+      ratelimit({ ratelimit = 'Reset=5;REMAINING="50", Limit=100' }))
   end)
 
   it("reads the new format with the policy's quota", function()
     assert.are.same({ limit = 100, remaining = 0, reset = 7 },
-      core.ratelimit({ ratelimit = '"default";r=0;t=7', ["ratelimit-policy"] = '"default";q=100;w=10' }))
-    assert.are.same({ remaining = 50, reset = 30 }, core.ratelimit({ ratelimit = '"default";r=50;t=30' }))
+      ratelimit({ ratelimit = '"default";r=0;t=7', ["ratelimit-policy"] = '"default";q=100;w=10' }))
+    assert.are.same({ remaining = 50, reset = 30 }, ratelimit({ ratelimit = '"default";r=50;t=30' }))
   end)
 
   it("reads X-Rate-Limit-* and fills what RateLimit lacks from them", function()
-    assert.are.same({ limit = 20, remaining = 3, reset = 0.5 }, core.ratelimit({
+    assert.are.same({ limit = 20, remaining = 3, reset = 0.5 }, ratelimit({
       ["x-rate-limit-limit"] = "20", ["x-rate-limit-remaining"] = "3", ["x-rate-limit-reset"] = "0.5" }))
-    assert.are.same({ limit = 100, remaining = 3, reset = 9 }, core.ratelimit({
+    assert.are.same({ limit = 100, remaining = 3, reset = 9 }, ratelimit({
       ratelimit = "limit=100", ["x-rate-limit-remaining"] = "3", ["x-rate-limit-reset"] = "9" }))
   end)
 
   it("keeps only what parses", function()
-    assert.are.same({ limit = 100 }, core.ratelimit({ ratelimit = "limit=100, remaining=abc, reset=-1" }))
+    assert.are.same({ limit = 100 }, ratelimit({ ratelimit = "limit=100, remaining=abc, reset=-1" }))
   end)
 
   it("is nil when nothing parses", function()
-    assert.is_nil(core.ratelimit({}))
-    assert.has_error(function() core.ratelimit(nil) end, "bad argument #1 to 'ratelimit' (table expected, got nil)")
-    assert.is_nil(core.ratelimit({ ratelimit = "garbage" }))
-    assert.is_nil(core.ratelimit({ ratelimit = "limit=abc, remaining=1e3, reset=0x10" }))
-    assert.is_nil(core.ratelimit({ ["x-rate-limit-reset"] = "inf", ["x-rate-limit-limit"] = "nan" }))
-    assert.is_nil(core.ratelimit({ ["ratelimit-policy"] = '"default";q=100;w=10' }))
+    assert.is_nil(ratelimit({}))
+    assert.has_error(function() ratelimit(nil) end, "bad argument #2 to 'interpret' (table expected, got nil)")
+    assert.is_nil(ratelimit({ ratelimit = "garbage" }))
+    assert.is_nil(ratelimit({ ratelimit = "limit=abc, remaining=1e3, reset=0x10" }))
+    assert.is_nil(ratelimit({ ["x-rate-limit-reset"] = "inf", ["x-rate-limit-limit"] = "nan" }))
+    assert.is_nil(ratelimit({ ["ratelimit-policy"] = '"default";q=100;w=10' }))
   end)
 end)
 
-describe("close.core.is_retryable and status_kind", function()
-  it("retries 429, 502, 503, 504, timeout and network only", function()
-    for _, s in ipairs({ 429, 502, 503, 504 }) do assert.is_true(core.is_retryable(s), s) end
+describe("close.core.interpret: kind and retryable", function()
+  it("asks to come back later on 429, 502, 503 and 504 only", function()
+    for _, s in ipairs({ 429, 502, 503, 504 }) do assert.is_true(select(2, core.interpret(s, {})), s) end
     for _, s in ipairs({ 200, 400, 401, 403, 404, 405, 415, 500, 501, 505, 599 }) do
-      assert.is_false(core.is_retryable(s), s)
+      assert.is_false(select(2, core.interpret(s, {})), s)
     end
-    assert.is_true(core.is_retryable(nil, "timeout"))
-    assert.is_true(core.is_retryable(nil, "network"))
-    assert.is_false(core.is_retryable(nil, "tls"))
-    assert.is_false(core.is_retryable(nil, "protocol"))
-    assert.is_false(core.is_retryable(nil, nil))
+  end)
+
+  it("gives a wait hint only for a status that asks to come back later", function()
+    local h = { ["retry-after"] = "5", ratelimit = "limit=9, remaining=0, reset=2" }
+    assert.are.same({ "server", false, nil, nil, { limit = 9, remaining = 0, reset = 2 } },
+      { core.interpret(500, h, 4, 0) })
+    assert.are.same({ "server", true, 5, "retry-after", { limit = 9, remaining = 0, reset = 2 } },
+      { core.interpret(503, h, 4, 0) })
+    -- on a 503 a rate-limit reset is a wait only when the window is spent
+    assert.is_nil(wait_hint(503, { ratelimit = "limit=9, remaining=3, reset=2" }, nil, 0))
+    assert.are.same({ 2, "x-rate-limit-reset" },
+      { wait_hint(503, { ["x-rate-limit-remaining"] = "0", ["x-rate-limit-reset"] = "2" }) })
+  end)
+
+  it("reads the system clock when given none", function()
+    local later = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 100)
+    local hint = wait_hint(429, { ["retry-after"] = later })
+    assert.is_true(hint > 90 and hint <= 100, hint)
   end)
 
   it("maps statuses to kinds", function()
@@ -542,7 +608,7 @@ describe("close.core.is_retryable and status_kind", function()
       [402] = "api", [403] = "permission", [404] = "not_found", [405] = "api", [415] = "api", [429] = "rate_limited",
       [500] = "server", [503] = "server", [599] = "server", [300] = "api", [600] = "api", [100] = "api" }
     for status, kind in pairs(want) do
-      assert.are.equal(kind or nil, core.status_kind(status), status)
+      assert.are.equal(kind or nil, (core.interpret(status, {})), status)
     end
   end)
 end)

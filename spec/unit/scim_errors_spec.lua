@@ -165,3 +165,32 @@ describe("scim when Close or the store fails", function()
     S.is_error(t:req("GET", "/Users"), 503, nil, "store failed")
   end)
 end)
+
+describe("scim audit", function()
+  it("every change names the provider's request id; no token and no password in any record", function()
+    local t = S.new()
+    t:req("POST", "/Users", { userName = "kim@acme.com", password = "Hunter2-secret" },
+      { headers = { ["client-request-id"] = "entra-42" } })
+    t:req("PATCH", "/Users/memb_new1", { Operations = { { op = "replace", value = { active = false } } } },
+      { headers = { ["X-Request-Id"] = "okta-7" } })
+    t:req("DELETE", "/Users/memb_caller")
+    t:req("PATCH", "/Groups/role_sales", { Operations = { { op = "add", path = "members",
+      value = { { value = "memb_sam" } } } } })
+    assert.are.equal(4, #t.audits)
+    assert.are.same({ method = "POST", path = "/scim/v2/Users", id = "entra-42" }, t.audits[1].request)
+    assert.are.same({ method = "PATCH", path = "/scim/v2/Users/memb_new1", id = "okta-7" }, t.audits[2].request)
+    assert.are.same({ "create", "deactivate", "delete", "change_role" }, { t.audits[1].operation,
+      t.audits[2].operation, t.audits[3].operation, t.audits[4].operation })
+    assert.are.same({ "ok", "ok", "refused: the caller's own membership is never deactivated", "ok" },
+      { t.audits[1].outcome, t.audits[2].outcome, t.audits[3].outcome, t.audits[4].outcome })
+    local text = require("cjson.safe").encode(t.audits)
+    assert.is_nil(text:find(S.TOKEN:sub(1, 12), 1, true))
+    assert.is_nil(text:find("Hunter2", 1, true))
+    for _, v in pairs(t.store.data) do assert.is_nil(v:find("Hunter2", 1, true)) end
+  end)
+
+  it("an audit function that raises does not fail the request", function()
+    local t = S.new{ audit = function() error("disk full") end }
+    assert.are.equal(201, t:req("POST", "/Users", { userName = "kim@acme.com" }).status)
+  end)
+end)

@@ -83,3 +83,48 @@ describe("scim index", function()
     assert.are.same({}, cache.data)
   end)
 end)
+
+describe("scim index in one nginx worker", function()
+  it("requests that find a read under way wait for it: one read for many (coroutines as cosockets)", function()
+    local c = S.client()
+    local memberships = c.memberships
+    c.memberships = function(...)
+      coroutine.yield() -- the organization read takes a while
+      return memberships(...)
+    end
+    local ix = index.new{ client = c, store = S.store(), sleep = function() coroutine.yield() end }
+    local co, snaps = {}, {}
+    for i = 1, 5 do co[i] = coroutine.create(function() snaps[i] = assert(ix:snapshot()) end) end
+    for _ = 1, 20 do
+      for i = 1, 5 do if coroutine.status(co[i]) == "suspended" then assert(coroutine.resume(co[i])) end end
+    end
+    for i = 1, 5 do
+      assert.are.equal("dead", coroutine.status(co[i]))
+      assert.are.equal(snaps[1], snaps[i])
+    end
+    assert.are.same({ "GET /me/", "memberships", "roles" }, c.calls)
+  end)
+
+  it("when the read under way fails, a waiting request reads for itself", function()
+    local c = S.client()
+    local n = 0
+    local memberships = c.memberships
+    c.memberships = function(...)
+      n = n + 1
+      coroutine.yield()
+      if n == 1 then return nil, { kind = "network", message = "reset" } end
+      return memberships(...)
+    end
+    local ix = index.new{ client = c, store = S.store(), sleep = function() coroutine.yield() end }
+    local res = {}
+    local a = coroutine.create(function() res.a = { ix:snapshot() } end)
+    local b = coroutine.create(function() res.b = { ix:snapshot() } end)
+    for _ = 1, 20 do
+      for _, co in ipairs({ a, b }) do if coroutine.status(co) == "suspended" then assert(coroutine.resume(co)) end end
+    end
+    assert.is_nil(res.a[1])
+    assert.are.equal("reset", res.a[2].message)
+    assert.is_table(res.b[1].by_id.memb_sam)
+    assert.are.equal(2, n)
+  end)
+end)

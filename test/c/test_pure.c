@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
+#include "interpret.h"
 #include "rand.h"
 #include "request.h"
 #include "response.h"
@@ -168,13 +170,9 @@ static void test_response(void) {
     close_ratelimit rl;
     double w;
     time_t t;
-    const char *src;
-    close_hint_headers h;
     CHECK(close_status_kind(200) == NULL);
     CHECK(streq(close_status_kind(402), "api"));
     CHECK(streq(close_status_kind(503), "server"));
-    CHECK(close_is_retryable(503, "server") && !close_is_retryable(500, "server"));
-    CHECK(close_is_retryable(0, "timeout") && !close_is_retryable(0, "tls"));
     CHECK(close_parse_ratelimit("limit=100, remaining=50, reset=0.25", NULL, NULL, NULL, NULL, &rl) &&
           rl.limit == 100 && rl.remaining == 50 && rl.reset == 0.25);
     CHECK(close_parse_ratelimit("\"default\";r=50;t=30", "\"default\";q=100;w=10", NULL, NULL, NULL, &rl) &&
@@ -182,35 +180,96 @@ static void test_response(void) {
     CHECK(!close_parse_seconds("inf", &w) && !close_parse_seconds("-1", &w) && !close_parse_seconds("0x10", &w));
     CHECK(close_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", &t) && t == 784111777);
     CHECK(close_parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", "Sun, 06 Nov 1994 08:49:37 GMT", 0, &w) && w == 10);
-    memset(&h, 0, sizeof h);
-    CHECK(!close_wait_hint(&h, -1, 0, &w, &src));
-    h.ratelimit = "limit=20, remaining=0, reset=1.5";
-    CHECK(close_wait_hint(&h, 3, 0, &w, &src) && w == 1.5 && streq(src, "ratelimit"));
-    h.ratelimit = "limit=100, remaining=50, reset=5";
-    h.status = 503; /* calls left: the window's reset is no reason to wait */
-    CHECK(!close_wait_hint(&h, -1, 0, &w, &src));
-    h.status = 429;
-    CHECK(close_wait_hint(&h, -1, 0, &w, &src) && w == 5 && streq(src, "ratelimit"));
-    h.retry_after = "2";
-    CHECK(close_wait_hint(&h, 3, 0, &w, &src) && w == 2 && streq(src, "retry-after"));
+}
+
+static void test_interpret(void) {
+    close_response_facts f;
+    close_interpretation out;
+    memset(&f, 0, sizeof f);
+    f.body_reset = -1;
+    f.status = 200;
+    close_interpret(&f, &out);
+    CHECK(out.kind == NULL && !out.retryable && !out.has_hint && !out.has_ratelimit);
+    f.status = 429;
+    close_interpret(&f, &out);
+    CHECK(streq(out.kind, "rate_limited") && out.retryable && !out.has_hint);
+    f.ratelimit = "limit=20, remaining=0, reset=1.5";
+    f.body_reset = 3;
+    close_interpret(&f, &out);
+    CHECK(out.has_hint && out.hint == 1.5 && streq(out.hint_source, "ratelimit"));
+    CHECK(out.has_ratelimit && out.ratelimit.limit == 20 && out.ratelimit.remaining == 0 && out.ratelimit.reset == 1.5);
+    f.ratelimit = "limit=100, remaining=50, reset=5";
+    f.status = 503; /* calls left: the window's reset is no reason to wait */
+    f.body_reset = -1;
+    close_interpret(&f, &out);
+    CHECK(streq(out.kind, "server") && out.retryable && !out.has_hint);
+    f.status = 500; /* not retryable: no hint at all */
+    f.retry_after = "2";
+    close_interpret(&f, &out);
+    CHECK(!out.retryable && !out.has_hint && out.has_ratelimit);
+    f.status = 429;
+    close_interpret(&f, &out);
+    CHECK(out.has_hint && out.hint == 2 && streq(out.hint_source, "retry-after"));
+    /* X-Rate-Limit-* fill what RateLimit lacks; its reset is a hint of its own source */
+    f.retry_after = NULL;
+    f.ratelimit = "limit=9, remaining=0";
+    f.x_reset = "3";
+    f.x_limit = "50";
+    close_interpret(&f, &out);
+    CHECK(out.has_hint && out.hint == 3 && streq(out.hint_source, "x-rate-limit-reset"));
+    CHECK(out.ratelimit.limit == 9 && out.ratelimit.remaining == 0 && out.ratelimit.reset == 3);
+    /* the body's rate_reset comes last, capped */
+    memset(&f, 0, sizeof f);
+    f.status = 429;
+    f.body_reset = 1e300;
+    close_interpret(&f, &out);
+    CHECK(out.has_hint && out.hint == CLOSE_MAX_HINT && streq(out.hint_source, "body"));
 }
 
 static void test_retry(void) {
-    close_retry_input in = {1, 3, 1, 0, 0, 0, 60, 0.5, 30, 0.5};
+    close_retry_input in;
     double w;
+    memset(&in, 0, sizeof in);
+    in.attempt = 1, in.max_retries = 3, in.status = 503, in.kind = "server", in.idempotent = 1;
+    in.deadline = 60, in.backoff_base = 0.5, in.max_wait = 30, in.random = 0.5;
+    CHECK(close_retryable(503, "server") && !close_retryable(500, "server"));
+    CHECK(close_retryable(0, "timeout") && close_retryable(0, "network") && !close_retryable(0, "tls"));
+    CHECK(!close_retryable(0, NULL));
     CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && fabs(w - 0.375) < 1e-9);
     in.attempt = 3;
     CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && fabs(w - 1.5) < 1e-9);
     in.attempt = 4;
     CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_ATTEMPTS);
+    in.reauthorized = 1; /* that attempt was free */
+    CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && fabs(w - 1.5) < 1e-9);
+    in.reauthorized = 0;
     in.attempt = 1; in.has_hint = 1; in.hint = 45;
     CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_WAIT_CAP && w == 45);
     in.hint = 5; in.elapsed = 56;
     CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_DEADLINE);
-    in.retryable = 0;
+    in.status = 500;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_NOT_RETRYABLE && w == 0);
+    /* who may repeat what: a 429 any call; a 503 an idempotent one; a malformed response none */
+    in.elapsed = 0; in.has_hint = 0; in.idempotent = 0; in.status = 429; in.kind = "rate_limited";
+    CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY);
+    in.status = 503; in.kind = "server";
     CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_NOT_RETRYABLE);
+    in.idempotent = 1; in.kind = "protocol";
+    CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_NOT_RETRYABLE);
+    in.status = 0; in.kind = "timeout";
+    CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY);
+    /* a 401: once, at once, for any method, when credentials can be renewed */
+    in.status = 401; in.kind = "auth"; in.idempotent = 0; in.max_retries = 0;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_NOT_RETRYABLE);
+    in.can_reauthorize = 1;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY_REAUTHORIZE && w == 0);
+    CHECK(streq(close_retry_verdict_name(CLOSE_RETRY_REAUTHORIZE), "reauthorize"));
+    in.reauthorized = 1;
+    CHECK(close_retry_decide(&in, &w) == CLOSE_STOP_NOT_RETRYABLE);
+    in.reauthorized = 0; in.can_reauthorize = 0; in.max_retries = 3;
     /* a huge attempt count must not overflow the backoff */
-    in.retryable = 1; in.has_hint = 0; in.elapsed = 0; in.attempt = 100000; in.max_retries = 1000000;
+    in.status = 503; in.kind = "server"; in.idempotent = 1;
+    in.has_hint = 0; in.elapsed = 0; in.attempt = 100000; in.max_retries = 1000000;
     CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && w <= 30);
     /* NaN and out-of-range inputs never make a wait past the caps */
     in.attempt = 1; in.random = 5; in.backoff_base = 100;
@@ -224,6 +283,71 @@ static void test_retry(void) {
     /* a backoff base of 0 and a huge attempt count end at once */
     in.has_hint = 0; in.backoff_base = 0; in.attempt = 2000000000; in.max_retries = 2000000000;
     CHECK(close_retry_decide(&in, &w) == CLOSE_RETRY && w == 0);
+}
+
+static void test_buf(void) {
+    close_buf b;
+    memset(&b, 0, sizeof b);
+    close_buf_reset(&b, 5000);
+    CHECK(close_buf_append(&b, "abc", 3) == 3 && b.len == 3 && strcmp(b.data, "abc") == 0);
+    CHECK(close_buf_append(&b, "", 0) == 0 && !b.overflow);
+    close_buf_clear(&b);
+    CHECK(b.len == 0 && b.data[0] == '\0');
+    {
+        char big[4000];
+        memset(big, 'x', sizeof big);
+        CHECK(close_buf_append(&b, big, sizeof big) == sizeof big && b.len == 4000 && b.cap > 4000);
+        CHECK(close_buf_append(&b, big, 1001) == 0 && b.overflow == 1 && b.len == 4000); /* past max: nothing */
+        CHECK(close_buf_append(&b, big, 1000) == 1000 && b.len == 5000); /* up to max exactly is fine */
+    }
+    close_buf_reset(&b, 10);
+    CHECK(b.len == 0 && !b.overflow && b.max == 10);
+    CHECK(close_buf_append(&b, "0123456789", 10) == 10 && close_buf_append(&b, "x", 1) == 0);
+    CHECK(close_buf_append(&b, "x", (size_t)-1) == 0); /* no wrap-around in the cap check */
+    close_buf_free(&b);
+    CHECK(b.data == NULL && b.cap == 0 && b.len == 0);
+}
+
+static void test_framing(void) {
+    close_wire_body body;
+    CHECK(close_wire_body_framing("GET", 200, 11, NULL, NULL, "12", 100, &body) == NULL &&
+          body.kind == CLOSE_BODY_LENGTH && body.length == 12 && body.keep_alive);
+    CHECK(close_wire_body_framing("GET", 200, 11, "Close", NULL, "12, 12", 100, &body) == NULL &&
+          body.length == 12 && !body.keep_alive);
+    CHECK(streq(close_wire_body_framing("GET", 200, 11, NULL, NULL, "12, 13", 100, &body), "invalid Content-Length"));
+    CHECK(streq(close_wire_body_framing("GET", 200, 11, NULL, NULL, " , 12", 100, &body), "invalid Content-Length"));
+    CHECK(close_wire_body_framing("GET", 200, 11, NULL, NULL, ",12,", 100, &body) == NULL && body.length == 12);
+    CHECK(streq(close_wire_body_framing("GET", 200, 11, NULL, NULL, "", 100, &body), "invalid Content-Length"));
+    CHECK(streq(close_wire_body_framing("GET", 200, 11, NULL, NULL, "-1", 100, &body), "invalid Content-Length"));
+    CHECK(streq(close_wire_body_framing("GET", 200, 11, NULL, NULL, "101", 100, &body), CLOSE_MSG_BODY_TOO_LARGE));
+    CHECK(streq(close_wire_body_framing("GET", 200, 11, NULL, NULL, "99999999999999999999999", 100, &body),
+                CLOSE_MSG_BODY_TOO_LARGE));
+    CHECK(close_wire_body_framing("GET", 200, 11, NULL, " Chunked ", "5", 100, &body) == NULL &&
+          body.kind == CLOSE_BODY_CHUNKED && body.keep_alive);
+    CHECK(close_wire_body_framing("GET", 200, 11, NULL, "gzip, chunked", NULL, 100, &body) == CLOSE_WIRE_BAD_CODING);
+    CHECK(close_wire_body_framing("HEAD", 200, 11, NULL, "gzip", "5", 100, &body) == NULL &&
+          body.kind == CLOSE_BODY_NONE);
+    CHECK(close_wire_body_framing("GET", 204, 11, NULL, NULL, NULL, 100, &body) == NULL && body.kind == CLOSE_BODY_NONE);
+    CHECK(close_wire_body_framing("GET", 304, 11, NULL, NULL, "7", 100, &body) == NULL && body.kind == CLOSE_BODY_NONE);
+    CHECK(close_wire_body_framing("GET", 200, 11, "keep-alive", NULL, NULL, 100, &body) == NULL &&
+          body.kind == CLOSE_BODY_UNTIL_CLOSE && !body.keep_alive);
+    CHECK(close_wire_body_framing("GET", 200, 10, NULL, NULL, "1", 100, &body) == NULL && !body.keep_alive);
+    CHECK(close_wire_body_framing("GET", 200, 10, "foo, Keep-Alive", NULL, "1", 100, &body) == NULL &&
+          body.keep_alive);
+    CHECK(close_wire_body_framing("GET", 200, 11, "upgrade,close", NULL, "1", 100, &body) == NULL &&
+          !body.keep_alive);
+    CHECK(close_wire_body_framing("GET", 200, 11, "closed", NULL, "1", 100, &body) == NULL && body.keep_alive);
+    /* request headers */
+    CHECK(close_wire_check_header("Accept", 6, "a/b", 3) == NULL);
+    CHECK(close_wire_check_header("Acc ept", 7, "a", 1) == CLOSE_WIRE_BAD_NAME);
+    CHECK(close_wire_check_header("", 0, "a", 1) == CLOSE_WIRE_BAD_NAME);
+    CHECK(close_wire_check_header("A", 1, "a\r\nb", 4) == CLOSE_WIRE_BAD_VALUE);
+    CHECK(close_wire_check_header("A", 1, "a\0b", 3) == CLOSE_WIRE_BAD_VALUE);
+    CHECK(close_wire_check_header_block("A: b\r\nC: d", 10) == NULL);
+    CHECK(close_wire_check_header_block("", 0) == NULL);
+    CHECK(streq(close_wire_check_header_block("A: b\r\n", 6), "header lines must be 'Name: value' with a token name"));
+    CHECK(streq(close_wire_check_header_block("A: b\nC: d", 9), "header lines may only be separated by CRLF"));
+    CHECK(streq(close_wire_check_header_block("A b: c", 6), "header lines must be 'Name: value' with a token name"));
 }
 
 static int sha256_is(const char *data, size_t len, const char *hex) {
@@ -285,8 +409,11 @@ int main(void) {
     test_role();
     test_request();
     test_response();
+    test_interpret();
     test_retry();
+    test_buf();
     test_wire();
+    test_framing();
     test_rand();
     test_sha256();
     printf("%d passed, %d failed\n", passed, failed);

@@ -216,8 +216,8 @@ end
 -- key; `on_result_sleep` makes on_result yield (ngx.sleep) each time.
 -- Answers {outcomes=, ok=, failed={kind=N}, not_started=, stopped=,
 -- peak_concurrency=, elapsed=, attempts=, fn_calls=, fn_calls_max=,
--- on_result_calls=, missing=, transport={connects=, reused=}} (the worker's
--- connections opened and reused during the batch).
+-- on_result_calls=, missing=, transport={connects=, reused=}} (the batch's
+-- transport's connections opened and reused).
 function M.batch()
   ngx.req.read_body()
   local body = cjson.decode(ngx.req.get_body_data() or "")
@@ -225,10 +225,11 @@ function M.batch()
   local n = tonumber(body.n) or 10
   local tag = body.tag or "batch"
   local invalid = tonumber(body.invalid) or 0
+  local batch_transport, handle = transport.new{ pool = body.pool, pool_size = body.pool_size }
   local client = close.new{
     api_key = body.bad_key and "ck_wrong_key_for_the_batch_spec" or env("CLOSE_TEST_API_KEY"),
     base_url = env("CLOSE_TEST_HTTP_URL"),
-    transport = transport.new{ pool = body.pool, pool_size = body.pool_size }, sleep = transport.sleep,
+    transport = batch_transport, sleep = transport.sleep,
     backoff_base = 0.05, timeout = tonumber(body.timeout) or 10, deadline = tonumber(body.deadline) or 30,
   }
   local items = {}
@@ -245,13 +246,13 @@ function M.batch()
     on_result_calls = on_result_calls + 1
     if body.on_result_sleep then ngx.sleep(tonumber(body.on_result_sleep)) end
   end }
-  local before = transport.stats()
+  local before = handle:stats()
   ngx.update_time()
   local t0 = ngx.now()
   local outcomes, _, meta = client:batch(items, fn, opts)
   ngx.update_time()
   local elapsed = ngx.now() - t0
-  local after = transport.stats()
+  local after = handle:stats()
   local out = {
     outcomes = #outcomes, ok = 0, failed = {}, not_started = meta.not_started, peak_concurrency = meta.peak_concurrency,
     stopped = meta.stopped and meta.stopped.kind or nil, elapsed = elapsed, attempts = 0,

@@ -16,11 +16,13 @@ Index.__index = Index
 local DATA_KEY, GEN_KEY = "scim:index", "scim:index:gen"
 
 --- `opts`: client (close client), store (or nil), max_age (30), cache (or
--- nil), clock (seconds; os.time by default).
+-- nil), clock (seconds; os.time by default), sleep (seconds; in nginx
+-- ngx.sleep: requests of one worker that find a read under way wait for it
+-- instead of reading the organization again).
 function M.new(opts)
   assert(type(opts) == "table" and opts.client, "close.scim.index: needs {client = a close client}")
   return setmetatable({ client = opts.client, store = opts.store, max_age = opts.max_age or 30,
-    cache = opts.cache, clock = opts.clock or os.time, gen = "0", seq = 0 }, Index)
+    cache = opts.cache, clock = opts.clock or os.time, sleep = opts.sleep, gen = "0", seq = 0 }, Index)
 end
 
 local function key(email) return type(email) == "string" and email:lower() or "" end
@@ -102,12 +104,31 @@ function Index:snapshot()
       return self.memo
     end
   end
+  if self.reading and self.sleep then return self:wait() end
+  -- no pcall around the read: Lua 5.1 cannot yield across it (a read that
+  -- raised leaves `reading` set; waiters give up on it after their bound)
+  self.reading = true
   local raw, err = self:read()
+  self.reading = false
   if not raw then return nil, err end
   raw.gen = gen
   if self.cache then self.cache:set(DATA_KEY, json.encode(raw)) end
   self.memo = build(raw)
   return self.memo
+end
+
+-- Waits (bounded: WAIT_STEPS of WAIT_STEP seconds) for the read under way
+-- in this worker, then takes its snapshot; reads itself if it failed.
+local WAIT_STEP, WAIT_STEPS = 0.01, 3000
+function Index:wait()
+  for _ = 1, WAIT_STEPS do
+    self.sleep(WAIT_STEP)
+    if not self.reading then break end
+  end
+  local memo = self.memo
+  if memo and not self.reading and memo.gen == self:current_gen() then return memo end
+  self.reading = false
+  return self:snapshot()
 end
 
 --- Forgets the snapshot, here and for every worker sharing the cache.

@@ -73,22 +73,15 @@ local function token_store(file)
   }
 end
 
+-- A bridge's retry budget: a provider's burst meets Close's rate limit, and
+-- a 429 the provider sees is a change it must send again.
+M.CLIENT_OPTIONS = { max_retries = 8, deadline = 40 }
+
 -- The Close client from the environment (close.from_env's variables).
 local function client_from_env()
-  local file = var("CLOSE_TOKEN_FILE")
-  if var("CLOSE_API_KEY") or var("CLOSE_ACCESS_TOKEN") or not file then return close.from_env() end
-  local store = token_store(file)
-  local t, why = store.load()
-  if not t then return nil, why or ("token file " .. file .. " does not exist: run close-provision login first") end
-  local client_id, secret = var("CLOSE_CLIENT_ID") or t.client_id, var("CLOSE_CLIENT_SECRET")
-  if not client_id or not secret then
-    return nil, "refreshing the token file's tokens needs CLOSE_CLIENT_SECRET"
-      .. (client_id and "" or " and CLOSE_CLIENT_ID")
-  end
-  local ok, client = pcall(close.new, { base_url = var("CLOSE_BASE_URL"),
-    oauth = { client_id = client_id, client_secret = secret, store = store } })
-  if not ok then return nil, tostring(client):gsub("^.-close%.new: ", "") end
-  return client
+  local extra = { token_store = token_store }
+  for k, v in pairs(M.CLIENT_OPTIONS) do extra[k] = v end
+  return close.from_env(nil, extra)
 end
 
 local function read_token(o)
@@ -138,13 +131,13 @@ local function build(o)
   local audit, aerr = audit_log(o.state_dir .. "/audit.log")
   if not audit then return nil, aerr end
   local scim = require(o.handler_module or "close.scim")
-  local index = scim.index and scim.index{ client = client, max_age = o.index_max_age or 30,
-                                           cache = ngx.shared[INDEX_DICT] }
+  local store = sqlite{ path = o.state_dir .. "/scim.db" }
+  local clock = function() return ngx.time() end
+  local index = scim.index and scim.index{ client = client, store = store, max_age = o.index_max_age or 30,
+                                           cache = ngx.shared[INDEX_DICT], clock = clock }
   return scim.handler{
-    client = client, store = sqlite{ path = o.state_dir .. "/scim.db" }, index = index,
-    default_role = o.default_role or "user", token = token, audit = audit,
-    clock = function() return ngx.time() end, base_path = o.base_path or "/scim/v2",
-    max_results = o.max_results or 100,
+    client = client, store = store, index = index, default_role = o.default_role or "user", token = token,
+    audit = audit, clock = clock, base_path = o.base_path or "/scim/v2", max_results = o.max_results or 100,
   }
 end
 

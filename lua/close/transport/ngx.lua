@@ -21,8 +21,8 @@
 -- * Connections are kept in the cosocket pool of the worker
 --   (`lua_socket_keepalive_timeout`), one pool per scheme, host, port and
 --   TLS server name, holding up to 1000 idle connections (the `pool_size`
---   option of `new`; not `lua_socket_pool_size`). `stats()` counts the
---   connections opened and reused.
+--   option of `new`; not `lua_socket_pool_size`). The handle `new` returns
+--   counts the connections its transport opened and reused (`stats()`).
 --
 -- Only some phases have cosockets: rewrite, access, content, ngx.timer and
 -- the ssl_certificate/ssl_session_fetch/ssl_client_hello handlers. Elsewhere
@@ -59,11 +59,7 @@ local MAX_STALE_RETRIES = 1   -- fresh attempts after a pooled connection turned
 -- largest batch concurrency. It is an upper bound, not a reservation: only
 -- connections that were open at once are kept (each slot costs about 200
 -- bytes of the worker's Lua memory).
-local DEFAULT_POOL_SIZE = 1000
-
--- Of this worker, since it started: connections opened, and requests sent
--- over a connection taken from the pool (`stats()`).
-local connects, reuses = 0, 0
+local DEFAULT_POOL_SIZE = require("close.batch").MAX_CONCURRENCY
 
 local BODY_TOO_LARGE = LIMITS.body_too_large
 local HEAD_TOO_LARGE = LIMITS.head_too_large
@@ -125,24 +121,20 @@ local function sanitize(s)
   return (s:sub(1, 80):gsub("[%c\128-\255]", "?"))
 end
 
-local function build_request(req, u)
-  local method = req.method
-  if type(method) ~= "string" or not core.is_token(method) then
-    return nil, "invalid method"
-  end
-  local names, given, close_asked = {}, {}, false
-  if req.headers ~= nil and type(req.headers) ~= "table" then return nil, "headers must be a table" end
-  for name, value in pairs(req.headers or {}) do
-    if type(name) ~= "string" or not core.is_token(name) then
-      return nil, "invalid header name"
-        .. (type(name) == "string" and (" '" .. sanitize(name) .. "'") or (" of type " .. type(name)))
-    end
+-- The header lines of a set of request headers, checked by close.core's
+-- rule for every header we send, sorted: `{lines=, host=, connection=,
+-- close_asked=}` (what the set gives itself), or nil and a reason.
+local function header_block(headers)
+  if headers ~= nil and type(headers) ~= "table" then return nil, "headers must be a table" end
+  local names, given = {}, {}
+  for name, value in pairs(headers or {}) do
     if type(value) == "number" then value = tostring(value) end
+    if type(name) ~= "string" then return nil, "invalid header name of type " .. type(name) end
+    local ok, why = core.check_header(name, type(value) == "string" and value or "")
+    if not ok and why == "name" then return nil, "invalid header name '" .. sanitize(name) .. "'" end
     if type(value) ~= "string" then return nil, "header '" .. name .. "' must have a string value" end
     -- never echo the value: it may be the Authorization header
-    if value:find("[\r\n]") or value:find("\0", 1, true) then
-      return nil, "header '" .. name .. "' has a CR, LF or NUL in its value"
-    end
+    if not ok then return nil, "header '" .. name .. "' has a CR, LF or NUL in its value" end
     local lname = name:lower()
     if given[lname] then return nil, "header '" .. name .. "' is given twice" end
     if lname ~= "content-length" and lname ~= "transfer-encoding" then
@@ -150,32 +142,54 @@ local function build_request(req, u)
       given[lname] = value
     end
   end
-  if given.connection then
-    for token in given.connection:lower():gmatch("[^,%s]+") do
-      if token == "close" then close_asked = true end
-    end
-  end
   table.sort(names)
-  local out = { method, " ", u.path, " HTTP/1.1\r\n" }
-  local function add(name, value)
-    out[#out + 1] = name
-    out[#out + 1] = ": "
-    out[#out + 1] = value
-    out[#out + 1] = "\r\n"
+  local out = {}
+  for i, name in ipairs(names) do out[i] = name .. ": " .. given[name:lower()] .. "\r\n" end
+  local close_asked = false
+  for token in (given.connection or ""):lower():gmatch("[^,%s]+") do
+    if token == "close" then close_asked = true end
   end
-  if not given.host then add("Host", u.host_header) end
-  if not given.connection then add("Connection", "keep-alive") end
-  for _, name in ipairs(names) do add(name, given[name:lower()]) end
+  return { lines = table.concat(out), host = given.host ~= nil, connection = given.connection ~= nil,
+    close_asked = close_asked }
+end
+
+-- The client's fixed header sets, checked once: a request that carries its
+-- set as `header_lines` too (close's driver does) finds it here on every
+-- later attempt. Bounded: an OAuth client makes a new set per token.
+local MAX_BLOCKS = 16
+local blocks, nblocks = {}, 0
+
+local function cached_header_block(req)
+  local key = req.header_lines
+  local hb = type(key) == "string" and blocks[key]
+  if hb then return hb end
+  local why
+  hb, why = header_block(req.headers)
+  if hb and type(key) == "string" then
+    if nblocks >= MAX_BLOCKS then blocks, nblocks = {}, 0 end
+    blocks[key], nblocks = hb, nblocks + 1
+  end
+  return hb, why
+end
+
+local BODY_METHODS = { POST = true, PUT = true, PATCH = true }
+
+-- The bytes of a request: its line, Host and Connection unless the set
+-- gives them, the set's lines, the body's length and the body.
+local function build_request(req, u)
+  local method = req.method
+  if type(method) ~= "string" or not core.is_token(method) then
+    return nil, "invalid method"
+  end
+  local hb, why = cached_header_block(req)
+  if not hb then return nil, why end
   local body = req.body
   if body ~= nil and type(body) ~= "string" then return nil, "body must be a string" end
-  if body then
-    add("Content-Length", tostring(#body))
-  elseif method == "POST" or method == "PUT" or method == "PATCH" then
-    add("Content-Length", "0")
-  end
-  out[#out + 1] = "\r\n"
-  if body and body ~= "" then out[#out + 1] = body end
-  return out, close_asked
+  local length = body and ("Content-Length: " .. #body .. "\r\n") or (BODY_METHODS[method] and "Content-Length: 0\r\n")
+  return { method, " ", u.path, " HTTP/1.1\r\n",
+    hb.host and "" or ("Host: " .. u.host_header .. "\r\n"),
+    hb.connection and "" or "Connection: keep-alive\r\n",
+    hb.lines, length or "", "\r\n", body or "" }, hb.close_asked
 end
 
 -- -------------------------------------------------------------------------
@@ -243,15 +257,18 @@ local function cut(err, what)
   return fail("network", "reading the " .. what .. ": " .. tostring(err))
 end
 
--- Reads one response head; returns status, headers, version, head size or nil, err.
-local function read_head(st)
+-- Reads one response head; returns status, headers, head size and, for a
+-- final response, how its body is framed ("none", "length", "chunked" or
+-- "close"), its length and whether the connection may be kept (close.core
+-- decides all of it); or nil, err.
+local function read_head(st, method, max_body)
   while true do
     -- the parser of close.core: false while the head is incomplete
-    local status, headers, version, size = core.parse_head(st.buf)
+    local status, headers, version, size, framing, length, keep = core.parse_head(st.buf, method, max_body)
     if status then
       if version < 10 or version >= 20 then return fail("protocol", "not an HTTP/1.x response") end
       st.buf = st.buf:sub(size + 1)
-      return status, headers, version, size
+      return status, headers, size, framing, length, keep
     end
     if status == nil then return fail("protocol", headers) end -- headers: the reason
     local ok, err = fill(st)
@@ -265,14 +282,6 @@ local function read_head(st)
       return cut(err, "response headers")
     end
   end
-end
-
-local function has_token(value, token)
-  if not value then return false end
-  for t in value:lower():gmatch("[^,%s]+") do
-    if t == token then return true end
-  end
-  return false
 end
 
 local function read_chunked(st, max_body, trailer_room)
@@ -329,12 +338,23 @@ local function read_until_close(st, max_body)
   return table.concat(parts)
 end
 
+-- Reads a body of n bytes (Content-Length).
+local function read_length(st, n)
+  local body, rerr, got = read_exact(st, n)
+  if body then return body end
+  if rerr == "closed" then
+    return fail("protocol", ("the connection closed in the middle of the response body (%d of %d bytes)")
+      :format(got or 0, n))
+  end
+  return cut(rerr, "response body")
+end
+
 -- Reads the whole response: returns response, reusable or nil, err.
 local function read_response(st, method, max_body)
-  local status, headers, version, size
+  local status, headers, size, framing, length, keep
   local used = 0
   for _ = 1, MAX_INTERIM + 1 do
-    status, headers, version, size = read_head(st)
+    status, headers, size, framing, length, keep = read_head(st, method, max_body)
     if not status then return nil, headers end
     used = used + size
     if status >= 200 or status == 101 then break end
@@ -342,39 +362,14 @@ local function read_response(st, method, max_body)
   if status < 200 then
     return fail("protocol", status == 101 and "unexpected 101 Switching Protocols" or "too many 1xx responses")
   end
-  local keep = version >= 11 and not has_token(headers.connection, "close")
-    or version == 10 and has_token(headers.connection, "keep-alive")
-
   local body, err
-  local te, cl = headers["transfer-encoding"], headers["content-length"]
-  if method == "HEAD" or status == 204 or status == 304 then
+  if framing == "none" then
     body = ""
-  elseif te then
-    -- only chunked: a body in codings we do not ask for is refused, as curl refuses it
-    if te:lower():match("^%s*(.-)%s*$") ~= "chunked" then
-      return fail("protocol", "unsupported transfer-coding: " .. sanitize(te))
-    end
+  elseif framing == "chunked" then
     body, err = read_chunked(st, max_body, math.max(MAX_HEAD - used, 2))
-  elseif cl then
-    local n
-    for v in cl:gmatch("[^,]+") do -- repeated identical values are allowed
-      local d = v:match("^%s*(%d+)%s*$")
-      if not d or (n and tonumber(d) ~= n) then return fail("protocol", "invalid Content-Length") end
-      n = tonumber(d)
-    end
-    if not n then return fail("protocol", "invalid Content-Length") end
-    if n > max_body then return fail("protocol", BODY_TOO_LARGE) end
-    local rerr, got
-    body, rerr, got = read_exact(st, n)
-    if not body then
-      if rerr == "closed" then
-        return fail("protocol", ("the connection closed in the middle of the response body (%d of %d bytes)")
-          :format(got or 0, n))
-      end
-      return cut(rerr, "response body")
-    end
-  else
-    keep = false
+  elseif framing == "length" then
+    body, err = read_length(st, length)
+  else -- "close": until the server closes (close.core said the connection is not kept)
     body, err = read_until_close(st, max_body)
   end
   if not body then return nil, err end
@@ -390,7 +385,8 @@ local function connect_error(err)
   return fail("network", "cannot connect: " .. tostring(err))
 end
 
-local function attempt(u, req, wire, close_asked, pool_label, pool_size)
+-- `t`: the transport's handle (pool label and size, connection counts)
+local function attempt(u, req, wire, close_asked, t)
   ngx.update_time()
   local now = ngx.now()
   local timeout = tonumber(req.timeout) or DEFAULTS.timeout
@@ -404,13 +400,13 @@ local function attempt(u, req, wire, close_asked, pool_label, pool_size)
   st.sock = sock
   local pool = u.scheme .. "://" .. u.host .. ":" .. u.port
   if u.tls then pool = pool .. "|tls:" .. u.host .. ":verify" end
-  if pool_label then pool = pool .. "|" .. pool_label end
+  if t.pool_label then pool = pool .. "|" .. t.pool_label end
 
   sock:settimeouts(ms(connect_timeout), ms(timeout), ms(timeout))
-  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool, pool_size = pool_size })
+  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool, pool_size = t.pool_size })
   if not ok then return connect_error(err) end
   local reused = (sock:getreusedtimes() or 0) > 0
-  if reused then reuses = reuses + 1 else connects = connects + 1 end
+  if reused then t.reused = t.reused + 1 else t.connects = t.connects + 1 end
 
   if u.tls and not reused then
     local left = connect_deadline - ngx.now()
@@ -460,11 +456,13 @@ end
 
 -- -------------------------------------------------------------------------
 
---- Connections of this worker since it started: `{connects = N (opened),
--- reused = N (requests sent over a pooled connection)}`, over every
--- transport of the worker.
-function M.stats()
-  return { connects = connects, reused = reuses }
+local Handle = {}
+Handle.__index = Handle
+
+--- The connections of this handle's transport since it was made:
+-- `{connects = N (opened), reused = N (requests sent over a pooled connection)}`.
+function Handle:stats()
+  return { connects = self.connects, reused = self.reused }
 end
 
 --- Creates a transport.
@@ -472,7 +470,8 @@ end
 --   names, for locations that trust different CAs (a pooled connection is
 --   not verified again). `pool_size`: the idle connections each pool keeps
 --   (default 1000; the first connect of the worker to a pool fixes it).
--- @return `transport` (a function `request -> response | nil, err`)
+-- @return `transport` (a function `request -> response | nil, err`) and its
+--   handle (`handle:stats()`)
 function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("close.transport.ngx.new: expected a table of options or nothing", 2)
@@ -487,6 +486,7 @@ function M.new(opts)
   elseif not (type(pool_size) == "number" and pool_size >= 1 and pool_size <= 100000 and pool_size % 1 == 0) then
     error("close.transport.ngx.new: option 'pool_size' must be a whole number from 1 to 100000", 2)
   end
+  local t = setmetatable({ pool_label = pool_label, pool_size = pool_size, connects = 0, reused = 0 }, Handle)
   return function(req)
     check_phase()
     if type(req) ~= "table" then error("close.transport.ngx: the request must be a table", 2) end
@@ -499,11 +499,11 @@ function M.new(opts)
       -- a pooled connection the server already closed fails before any
       -- response byte; that request never reached the server, so send it
       -- again on a new connection (as curl does)
-      res, err, stale = attempt(u, req, wire, close_asked, pool_label, pool_size)
+      res, err, stale = attempt(u, req, wire, close_asked, t)
       if res or not stale then break end
     end
     return res, err
-  end
+  end, t
 end
 
 return M

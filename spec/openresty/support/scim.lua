@@ -79,9 +79,14 @@ function M.start(o)
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
   local out, err = dir .. "/stdout", dir .. "/stderr"
-  local cmd = ("env -i PATH=\"$PATH\" %s %s/bin/close-scim %s >%s 2>%s </dev/null & echo $!")
-    :format(o.env or "", M.ROOT, table.concat(quoted, " "), out, err)
-  local pid = assert(tonumber(capture("sh -c " .. ("'" .. cmd:gsub("'", "'\\''") .. "'"))))
+  -- a subshell waits for close-scim and keeps its exit status in dir/rc
+  local cmd = ("(set -m; env -i PATH=\"$PATH\" %s %s/bin/close-scim %s >%s 2>%s </dev/null & echo $! >%s/pid; "
+    .. "wait $!; echo $? >%s/rc) >/dev/null 2>&1 &")
+    :format(o.env or "", M.ROOT, table.concat(quoted, " "), out, err, dir, dir)
+  for _, f in ipairs({ "rc", "pid", "stdout", "stderr" }) do os.remove(dir .. "/" .. f) end
+  -- job control on (set -m): a background job of a shell without it ignores SIGINT
+  assert(sh("bash -c " .. ("'" .. cmd:gsub("'", "'\\''") .. "'")))
+  local pid = assert(M.wait_for(function() return tonumber((M.read(dir .. "/pid") or ""):match("%d+")) end, 5))
   local inst = { dir = dir, state = state, pid = pid, port = port, out = out, err = err }
   local line = M.wait_for(function()
     local text = M.read(out) or ""
@@ -96,6 +101,11 @@ function M.start(o)
   inst.base = line:match("listening on (%S+)")
   inst.url = inst.base
   return inst
+end
+
+--- close-scim's exit status, once it has exited (waits up to 15 s).
+function M.status(inst)
+  return M.wait_for(function() return tonumber((M.read(inst.dir .. "/rc") or ""):match("%d+")) end, 15)
 end
 
 --- nginx's master pid of an instance (from its pid file).
@@ -127,6 +137,36 @@ function M.cleanup(inst)
     M.stop(inst)
     sh("rm -rf " .. inst.dir)
   end
+end
+
+--- A test CA and a server certificate for 127.0.0.1 and localhost signed by
+-- it, made now in dir: returns the paths {ca, cert, key}.
+function M.make_certs(dir)
+  M.write(dir .. "/openssl.cnf", [[
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[v3_ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+[v3_server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+]])
+  local cmd = table.concat({
+    "cd %s",
+    "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=SCIM-Test-CA"
+      .. " -config openssl.cnf -extensions v3_ca",
+    "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost -config openssl.cnf",
+    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2"
+      .. " -extfile openssl.cnf -extensions v3_server",
+  }, " && "):format(dir)
+  assert(sh("(" .. cmd .. ") >/dev/null 2>&1"), "openssl could not make the test certificates")
+  return { ca = dir .. "/ca.pem", cert = dir .. "/server.pem", key = dir .. "/server.key" }
 end
 
 local http = core.http()

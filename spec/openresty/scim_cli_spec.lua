@@ -1,0 +1,183 @@
+-- bin/close-scim as a command: its usage errors (exit 2, one line), its
+-- start (the "listening on" line once nginx answers, 4 workers), its stop
+-- on SIGTERM and SIGINT, TLS with a CA made here, and no secret anywhere.
+local scim = require "spec.openresty.support.scim"
+local server = require "spec.support.server"
+
+local TOKEN = scim.TOKEN
+local CREDS = ("CLOSE_API_KEY=%s CLOSE_BASE_URL=%s"):format(server.api_key, server.http_url)
+
+-- Runs close-scim to its end: exit status, stdout, stderr.
+local function run(args, env)
+  local dir = scim.tmpdir()
+  local cmd = ("env -i PATH=\"$PATH\" %s %s/bin/close-scim %s >%s/out 2>%s/err </dev/null; echo $? >%s/rc")
+    :format(env or "", scim.ROOT, args, dir, dir, dir)
+  scim.sh("sh -c '" .. cmd:gsub("'", "'\\''") .. "'")
+  local rc = tonumber(scim.read(dir .. "/rc"))
+  local out, err = scim.read(dir .. "/out"), scim.read(dir .. "/err")
+  scim.sh("rm -rf " .. dir)
+  return rc, out, err
+end
+
+local function worker_count(inst)
+  local master = scim.master(inst)
+  local n = 0
+  for _ in scim.capture("pgrep -P " .. master):gmatch("%d+") do n = n + 1 end
+  return n
+end
+
+describe("bin/close-scim", function()
+  describe("refuses bad usage with exit 2 and one line, starting nothing:", function()
+    local env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN
+    local cases = {
+      { "", "close-scim: --listen HOST:PORT is required" },
+      { "--listen 127.0.0.1:1", "close-scim: --state-dir DIR is required" },
+      { "--listen 127.0.0.1 --state-dir state", "close-scim: --listen must be HOST:PORT, got '127.0.0.1'" },
+      { "--listen 127.0.0.1:70000 --state-dir state",
+        "close-scim: --listen: the port must be a number from 1 to 65535, got '70000'" },
+      { "--listen 'a;b:80' --state-dir state", "close-scim: --listen: 'a;b' is not a host name or address" },
+      { "--listen 127.0.0.1:1 --state-dir state --workers 0",
+        "close-scim: --workers must be a number from 1 to 64, got '0'" },
+      { "--listen 127.0.0.1:1 --state-dir state --workers 65",
+        "close-scim: --workers must be a number from 1 to 64, got '65'" },
+      { "--listen 127.0.0.1:1 --state-dir 'x;y'",
+        "close-scim: --state-dir must not contain quotes, backslashes, $, ;, braces or control characters" },
+      { "--listen 127.0.0.1:1 --state-dir state --tls-cert README.md",
+        "close-scim: --tls-cert and --tls-key go together" },
+      { "--listen 127.0.0.1:1 --state-dir state --tls-cert no-such-file --tls-key no-such-file",
+        "close-scim: cannot read the TLS file 'no-such-file'" },
+      { "--listen 127.0.0.1:1 --state-dir state --scim-token-file no-such-file",
+        "close-scim: cannot read the SCIM token file 'no-such-file'" },
+      { "--listen 127.0.0.1:1 --state-dir state --bogus", "close-scim: unknown argument '--bogus' (see --help)" },
+      { "--listen", "close-scim: --listen needs a value (see --help)" },
+    }
+    for _, case in ipairs(cases) do
+      it(case[1] == "" and "(no arguments)" or case[1], function()
+        local rc, out, err = run(case[1], env)
+        assert.equal(2, rc)
+        assert.equal("", out)
+        assert.equal(case[2] .. "\n", err)
+      end)
+    end
+
+    it("no SCIM token", function()
+      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir state", CREDS)
+      assert.equal(2, rc)
+      assert.equal("close-scim: no SCIM token: set CLOSE_SCIM_TOKEN or pass --scim-token-file FILE\n", err)
+    end)
+
+    it("a SCIM token shorter than 32 characters, from the environment or a file", function()
+      local msg = "close-scim: the SCIM token has 31 characters; at least 32 are needed (e.g. openssl rand -hex 24)\n"
+      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir state", CREDS .. " CLOSE_SCIM_TOKEN=" .. ("t"):rep(31))
+      assert.equal(2, rc)
+      assert.equal(msg, err)
+      local f = os.tmpname()
+      scim.write(f, ("t"):rep(31) .. "\n")
+      rc, _, err = run("--listen 127.0.0.1:1 --state-dir state --scim-token-file " .. f, CREDS)
+      os.remove(f)
+      assert.equal(2, rc)
+      assert.equal(msg, err)
+    end)
+
+    it("no Close credentials, and a token file that does not exist", function()
+      local rc, _, err = run("--listen 127.0.0.1:1 --state-dir state", "CLOSE_SCIM_TOKEN=" .. TOKEN)
+      assert.equal(2, rc)
+      assert.equal("close-scim: no Close credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE\n", err)
+      rc, _, err = run("--listen 127.0.0.1:1 --state-dir state",
+        "CLOSE_SCIM_TOKEN=" .. TOKEN .. " CLOSE_TOKEN_FILE=no-such-file CLOSE_CLIENT_SECRET=s")
+      assert.equal(2, rc)
+      assert.equal("close-scim: the token file no-such-file does not exist: run close-provision login first\n", err)
+    end)
+  end)
+
+  it("--help prints the usage and exits 0", function()
+    local rc, out, err = run("--help")
+    assert.equal(0, rc)
+    assert.matches("^usage: close%-scim %-%-listen HOST:PORT %-%-state%-dir DIR", out)
+    assert.equal("", err)
+  end)
+
+  describe("started with 4 workers", function()
+    local inst
+    setup(function()
+      local why
+      inst, why = scim.start{ args = { "--workers", "4" }, env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN }
+      assert(inst, why)
+    end)
+    teardown(function() scim.cleanup(inst) end)
+
+    it("prints one line with the URL when nginx answers, and runs 4 workers", function()
+      assert.equal(("close-scim: listening on http://127.0.0.1:%d/scim/v2 (4 workers, state in %s)")
+        :format(inst.port, inst.state), inst.line)
+      assert.equal(inst.line .. "\n", scim.read(inst.out))
+      assert.equal(4, worker_count(inst))
+      local status, _, res = scim.request("GET", "http://127.0.0.1:" .. inst.port .. "/healthz", nil, { auth = false })
+      assert.equal(200, status)
+      assert.matches("^ok %S+\n$", res.body)
+    end)
+
+    it("answers 404 in SCIM's shape outside /scim/v2", function()
+      local status, doc, res = scim.request("GET", "http://127.0.0.1:" .. inst.port .. "/Users")
+      assert.equal(404, status)
+      assert.equal("application/scim+json", res.headers["content-type"])
+      assert.same({ schemas = { "urn:ietf:params:scim:api:messages:2.0:Error" }, status = "404",
+                    detail = "SCIM is served under /scim/v2" }, doc)
+    end)
+
+    it("keeps its nginx.conf and logs in the state directory (mode 700), without a secret", function()
+      assert.equal("700", (scim.capture("stat -c %a " .. inst.state):gsub("%s", "")))
+      local conf = scim.read(inst.state .. "/nginx.conf")
+      assert.matches("worker_processes 4;", conf, 1, true)
+      assert.matches("daemon off;", conf, 1, true)
+      local texts = { conf, scim.read(inst.out), scim.read(inst.err), scim.read(inst.state .. "/error.log") }
+      for _, text in ipairs(texts) do
+        assert.is_nil(text:find(TOKEN, 1, true))
+        assert.is_nil(text:find(server.api_key, 1, true))
+      end
+    end)
+
+    it("stops on SIGTERM: nginx and its workers are gone, exit 0", function()
+      local master = scim.master(inst)
+      assert.is_true(scim.stop(inst, "TERM"))
+      assert.equal(0, scim.status(inst))
+      assert.is_false(scim.alive(master))
+      assert.matches("close%-scim: stopped\n$", scim.read(inst.err))
+    end)
+  end)
+
+  it("stops on SIGINT too", function()
+    local inst = assert(scim.start{ env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN })
+    assert.is_true(scim.stop(inst, "INT"))
+    assert.equal(0, scim.status(inst))
+    scim.cleanup(inst)
+  end)
+
+  it("exits 1 naming the address when the port is taken", function()
+    local first = assert(scim.start{ env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN })
+    local second, why, inst = scim.start{ port = first.port, env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN }
+    assert.is_nil(second)
+    assert.equal(1, scim.status(inst))
+    assert.matches("Address already in use", why, 1, true)
+    assert.matches("close-scim: nginx did not come up on 127.0.0.1:" .. first.port, why, 1, true)
+    scim.cleanup(inst)
+    scim.cleanup(first)
+  end)
+
+  it("serves HTTPS with --tls-cert and --tls-key (a CA made for this test)", function()
+    local dir = scim.tmpdir()
+    local certs = scim.make_certs(dir)
+    local inst = assert(scim.start{ dir = dir, args = { "--tls-cert", certs.cert, "--tls-key", certs.key },
+                                    env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN })
+    assert.equal(("https://127.0.0.1:%d/scim/v2"):format(inst.port), inst.base)
+    local status = scim.request("GET", "https://127.0.0.1:" .. inst.port .. "/healthz", nil,
+      { auth = false, ca_file = certs.ca })
+    assert.equal(200, status)
+    -- plain HTTP to the TLS port is refused by nginx, and a client without the CA refuses the server
+    status = scim.request("GET", "http://127.0.0.1:" .. inst.port .. "/healthz", nil, { auth = false })
+    assert.equal(400, status)
+    local ok = pcall(scim.request, "GET", "https://127.0.0.1:" .. inst.port .. "/healthz", nil,
+      { auth = false, ca_file = server.other_ca })
+    assert.is_false(ok)
+    scim.cleanup(inst)
+  end)
+end)
