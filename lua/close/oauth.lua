@@ -205,6 +205,21 @@ function M.shared_store(dict_name, key)
   }
 end
 
+--- Tokens in Redis, shared by every node and worker: one refresh per expiry
+-- for all of them (a lock with an expiry and an owner; a compare-and-set
+-- save). Options: host, port, password, db, key (default "close:oauth"),
+-- timeout (seconds), redis (a module like lua-resty-redis; default it inside
+-- nginx when present, else close.redis) or connect (a function returning a
+-- connected client with that interface). See close.oauth.redis_store.
+-- @tparam table o
+function M.redis_store(o)
+  return require("close.oauth.redis_store").new(o, checked, function()
+    local bytes, err = M.random_bytes(16)
+    if not bytes then return nil, err end
+    return (bytes:gsub(".", function(ch) return ("%02x"):format(ch:byte()) end))
+  end)
+end
+
 -- ---------------------------------------------------------------------------
 -- The provider: what driver.call asks for the headers of each attempt.
 

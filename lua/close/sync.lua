@@ -110,6 +110,64 @@ local function deactivate_limit(opts, active)
   return math.max(1, math.floor(active / 10)), (" (10%% of %d active members, at least 1)"):format(active)
 end
 
+-- What the organization holds: the caller, every membership (active and
+-- inactive), the roles (none for `only = "deactivate"`); or nil, err.
+local function read_organization(client, opts)
+  local me, err = client:request("GET", "/me/", { query = { _fields = "id,email,organization_id" } })
+  if not me then return nil, err end
+  local all
+  all, err = client:memberships{ inactive = true }
+  if not all then return nil, err end
+  local roles = {}
+  if opts.only ~= "deactivate" then
+    roles, err = client:roles()
+    if not roles then return nil, err end
+  end
+  return { me = me, all = all, roles = roles, by_email = memberships.by_address(all) }
+end
+
+-- A row's item: what the row changes for its member `m` (nil: none); a
+-- duplicate of an earlier row changes nothing.
+local function row_item(row, m, why_bad, opts, roles, duplicate)
+  local item = { line = row.line, email = row.email, text = row.text }
+  if why_bad then
+    item.action, item.reason = "invalid", why_bad
+  elseif duplicate then
+    item.action, item.reason = "duplicate", duplicate
+  elseif opts.only == "deactivate" then
+    if m and m.active then
+      item.action, item.membership_id, item.previous_role_id = "deactivate", m.id, m.role_id
+    else
+      item.action, item.reason = "unchanged", m and "already inactive" or "not a member"
+    end
+  else
+    local role_id, why = resolve(row.role_id, row.role, roles)
+    if not role_id then
+      item.action, item.reason = "invalid", why
+    else
+      item.role_id, item.action = role_id, memberships.action(m, role_id)
+      if m then item.membership_id, item.previous_role_id = m.id, m.role_id end
+    end
+  end
+  return item
+end
+
+-- The active members no row lists, never one kept, never the caller, by address.
+local function missing_members(org, listed, keep_list)
+  local keep = {}
+  for _, e in ipairs(keep_list or {}) do keep[key(e)] = true end
+  local me = org.me
+  local function is_caller(m) return m.user_id == me.id or key(m.email) == key(me.email) end
+  local missing = {}
+  for _, m in ipairs(org.all) do
+    if m.active and not listed[key(m.email)] and not keep[key(m.email)] and not is_caller(m) then
+      missing[#missing + 1] = m
+    end
+  end
+  table.sort(missing, function(a, b) return key(a.email) < key(b.email) end)
+  return missing
+end
+
 --- The plan. `opts`: `deactivate_missing` (bool), `keep` (list of emails never
 -- deactivated), `max_deactivate` (default 10% of the organization, at least
 -- 1), `only = "deactivate"` (rows name members to deactivate).
@@ -121,72 +179,33 @@ end
 --   plan deactivates more than max_deactivate)}`, nil, meta ; or nil, err
 function M.plan(client, rows, opts)
   opts = check_opts(opts)
-  local me, err = client:request("GET", "/me/", { query = { _fields = "id,email,organization_id" } })
-  if not me then return nil, err end
-  local all
-  all, err = client:memberships{ inactive = true }
-  if not all then return nil, err end
-  local roles = {}
-  if opts.only ~= "deactivate" then
-    roles, err = client:roles()
-    if not roles then return nil, err end
-  end
-  local by_email, active = memberships.by_address(all), 0
-  for _, m in ipairs(all) do
+  local org, err = read_organization(client, opts)
+  if not org then return nil, err end
+  local active = 0
+  for _, m in ipairs(org.all) do
     if m.active then active = active + 1 end
   end
   local bad, dups = M.check_rows(rows)
   local items, counts, listed = {}, {}, {}
-  local state = guard_state(me, all)
+  local state = guard_state(org.me, org.all)
   local function add(item)
     items[#items + 1] = guarded(state, item)
     counts[item.action] = (counts[item.action] or 0) + 1
     -- the names people know the roles by, beside the ids
-    item.role, item.previous_role = validate.role_name(item.role_id, roles), validate.role_name(
-      item.previous_role_id, roles)
+    item.role, item.previous_role = validate.role_name(item.role_id, org.roles), validate.role_name(
+      item.previous_role_id, org.roles)
   end
-  local function is_caller(m) return m.user_id == me.id or key(m.email) == key(me.email) end
   for _, row in ipairs(rows) do
-    local item = { line = row.line, email = row.email, text = row.text }
-    local m = row.email and by_email[key(row.email)]
     listed[key(row.email)] = true
-    if bad[row] then
-      item.action, item.reason = "invalid", bad[row]
-    elseif dups[row] then
-      item.action, item.reason = "duplicate", dups[row]
-    elseif opts.only == "deactivate" then
-      if m and m.active then
-        item.action, item.membership_id, item.previous_role_id = "deactivate", m.id, m.role_id
-      else
-        item.action, item.reason = "unchanged", m and "already inactive" or "not a member"
-      end
-    else
-      local role_id, why = resolve(row.role_id, row.role, roles)
-      if not role_id then
-        item.action, item.reason = "invalid", why
-      else
-        item.role_id, item.action = role_id, memberships.action(m, role_id)
-        if m then item.membership_id, item.previous_role_id = m.id, m.role_id end
-      end
-    end
-    add(item)
+    add(row_item(row, row.email and org.by_email[key(row.email)], bad[row], opts, org.roles, dups[row]))
   end
   if opts.deactivate_missing then
-    local keep = {}
-    for _, e in ipairs(opts.keep or {}) do keep[key(e)] = true end
-    local missing = {}
-    for _, m in ipairs(all) do
-      if m.active and not listed[key(m.email)] and not keep[key(m.email)] and not is_caller(m) then
-        missing[#missing + 1] = m
-      end
-    end
-    table.sort(missing, function(a, b) return key(a.email) < key(b.email) end)
-    for _, m in ipairs(missing) do
+    for _, m in ipairs(missing_members(org, listed, opts.keep)) do
       add({ email = m.email, action = "deactivate", membership_id = m.id, previous_role_id = m.role_id })
     end
   end
   local max, why = deactivate_limit(opts, active)
-  local plan = { items = items, counts = counts, organization_id = me.organization_id, organization_size = active,
+  local plan = { items = items, counts = counts, organization_id = org.me.organization_id, organization_size = active,
     max_deactivate = max }
   if (counts.deactivate or 0) > max then
     plan.over_limit = ("the plan deactivates %d members, more than max_deactivate %d%s"):format(counts.deactivate,

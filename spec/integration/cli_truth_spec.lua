@@ -185,7 +185,10 @@ describe("close-provision (issue 14)", function()
     local f = file(lines_of(3, "tty"))
     local code, out = cli.run_tty("--concurrency 1 " .. f)
     assert.equal(0, code, out)
-    for i = 1, 3 do assert.matches(("line %d: tty%d@acme.com: created memb_"):format(i, i), out, 1, true) end
+    for i = 1, 3 do
+      -- the progress line is cleared, the item line printed, the progress line drawn again under it
+      assert.matches(("\r\27%%[Kline %d: tty%d@acme.com: created memb_%%w+\r?\n\r%%d/3 done"):format(i, i), out)
+    end
     assert.matches("3/3 done", out, 1, true)
     assert.matches("3 items: 3 done", out, 1, true)
   end)
@@ -196,11 +199,23 @@ describe("close-provision (issue 14)", function()
       server.faults{ { mode = "delay", seconds = 2, times = 1 } }
       local code, out = cli.run_signalled(f, "INT", 0.7)
       assert.equal(130, code)
-      assert.matches("stopped: interrupted (SIGINT); while reading the organization; nothing was written", out, 1,
-        true)
+      assert.matches("5 items: 5 not started\nstopped: interrupted (SIGINT); while reading the organization; "
+        .. "nothing was written", out, 1, true)
       assert.is_nil(out:find("traceback", 1, true))
       assert.is_nil(out:find("interrupted!", 1, true))
       assert.is_nil(members()["int1@acme.com"])
+    end)
+
+    it("SIGINT while export reads the organization: one line, no traceback, nothing written", function()
+      local out_file = file("") .. ".export"
+      created[#created + 1] = out_file
+      os.remove(out_file)
+      server.faults{ { mode = "delay", seconds = 2, times = 1 } }
+      local code, out = cli.run_signalled("export -o " .. out_file, "INT", 0.7)
+      assert.equal(130, code)
+      assert.equal("close-provision: stopped: interrupted (SIGINT) while reading the organization; nothing was "
+        .. "written\n", out)
+      assert.is_nil(read(out_file))
     end)
 
     it("SIGTERM while applying, and --json's summary says why in a word", function()
@@ -312,6 +327,7 @@ describe("close-provision (issue 14)", function()
       local docs = json_docs(out)
       assert.equal(1, #docs)
       assert.is_true(docs[1].summary)
+      assert.equal(0, docs[1].items)
       assert.equal("auth", docs[1].stopped)
       assert.matches("^close: auth: ", docs[1].message)
       assert.equal(1, count_lines(err))

@@ -37,8 +37,8 @@ describe("close.cli", function()
       { { "export", "team.csv" }, "close-provision: export writes to stdout, or to -o FILE" },
       { { "export", "--force" }, "close-provision: --force goes with -o FILE" },
       { { "sync", "--keep", "k", "f" }, "close-provision: --keep and --max-deactivate go with --deactivate-missing" },
-      { { "help", "bogus" },
-        "close-provision: help takes one command: provision, sync, deactivate, export, login, whoami" },
+      { { "help", "bogus" }, "close-provision: help takes one command: provision, sync, deactivate, export, login, "
+        .. "whoami" },
       { { "--quiet", "--verbose", "f" }, "close-provision: --quiet and --verbose exclude each other" },
       { { "deactivate", "--max-deactivate", "x", "f" }, "close-provision: --max-deactivate needs a whole number" },
       { { "--bogus", "f" }, "close-provision: unknown option --bogus" },
@@ -75,6 +75,9 @@ describe("close.cli", function()
     local code, out = run({ "help", "export" })
     assert.equal(0, code)
     assert.matches("^usage: close%-provision export %[%-o FILE %[%-%-force%]%]", out)
+    code, out = run({ "help", "whoami" })
+    assert.equal(0, code)
+    assert.matches("^usage: close%-provision whoami", out)
     code, out = run({ "help" })
     assert.equal(0, code)
     assert.matches("^usage: close%-provision %[OPTIONS%] FILE", out)

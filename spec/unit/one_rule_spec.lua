@@ -29,6 +29,13 @@ describe("one rule, one place", function()
       { args.parse({ "--concurrency", "1001", "team.csv" }) })
   end)
 
+  it("the predefined roles are C's (close.core.ROLES), and every name the UI shows is one of them", function()
+    local core = require "close.core"
+    assert.equal(core.ROLES, validate.PREDEFINED_ROLES)
+    assert.same({ admin = true, superuser = true, user = true, restricteduser = true }, core.ROLES)
+    for _, p in ipairs(validate.PREDEFINED_NAMES) do assert.is_true(core.ROLES[p[1]], p[1]) end
+  end)
+
   it("the address key: Close matches addresses without regard to case", function()
     assert.equal("sam@acme.com", validate.address_key("Sam@ACME.com"))
     assert.equal("", validate.address_key(nil))

@@ -12,6 +12,10 @@ local is_fatal = require("close.batch").is_fatal
 -- (an outage) is the problem, not the items: the run stops.
 local STREAK = { permission = 5, network = 5, timeout = 5, server = 5 }
 
+--- The exit status of a run a signal stopped: 128 + its number, as shells say.
+local SIGNAL_EXIT = { SIGINT = 130, SIGTERM = 143 }
+function M.signal_exit(sig) return SIGNAL_EXIT[sig] or 1 end
+
 --- Why a run stopped: `{reason=, message=}`, reason a word (`interrupted`,
 -- `auth`, `tls`, `consecutive_failures`), message its prose; `signal`
 -- (`SIGINT`, `SIGTERM`) when interrupted.
@@ -72,7 +76,7 @@ function M.run(run, items)
   local o, client = run.o, run.client
   local rule, stopped = stop_rule(), nil
   local progress = wants_progress(run.env, run.opts) and progress_line(client, #items)
-  o.progress = progress and progress.draw
+  o.progress = progress and true
   local function on_result(item, result, err, meta)
     if progress then progress.finished() end
     if result then

@@ -96,7 +96,7 @@ usage: close-provision [OPTIONS] FILE          create the members FILE lists
        close-provision deactivate [OPTIONS] FILE   deactivate the members FILE lists (emails)
        close-provision export [-o FILE [--force]] [--ids]  the active members, as CSV
        close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
-       close-provision whoami [--json]         the organization, the caller, its role, the credential
+       close-provision whoami [--json] [--token-file TOKENS]   who the credentials act as
        close-provision help COMMAND            that command's options (also COMMAND --help)
 
 Options may come before or after the command word. Provisioning takes:

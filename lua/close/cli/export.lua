@@ -3,11 +3,14 @@
 -- id with --ids.
 -- @module close.cli.export
 
+local core = require "close.core"
+local apply_mod = require "close.cli.apply"
 local credentials = require "close.cli.credentials"
 local rows_mod = require "close.rows"
 local address_key = require("close.validate").address_key
 
 local M = {}
+
 
 -- Writes the CSV to `path`: an existing file only with --force. Returns
 -- the exit status.
@@ -37,7 +40,14 @@ function M.run(env, opts, errout)
     errout("close-provision: " .. tostring(cerr))
     return 2
   end
+  if not env.no_signals then core.catch_signals() end -- Ctrl-C while reading: a line, not a traceback
   local all, err = client:memberships()
+  local sig = core.caught_signal()
+  if sig then
+    errout(("close-provision: stopped: interrupted (%s) while reading the organization; nothing was written"):format(
+      sig))
+    return apply_mod.signal_exit(sig)
+  end
   if not all then
     errout("close-provision: " .. tostring(err))
     return 1

@@ -68,8 +68,8 @@ local function summary_text(o, fields)
 end
 
 --- The output of a run: `o.item(item, status, extra)`, `o.note(text)`,
--- `o.summary(fields)`; `o.progress`: a function drawing the progress line
--- on stderr again after an item line, while one is shown.
+-- `o.summary(fields)`; `o.progress` true while a progress line is shown on
+-- stderr (an item line clears it first; the applier draws it again).
 function M.new(env, opts)
   local out = env.out or function(s) io.stdout:write(s, "\n") io.stdout:flush() end
   local o = { counts = {}, tally = {} }
@@ -86,7 +86,6 @@ function M.new(env, opts)
     if o.progress then io.stderr:write("\r\27[K") end
     local where = item.line and ("line " .. item.line) or "member"
     out(("%s: %s%s"):format(where, item.email and (item.email .. ": ") or "", status_text(item, status, extra)))
-    if o.progress then o.progress() end
   end
   function o.note(s) if not opts.json then out(s) end end
   --- `fields`: items, command, applied, and when they apply stopped (a

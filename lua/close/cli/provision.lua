@@ -19,7 +19,6 @@ local M = {}
 local OK, ITEMS, CONFIG = 0, 1, 2
 -- the status of a plan's item that is no write
 local STATUS_OF = { invalid = "invalid", unchanged = "unchanged", duplicate = "duplicate" }
-local SIGNAL_EXIT = { SIGINT = 130, SIGTERM = 143 }
 -- errors of the setup, not of the items: the key, the token, the TLS setup
 local CONFIG_KINDS = { auth = true, tls = true, validation = true }
 
@@ -61,12 +60,19 @@ local function read_inputs(opts)
   return { rows = rows, info = info, keep = keep }
 end
 
+-- the items reported so far
+local function reported(o)
+  local n = 0
+  for _, c in pairs(o.counts) do n = n + c end
+  return n
+end
+
 -- A run that cannot go on: the line on stderr, with --json a summary on
 -- stdout as well (`stopped` the reason's word, `message` its prose).
 local function fatal(run, reason, message, code)
   run.errout("close-provision: " .. message)
   if run.opts.json then
-    run.o.summary({ items = run.items or 0, command = run.opts.command, applied = false, stopped = reason,
+    run.o.summary({ items = reported(run.o), command = run.opts.command, applied = false, stopped = reason,
       message = message })
   end
   return code
@@ -141,7 +147,7 @@ end
 
 -- the exit status of an applied run
 local function exit_status(stopped, left)
-  if stopped and stopped.signal then return SIGNAL_EXIT[stopped.signal] or ITEMS end
+  if stopped and stopped.signal then return apply_mod.signal_exit(stopped.signal) end
   if stopped and CONFIG_KINDS[stopped.reason] then return CONFIG end
   return (#left > 0 or stopped) and ITEMS or OK
 end
@@ -181,9 +187,10 @@ local function make_plan(run, client, input)
   local sig = core.caught_signal()
   if sig then
     local stop = apply_mod.interrupted(sig, "while reading the organization; nothing was written")
+    for _, row in ipairs(input.rows) do run.o.item({ line = row.line, email = row.email }, "not_started") end
     run.o.summary({ items = #input.rows, command = opts.command, applied = false, stopped = stop.reason,
       message = stop.message })
-    return nil, SIGNAL_EXIT[sig] or ITEMS
+    return nil, apply_mod.signal_exit(sig)
   end
   if not plan then
     return nil, fatal(run, perr.kind, tostring(perr), CONFIG_KINDS[perr.kind] and CONFIG or ITEMS)
@@ -199,7 +206,7 @@ function M.run(env, opts, errout)
   local run = { env = env, opts = opts, errout = errout, o = output.new(env, opts), left = {} }
   local input, why = read_inputs(opts)
   if not input then return fatal(run, "configuration", why, CONFIG) end
-  run.info, run.items = input.info, #input.rows
+  run.info = input.info
   local client, cerr, absent = credentials.make(env, opts)
   if not client then
     if opts["dry-run"] and absent then return file_alone(run.o, opts, input.rows) end

@@ -111,9 +111,10 @@ local function apply_changes(h, snap, list)
       h.index:invalidate()
       return nil, e
     end
-    h:audit("change_role", m.email, m, { role_id = c.role_id, active = true }, "ok")
+    local after = users.with(m, { role_id = c.role_id })
+    h.index:record{ kind = "member", member = after }
+    h:audit("change_role", m.email, m, after, "ok")
   end
-  if #list > 0 then h.index:invalidate() end
   return true
 end
 
@@ -160,7 +161,7 @@ local function commit(h, snap, role, r, members_given)
     if old then h.store:set("group:" .. role.id, json.encode(old)) else h.store:delete("group:" .. role.id) end
     return nil, err
   end
-  h.index:invalidate()
+  h.index:record{ kind = "group", id = role.id, doc = doc }
   local fresh, serr = h:snapshot()
   if not fresh then return nil, serr end
   return M.resource(h, fresh, role)
@@ -216,7 +217,7 @@ function M.delete(h, snap, role)
   if snap.groups[role.id] then
     local ok, err = h.store:delete("group:" .. role.id)
     if not ok then return nil, errors.store(err, "delete failed") end
-    h.index:invalidate()
+    h.index:record{ kind = "group", id = role.id, doc = false }
   end
   h:audit("unlink_group", role.name, nil, nil, "ok")
   return true

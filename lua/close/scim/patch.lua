@@ -135,20 +135,25 @@ local function apply_sub(op, holder, k, def, p, value)
   return true
 end
 
+-- The items of list that none of `value` (a list or one) names: Entra
+-- removes members with path "members" and a list of {value = id}.
+local function remove_values(list, value)
+  local gone = as_list(value)
+  return remove_matching(as_list(list), function(item)
+    for _, g in ipairs(gone) do
+      if deep_equal(item, g) or (type(item) == "table" and type(g) == "table" and g.value ~= nil
+        and item.value == g.value) then return true end
+    end
+    return false
+  end)
+end
+
 -- path attr (no filter, no sub)
 local function apply_whole(op, holder, k, def, value)
   local multi = def and def.multiValued
   if op == "remove" then
     if value ~= nil and multi and type(holder[k]) == "table" then
-      -- Entra removes members with path "members" and a list of values
-      local gone = as_list(value)
-      holder[k] = remove_matching(as_list(holder[k]), function(item)
-        for _, g in ipairs(gone) do
-          if deep_equal(item, g) or (type(item) == "table" and type(g) == "table" and g.value ~= nil
-            and item.value == g.value) then return true end
-        end
-        return false
-      end)
+      holder[k] = remove_values(holder[k], value)
     else
       holder[k] = nil
     end
