@@ -27,8 +27,14 @@ function M.resource(h, snap, m)
   local r = type(doc) == "table" and json.copy(doc) or {}
   local dmeta = type(r.meta) == "table" and r.meta or {}
   for k in pairs(COMPUTED) do r[k] = nil end
+  -- the schemas: core, then every extension the user has (the provider's own too)
+  local ext = {}
+  for k, v in pairs(r) do
+    if type(k) == "string" and k:sub(1, 4):lower() == "urn:" and type(v) == "table" then ext[#ext + 1] = k end
+  end
+  table.sort(ext)
   r.schemas = json.array({ schemas.USER })
-  if r[schemas.ENTERPRISE] then table.insert(r.schemas, schemas.ENTERPRISE) end
+  for _, k in ipairs(ext) do r.schemas[#r.schemas + 1] = k end
   r.id = m.id
   -- the address as the provider wrote it, while it is Close's (case aside)
   if lower(r.userName) ~= lower(m.email) then r.userName = m.email end
