@@ -347,9 +347,10 @@ function Provider:persist(parts, t)
   if not ok and newer then
     -- the store holds a pair another node rotated since (it refused to go back): that one wins
     self.pending = nil
-    local usable, aerr = self:adopt_stored(c)
+    local usable, aerr = self:adopt_stored(parts)
     if usable or aerr then return usable, aerr end
-    return nil, auth_error(c, "the token store holds another node's newer pair, which is not usable: " .. tostring(err))
+    return nil, auth_error(parts, "the token store holds another node's newer pair, which is not usable: "
+      .. tostring(err))
   end
   if not ok then
     return nil, auth_error(parts, "the token store could not save the new tokens (" .. tostring(err)
