@@ -171,6 +171,8 @@ describe("scim PATCH /Users/{id}: refusals", function()
     S.is_error(t:req("PATCH", p, ops({ op = "remove" })), 400, "noTarget", "remove needs a path")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", value = "x" })), 400, "invalidSyntax", "object")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", path = "emails[type eq", value = "x" })), 400, "invalidPath")
+    S.is_error(t:req("PATCH", p, ops({ op = "replace", path = 'emails[primary gt true].value', value = "x" })), 400,
+      "invalidPath")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", path = 'title[value eq "x"]', value = "x" })), 400,
       "invalidPath", "not multi-valued")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", path = "userName", value = "other@acme.com" })), 400,

@@ -63,7 +63,7 @@ function M.new(o, checked, random_token)
     if res == nil then return nil, err end
     if res ~= 1 then
       return nil, "the token pair in redis key " .. key .. " changed since it was read (another node "
-        .. "refreshed): not overwritten"
+        .. "refreshed): not overwritten", "newer"
     end
     seen = t.refresh_token or ""
     return true

@@ -80,6 +80,8 @@ local function apply_filtered(op, holder, k, def, urn, p, value, rtype)
   end
   local list = type(holder[k]) == "table" and as_list(holder[k]) or json.array({})
   local resolve = sub_resolver(rtype, urn, k)
+  local usable, why = filter.match(p.filter, {}, resolve)
+  if usable == nil then return nil, errors.path(why and why.detail or "the path's filter cannot be evaluated") end
   local function hit(item) return type(item) == "table" and filter.match(p.filter, item, resolve) end
   if op == "remove" then
     if p.sub then
