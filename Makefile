@@ -16,7 +16,7 @@ CORE_JIT   := build/5.1/close/core.so
 
 SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
-PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c src/sha256.c src/scim_filter.c src/interpret.c src/buf.c
+PURE_SRC := src/validate.c src/request.c src/response.c src/retry.c src/wire.c src/rand.c src/sha256.c src/scim_filter.c src/interpret.c src/buf.c src/resp.c
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -52,9 +52,14 @@ build/test_scim_filter: test/c/test_scim_filter.c src/scim_filter.c src/scim_fil
 	@mkdir -p build
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_scim_filter.c src/scim_filter.c
 
-check-c: build/test_pure build/test_scim_filter
+build/test_resp: test/c/test_resp.c src/resp.c src/resp.h
+	@mkdir -p build
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_resp.c src/resp.c
+
+check-c: build/test_pure build/test_scim_filter build/test_resp
 	$(STEP) c-tests build/test_pure
 	$(STEP) c-tests build/test_scim_filter
+	$(STEP) c-tests build/test_resp
 
 lint:
 	luacheck -q lua spec test examples bench bin
@@ -125,7 +130,7 @@ rocks:
 # the libcurl transport against scripted responses over loopback.
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_PURE    := email role_id base_url urlencode auth_header ratelimit retry_after number wire retry scim_filter scim_path
+FUZZ_PURE    := email role_id base_url urlencode auth_header ratelimit retry_after number wire retry scim_filter scim_path resp
 FUZZ_BINS    := $(addprefix build/fuzz/bin/,$(FUZZ_PURE) transport)
 FUZZ_SECONDS ?= 60
 
@@ -164,6 +169,7 @@ build/bare_curl: bench/bare_curl.c
 
 bench: $(CORE) $(CORE_JIT) build/bare_curl
 	bench/run.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
+	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/scim.lua
 
 # API docs from the sources; an LDoc warning (undocumented or malformed) fails.
 # LDoc runs on Lua 5.1, where Debian's lua-markdown lives, so that the

@@ -47,6 +47,9 @@ local seeds = {
     'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager',
     'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value', 'roles[primary eq True].value',
     'emails[type eq work and value co "@x.com"]', 'emails[type eq "work"].' },
+  resp = { "+OK\r\n", "-ERR unknown command 'x'\r\n", ":42\r\n", ":-9223372036854775808\r\n", "$5\r\nhello\r\n",
+    "$-1\r\n", "*-1\r\n", "*0\r\n", "*2\r\n$3\r\nfoo\r\n:1\r\n", "*3\r\n+QUEUED\r\n-ERR x\r\n*1\r\n$-1\r\n",
+    "$4\r\na\r\nb\r\n", "*2\r\n$10\r\nab", ":01\r\n", "+OK\r\n:1\r\n" },
   transport = {
     rec(0, 1, "FOO 200 OK\r\nContent-Length: 2\r\n\r\n{}") .. rec(0, 0, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"),
     rec(0, 1, "{}"),

@@ -11,6 +11,7 @@
  * metamethod runs, and a string read from a table stays anchored by it);
  * scratch memory is a userdata, so an error anywhere leaks nothing. */
 #include "defaults.h"
+#include "lresp.h"
 #include "lscim.h"
 #include "lutil.h"
 #include "sqlite_store.h"
@@ -78,6 +79,7 @@ int luaopen_close_core(lua_State *L) {
     close_open_multi(L);
     close_open_localio(L);
     close_open_scim(L);
+    close_open_resp(L);
     close_store_register(L);
 
     push_defaults(L);

@@ -8,14 +8,12 @@
 -- the scheduler, so a waiting call blocks no other. Inside nginx the items
 -- are `ngx.thread`s over cosockets, and waits are `ngx.sleep`.
 --
--- A coroutine of a batch tells the scheduler what it waits for by yielding
--- `"xfer", id` (a transfer of the multi handle) or `"sleep", seconds`; a
--- transport of the user's may yield `"sleep", seconds` too.
+-- This module checks the options and keeps what both schedulers share: a
+-- run's record (outcomes, the concurrency, the stop rule); the schedulers
+-- are close.scheduler.plain and close.scheduler.ngx.
 -- @module close.batch
 
 local Error = require "close.error"
-
-local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local M = {}
 
@@ -76,252 +74,75 @@ end
 
 -- The concurrency: fixed, or "auto": starts small, grows by one for each
 -- success while no group of the pacer is held back, halves when one was.
-local function limiter(conc, max)
-  local l = { limit = conc == "auto" and math.min(AUTO_START, max) or conc, auto = conc == "auto", peak = 0 }
-  local seen_limited = 0
-  function l.after(p, now, ok)
-    if not l.auto then return end
-    local limited, room = 0, true
-    for g, s in pairs(p.groups) do
-      limited = limited + s.limited
-      if not p:has_room(g, now) then room = false end
-    end
-    if limited > seen_limited then
-      seen_limited = limited
-      l.limit = math.max(1, math.floor(l.limit / 2))
-    elseif ok and room then
-      l.limit = math.min(max, l.limit + 1)
-    end
-  end
-  return l
+local Concurrency = {}
+Concurrency.__index = Concurrency
+
+local function concurrency(conc, max)
+  return setmetatable({ limit = conc == "auto" and math.min(AUTO_START, max) or conc, auto = conc == "auto",
+    max = max, peak = 0, seen_limited = 0 }, Concurrency)
 end
 
--- An item's outcome, recorded as both schedulers do: in its place, fed to
--- the concurrency, and the error returned when it stops the batch.
-local function settle(c, lim, outcomes, i, result, err, meta)
-  outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
-  lim.after(c.pacer, c.clock(), result ~= nil)
-  if M.is_fatal(err) then return err end
+-- after an item: the pacer's groups say whether the server held any back
+function Concurrency:after(pacer, now, ok)
+  if not self.auto then return end
+  local limited, room = 0, true
+  for g, s in pairs(pacer.groups) do
+    limited = limited + s.limited
+    if not pacer:has_room(g, now) then room = false end
+  end
+  if limited > self.seen_limited then
+    self.seen_limited = limited
+    self.limit = math.max(1, math.floor(self.limit / 2))
+  elseif ok and room then
+    self.limit = math.min(self.max, self.limit + 1)
+  end
 end
 
--- ---------------------------------------------------------------------------
--- Plain Lua: coroutines and a scheduler over close.core.multi
+--- A run of a batch, as both schedulers keep it: the items, the outcomes
+-- in input order, the concurrency, why it stopped (`stopped`, an error)
+-- and what raised (`raised`, a message).
+-- @local
+local Run = {}
+Run.__index = Run
+M.Run = Run
 
--- The transport and sleep of the items of a plain-Lua batch: an item's
--- coroutine yields to the scheduler; the transfers go on the client's multi
--- handle when it has the default libcurl transport. Paced always.
-local function item_io(c, max)
-  local plain = c.io
-  local multi = c.conn:multi(max)
-  local io = { paced = true, multi = multi, transport = plain.transport }
-  function io.sleep(s) return coroutine.yield("sleep", s) end
-  if multi then
-    function io.transport(req)
-      local id, err = multi:start(req)
-      if not id then return nil, err end
-      return coroutine.yield("xfer", id)
-    end
-  end
-  return io
+--- Asks the stop hook (once per round of starts) whether to stop.
+function Run:check_stop()
+  self.stopped = self.stopped or asked_to_stop(self.stop)
 end
 
-local function run_plain(c, client, items, fn, conc, max, on_result, stop)
-  local n = #items
-  local outcomes, lim = {}, limiter(conc, max)
-  local clock, real_sleep = c.clock, c.io.sleep
-  local io = item_io(c, max)
-  local multi = io.multi
-  local owned = c.batches.by_co -- coroutine -> the io of its item (close.driver.io reads it)
-  local index = {}       -- coroutine -> item index
-  local ready = {}       -- {co, ...} to resume, in order
-  local timers = {}      -- {at=, co=}
-  local xfers = {}       -- transfer id -> coroutine
-  local live, next_i, stopped, raised = 0, 1, nil, nil
-
-  local function finish(i, result, err, meta)
-    local fatal = settle(c, lim, outcomes, i, result, err, meta)
-    stopped = stopped or fatal
-    if on_result then
-      local ok, why = pcall(on_result, i, items[i], result, err, meta)
-      if not ok and not raised then raised = "on_result raised: " .. tostring(why) end
-    end
-  end
-
-  local function step(co, ...)
-    local res = { coroutine.resume(co, ...) }
-    local i = index[co]
-    if not res[1] then
-      owned[co], index[co] = nil, nil
-      live = live - 1
-      if not raised then raised = ("item %d raised: %s"):format(i, tostring(res[2])) end
-      return
-    end
-    if coroutine.status(co) == "dead" then
-      owned[co], index[co] = nil, nil
-      live = live - 1
-      finish(i, res[2], res[3], res[4])
-    elseif res[2] == "xfer" then
-      xfers[res[3]] = co
-    elseif res[2] == "sleep" then
-      local s = tonumber(res[3]) or 0
-      timers[#timers + 1] = { at = clock() + (s > 0 and s or 0), co = co }
-    else
-      ready[#ready + 1] = { co } -- a yield of its own: its turn comes again
-    end
-  end
-
-  local function fill()
-    stopped = stopped or asked_to_stop(stop)
-    while not stopped and not raised and next_i <= n and live < lim.limit do
-      local i, item = next_i, items[next_i]
-      next_i = next_i + 1
-      local co = coroutine.create(function() return fn(client, item) end)
-      owned[co], index[co] = io, i
-      live = live + 1
-      ready[#ready + 1] = { co }
-    end
-    if live > lim.peak then lim.peak = live end
-  end
-
-  local ok, err = pcall(function()
-    fill()
-    while live > 0 do
-      local batch_ready = ready
-      ready = {}
-      for _, r in ipairs(batch_ready) do step(r[1], unpack(r, 2, 3)) end
-      if raised then break end
-      fill()
-      if live == 0 then break end
-      if #ready == 0 then
-        local now, next_at = clock(), nil
-        for _, t in ipairs(timers) do if not next_at or t.at < next_at then next_at = t.at end end
-        if next(xfers) then
-          local timeout = next_at and math.max(0, next_at - now) or 1
-          for _, r in ipairs(multi:wait(timeout)) do
-            local co = xfers[r.id]
-            xfers[r.id] = nil
-            if co then ready[#ready + 1] = { co, r.response, r.err } end
-          end
-        elseif next_at and next_at > now then
-          real_sleep(next_at - now)
-        end
-        now = clock()
-        local keep = {}
-        table.sort(timers, function(a, b) return a.at < b.at end)
-        for _, t in ipairs(timers) do
-          if t.at <= now then ready[#ready + 1] = { t.co } else keep[#keep + 1] = t end
-        end
-        timers = keep
-      end
-    end
-  end)
-  -- whatever happened, nothing of this batch is left running
-  for id in pairs(xfers) do multi:cancel(id) end
-  for co in pairs(index) do owned[co] = nil end
-  if not ok then error(err, 0) end
-  if raised then error("close: batch: " .. raised, 3) end
-  return outcomes, stopped, lim.peak
+--- Whether another item may start now, with `running` items running.
+function Run:may_start(running)
+  return not self.stopped and not self.raised and self.next_item <= #self.items
+    and running < self.concurrency.limit
 end
 
--- ---------------------------------------------------------------------------
--- OpenResty: ngx.thread per item; cosockets and ngx.sleep never block
-
-local function run_ngx(c, client, items, fn, conc, max, on_result, stop)
-  local ngx = rawget(_G, "ngx")
-  local spawn, wait, kill = ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill
-  -- light threads exist where cosockets do: refuse elsewhere (init_worker, log...)
-  local can, why = c.check_phase()
-  if not can then error("close: batch: " .. tostring(why):gsub("^close: ", ""), 3) end
-  local n = #items
-  local outcomes, lim = {}, limiter(conc, max)
-  -- the threads running (a dense list, for ngx.thread.wait), the item of
-  -- each, and by item index each one's place in the list
-  local threads, item_at, place = {}, {}, {}
-  local next_i, stopped, raised = 1, nil, nil
-  -- an item's thread makes its calls with the client's transport and
-  -- sleep (cosockets, ngx.sleep: they never block), paced
-  local io = { transport = c.io.transport, sleep = c.io.sleep, paced = true }
-
-  -- An item's thread. It says which item it was: ngx.thread.wait returns
-  -- only the values of the thread that ended (not the thread), and
-  -- coroutine.status cannot tell it either: the threads that ended while the
-  -- batch was not waiting are all "zombie", and wait takes one of them. It
-  -- catches its errors, so that it always names its item; and it calls
-  -- on_result itself: on_result may yield (a cosocket, ngx.sleep), and the
-  -- batch's own coroutine must never yield but in ngx.thread.wait (the
-  -- threads that a wait was given stay marked as waited for, and one ending
-  -- would resume it elsewhere).
-  local function body(i, item)
-    local co = coroutine.running()
-    c.batches.by_co[co] = io
-    local ok, result, err, meta = pcall(fn, client, item)
-    if not ok then
-      c.batches.by_co[co] = nil
-      return i, false, result
-    end
-    local failed
-    if on_result then
-      local cok, e = pcall(on_result, i, item, result, err, meta)
-      if not cok then failed = e end
-    end
-    c.batches.by_co[co] = nil
-    return i, true, result, err, meta, failed
-  end
-
-  local function fill()
-    stopped = stopped or asked_to_stop(stop)
-    while not stopped and not raised and next_i <= n and #threads < lim.limit do
-      local i = next_i
-      next_i = next_i + 1
-      local ok, t = pcall(spawn, body, i, items[i])
-      if not ok or not t then
-        raised = "cannot start a thread: " .. tostring(t)
-        break
-      end
-      local k = #threads + 1
-      threads[k], item_at[k], place[i] = t, i, k
-    end
-    if #threads > lim.peak then lim.peak = #threads end
-  end
-
-  local function remove(i)
-    local k, last = place[i], #threads
-    place[i] = nil
-    if k ~= last then -- the last thread takes the freed place
-      threads[k], item_at[k] = threads[last], item_at[last]
-      place[item_at[k]] = k
-    end
-    threads[last], item_at[last] = nil, nil
-  end
-
-  fill()
-  -- every turn ends one thread of the list, or all of them: at most n turns
-  while #threads > 0 do
-    local ok, i, fine, result, err, meta, failed = wait(unpack(threads))
-    if not (ok and type(i) == "number" and place[i]) then
-      -- cannot happen (body catches its errors): end the rest, report
-      for _, t in ipairs(threads) do pcall(kill, t) end
-      threads = {}
-      if not raised then
-        raised = ok and "a thread ended without naming its item" or "a thread failed: " .. tostring(i)
-      end
-      break
-    end
-    remove(i)
-    if not fine then
-      if not raised then raised = ("item %d raised: %s"):format(i, tostring(result)) end
-    else
-      local fatal = settle(c, lim, outcomes, i, result, err, meta)
-      stopped = stopped or fatal
-      if failed and not raised then raised = "on_result raised: " .. tostring(failed) end
-    end
-    fill()
-  end
-  if raised then error("close: batch: " .. raised, 3) end
-  return outcomes, stopped, lim.peak
+--- The index of the next item to start.
+function Run:take_next()
+  local i = self.next_item
+  self.next_item = i + 1
+  return i
 end
 
---- Runs the batch on client (its configuration c). Returns the outcomes in
+--- Records an item's outcome: in its place, fed to the concurrency, and
+-- the batch stopped when the error is fatal.
+function Run:settle(i, result, err, meta)
+  self.outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
+  self.concurrency:after(self.c.pacer, self.c.clock(), result ~= nil)
+  if M.is_fatal(err) then self.stopped = self.stopped or err end
+end
+
+--- Notes the first thing that raised; the run ends and raises it.
+function Run:fail(message)
+  self.raised = self.raised or message
+end
+
+--- Notes how many items run at once.
+function Run:running(n)
+  if n > self.concurrency.peak then self.concurrency.peak = n end
+end
+
+--- Runs the batch on client (its parts c). Returns the outcomes in
 -- input order (`{ok=, result=, err=, meta=}`; items never started have
 -- `err.kind == "not_started"`), nil, and `{stopped=err, not_started=N,
 -- peak_concurrency=N}`.
@@ -330,19 +151,22 @@ function M.run(c, client, items, fn, opts)
   local conc, max, on_result, stop = check(items, fn, opts)
   -- one at a time: the items of two would share the pacer's slots and the multi handle
   if c.batches.running then error("close: batch: this client runs a batch already", 3) end
+  local run = setmetatable({ c = c, client = client, items = items, fn = fn, on_result = on_result, stop = stop,
+    concurrency = concurrency(conc, max), outcomes = {}, next_item = 1 }, Run)
+  local scheduler = require(c.check_phase and "close.scheduler.ngx" or "close.scheduler.plain")
   c.batches.running = true
-  local ok, outcomes, stopped, peak = pcall(c.check_phase and run_ngx or run_plain, c, client, items, fn, conc, max,
-    on_result, stop)
+  local ok, err = pcall(scheduler.run, run)
   c.batches.running = false
-  if not ok then error(outcomes, 0) end
+  if not ok then error(err, 0) end
+  if run.raised then error("close: batch: " .. run.raised, 0) end
   local skipped = 0
   for i = 1, #items do
-    if not outcomes[i] then
+    if not run.outcomes[i] then
       skipped = skipped + 1
-      outcomes[i] = { ok = false, err = not_started(stopped) }
+      run.outcomes[i] = { ok = false, err = not_started(run.stopped) }
     end
   end
-  return outcomes, nil, { stopped = stopped, not_started = skipped, peak_concurrency = peak }
+  return run.outcomes, nil, { stopped = run.stopped, not_started = skipped, peak_concurrency = run.concurrency.peak }
 end
 
 return M

@@ -3,7 +3,8 @@
 -- (bin/close-provision is the launcher). This module picks the command; the
 -- rooms are in close/cli/: args (the command line), provision (plan and
 -- apply from a file), apply (the writes, journal, progress, stop rule),
--- output (text and JSON), journal, export, login, credentials (the client).
+-- output (text and JSON), journal, export, login, whoami, credentials (the
+-- client).
 -- @module close.cli
 
 local close = require "close"
@@ -20,7 +21,7 @@ M.VERSION = close.VERSION
 M.default_token_file = login.default_token_file
 
 --- `close-provision login` (see close.cli.login); returns the exit status.
-function M.login(env, out, errout) return login.run(env, out, errout, args.USAGE) end
+function M.login(env, out, errout) return login.run(env, out, errout, args.USAGE_OF.login) end
 
 --- Runs the tool. `env` is `{argv=, out=, err=, client=}` (out/err: functions
 -- taking a line; client: a client to use instead of the environment's).
@@ -30,14 +31,6 @@ function M.run(env)
   local out = env.out or print
   local argv = env.argv or {}
   if argv[1] == "login" then return M.login(env, out, errout) end
-  if argv[1] == "whoami" then
-    local opts, why = whoami.parse(argv)
-    if not opts then
-      errout("close-provision: " .. why)
-      return 2
-    end
-    return whoami.run(env, opts, errout)
-  end
   local opts, why = args.parse(argv)
   if not opts then
     errout("close-provision: " .. why)
@@ -45,7 +38,7 @@ function M.run(env)
     return 2
   end
   if opts.help then
-    out(args.USAGE)
+    out(args.usage(opts))
     return 0
   end
   if opts.version then
@@ -53,6 +46,7 @@ function M.run(env)
     return 0
   end
   if opts.command == "export" then return export.run(env, opts, errout) end
+  if opts.command == "whoami" then return whoami.run(env, opts, errout) end
   return provision.run(env, opts, errout)
 end
 

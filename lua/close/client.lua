@@ -41,13 +41,13 @@ end
 
 -- The transport and sleep of a client outside any batch, and the
 -- `check_phase` that refuses calls from nginx phases without cosockets.
-local function plain_io(c, opts)
+local function plain_io(parts, opts)
   local nginx = host.nginx() and require("close.transport.ngx")
-  c.check_phase = nginx and nginx.available or nil
-  c.conn = connection.new(opts.transport or (nginx and nginx.new()))
-  c.io = { transport = c.conn.transport, sleep = opts.sleep or (nginx and nginx.sleep) or core.sleep,
-    paced = c.pace }
-  c.user_agent = ("close-lua/%s (%s; %s)"):format(M.VERSION, host.runtime_name(),
+  parts.check_phase = nginx and nginx.available or nil
+  parts.conn = connection.new(opts.transport or (nginx and nginx.new()))
+  parts.io = { transport = parts.conn.transport, sleep = opts.sleep or (nginx and nginx.sleep) or core.sleep,
+    paced = parts.pace }
+  parts.user_agent = ("close-lua/%s (%s; %s)"):format(M.VERSION, host.runtime_name(),
     nginx and nginx.runtime() or ("libcurl/" .. core.curl_version()))
 end
 
@@ -55,26 +55,26 @@ end
 -- they came from. Raises at close.new's caller for a bad credential.
 -- @local
 function M.new(settings, opts)
-  local c = settings
-  c.clock = opts.clock or core.now
-  c.wallclock = opts.wallclock or core.time
-  if opts.random then c.random = opts.random else c.random, c.rng = own_random() end
-  plain_io(c, opts)
+  local parts = settings
+  parts.clock = opts.clock or core.now
+  parts.wallclock = opts.wallclock or core.time
+  if opts.random then parts.random = opts.random else parts.random, parts.rng = own_random() end
+  plain_io(parts, opts)
   if opts.oauth then
-    c.token_url = opts.oauth.token_url or oauth.token_url(c.base_url)
-    c.auth = auth.oauth(opts.oauth, c)
+    parts.token_url = opts.oauth.token_url or oauth.token_url(parts.base_url)
+    parts.auth = auth.oauth(opts.oauth, parts)
   else
     local why
-    c.auth, why = auth.static(c.credential, opts[c.credential], c.user_agent)
-    if not c.auth then error(("close.new: option '%s' %s"):format(c.credential, why), 3) end
+    parts.auth, why = auth.static(parts.credential, opts[parts.credential], parts.user_agent)
+    if not parts.auth then error(("close.new: option '%s' %s"):format(parts.credential, why), 3) end
   end
-  c.secrets = c.auth.secrets
-  c.pacer = pacer.new()
-  c.cache = cache.new(c.cache_max_age, c.clock)
-  -- the batches running: the scheduler of each item's coroutine (see close.batch)
-  c.batches = { by_co = setmetatable({}, { __mode = "k" }), running = false }
+  parts.secrets = parts.auth.secrets
+  parts.pacer = pacer.new()
+  parts.cache = cache.new(parts.cache_max_age, parts.clock)
+  -- the batches running: the io of each batch item's coroutine (close.scheduler.*, close.driver.io)
+  parts.batches = { by_co = setmetatable({}, { __mode = "k" }), running = false }
   local client = setmetatable({}, Client)
-  private[client] = c
+  private[client] = parts
   return client
 end
 
@@ -88,11 +88,11 @@ end
 -- functions of ours stand between that caller and this, default 1).
 -- @local
 function M.parts(self, method, depth)
-  local c = type(self) == "table" and private[self]
-  if not c then
+  local parts = type(self) == "table" and private[self]
+  if not parts then
     error(("close: call client:%s{...} with ':' on a client from close.new"):format(method), 2 + (depth or 1))
   end
-  return c
+  return parts
 end
 
 --- Raises at the caller of a public method when args is not a table.
@@ -149,13 +149,13 @@ end
 -- @tparam[opt] table opts `{query = {...}, body = {...}, retry = boolean}`
 -- @return the decoded response, nil, meta ; or nil, err
 function Client:request(method, path, opts)
-  local c = M.parts(self, "request")
+  local parts = M.parts(self, "request")
   opts = opts or {}
   check_request(method, path, opts)
   method = method:upper()
   local errs = bad_path_or_query(path, opts.query)
-  if errs then return nil, Error.validation(errs, method, c.base_url .. path) end
-  return driver.call(c, { method = method, path = path, query = opts.query, body = opts.body,
+  if errs then return nil, Error.validation(errs, method, parts.base_url .. path) end
+  return driver.call(parts, { method = method, path = path, query = opts.query, body = opts.body,
     idempotent = IDEMPOTENT[method] or opts.retry == true })
 end
 
@@ -194,15 +194,15 @@ end
 -- never started has `err.kind == "not_started"`); nil; `{stopped=,
 -- not_started=, peak_concurrency=}`
 function Client:batch(items, fn, opts)
-  local c = M.parts(self, "batch")
-  return require("close.batch").run(c, self, items, fn, opts)
+  local parts = M.parts(self, "batch")
+  return require("close.batch").run(parts, self, items, fn, opts)
 end
 
 --- The plan of a sync: what each row would change (see `close.sync`).
 -- @tparam table rows `{ {line=, email=, role_id= | role=}, ... }` (from `close.rows`)
 -- @tparam[opt] table opts `deactivate_missing`, `keep`, `max_deactivate`, `only`
--- @return plan, nil, meta ; or nil, err (and the plan, when only the
---   deactivation limit refused it)
+-- @return plan (`over_limit` set when it deactivates more than
+--   max_deactivate), nil, meta ; or nil, err
 function Client:plan_sync(rows, opts)
   M.parts(self, "plan_sync")
   M.check_args("plan_sync", rows)
@@ -211,8 +211,9 @@ end
 
 --- Carries out a plan of `plan_sync` through `batch`.
 -- @tparam table plan
--- @tparam[opt] table opts `concurrency`, `on_result(item, result, err, meta)`, `stop`, `skip(item)`
--- @return outcomes `{ {item=, ok=, result=, err=, meta=}, ... }`, nil, meta
+-- @tparam[opt] table opts `concurrency`, `on_result(item, result, err, meta)`, `stop`
+-- @return outcomes `{ {item=, ok=, result=, err=, meta=}, ... }`, nil, meta ; or
+--   nil, err (validation) for a plan over its limit
 function Client:apply_plan(plan, opts)
   M.parts(self, "apply_plan")
   M.check_args("apply_plan", plan)
@@ -223,11 +224,11 @@ end
 -- e.g. to save them after `close.oauth.exchange_code`.
 -- @return tokens, nil, meta (empty: no request of its own) ; or nil, err
 function Client:tokens()
-  local c = M.parts(self, "tokens")
-  if c.auth.name ~= "oauth" then
-    return nil, Error.validation({ oauth = "this client has no OAuth provider (it has " .. c.auth.name .. ")" })
+  local parts = M.parts(self, "tokens")
+  if parts.auth.name ~= "oauth" then
+    return nil, Error.validation({ oauth = "this client has no OAuth provider (it has " .. parts.auth.name .. ")" })
   end
-  local t, err = c.auth:token(c, c.deadline)
+  local t, err = parts.auth:token(parts, parts.deadline)
   if not t then return nil, err end
   return validate.copy(t), nil, {}
 end
@@ -240,8 +241,8 @@ function Client:credential()
 end
 
 function Client:__tostring()
-  local c = private[self]
-  return ("close.client(%s, %s)"):format(c.base_url, c.auth.name)
+  local parts = private[self]
+  return ("close.client(%s, %s)"):format(parts.base_url, parts.auth.name)
 end
 
 return M

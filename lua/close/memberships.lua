@@ -11,7 +11,7 @@ local roles = require "close.roles"
 local validate = require "close.validate"
 
 local Client = client.Client
-local config, check_args = client.parts, client.check_args
+local parts_of, check_args = client.parts, client.check_args
 
 local M = {}
 
@@ -33,19 +33,19 @@ local function prepare(self, method, url, args, schema, required, need_role)
 end
 
 -- The arguments of a create (`email` and `role_id` or `role`), checked.
--- Returns the client's config and the checked arguments, or the config, nil, err.
+-- Returns the client's parts and the checked arguments, or the parts, nil, err.
 local function prepare_create(self, method_name, args)
-  local c = config(self, method_name, 2)
+  local parts = parts_of(self, method_name, 2)
   check_args(method_name, args, 2)
   -- the common case, checked without the general machinery: exactly an
   -- email and a role id, both valid
   local email, role_id = args.email, args.role_id
   if type(email) == "string" and type(role_id) == "string" and next(args, next(args, next(args))) == nil
     and core.validate_email(email) and not validate.role_id(role_id) then
-    return c, args
+    return parts, args
   end
-  local a, err = prepare(self, "POST", c.base_url .. MEMBERSHIP, args, validate.CREATE, { "email" }, true)
-  return c, a, err
+  local checked, err = prepare(self, "POST", parts.base_url .. MEMBERSHIP, args, validate.CREATE, { "email" }, true)
+  return parts, checked, err
 end
 
 --- Ensures an active membership for `email` (POST /membership/).
@@ -55,10 +55,10 @@ end
 -- @return membership table, nil, meta (`status`, `headers`, `rate_limit`,
 --   `attempts`, `duration`) ; or nil, err
 function Client:create_membership(args)
-  local c, a, err = prepare_create(self, "create_membership", args)
-  if not a then return nil, err end
-  return driver.call(c, { method = "POST", path = MEMBERSHIP, idempotent = true,
-    body = { email = a.email, role_id = a.role_id } })
+  local parts, checked, err = prepare_create(self, "create_membership", args)
+  if not checked then return nil, err end
+  return driver.call(parts, { method = "POST", path = MEMBERSHIP, idempotent = true,
+    body = { email = checked.email, role_id = checked.role_id } })
 end
 
 local function check_id(checker, field, id, method, url)
@@ -71,18 +71,18 @@ end
 -- `may_workflows_impersonate`, `track_email_opens`.
 -- @return the membership, nil, meta ; or nil, err
 function Client:update_membership(id, fields)
-  local c = config(self, "update_membership")
+  local parts = parts_of(self, "update_membership")
   check_args("update_membership", fields)
   local path = MEMBERSHIP .. tostring(id) .. "/"
-  local err = check_id(memb_id, "id", id, "PUT", c.base_url .. MEMBERSHIP)
+  local err = check_id(memb_id, "id", id, "PUT", parts.base_url .. MEMBERSHIP)
   if err then return nil, err end
   if next(fields) == nil then
-    return nil, Error.validation({ fields = "give at least one field to update" }, "PUT", c.base_url .. path)
+    return nil, Error.validation({ fields = "give at least one field to update" }, "PUT", parts.base_url .. path)
   end
-  local a
-  a, err = prepare(self, "PUT", c.base_url .. path, fields, validate.UPDATE)
-  if not a then return nil, err end
-  return driver.call(c, { method = "PUT", path = path, idempotent = true, body = a })
+  local checked
+  checked, err = prepare(self, "PUT", parts.base_url .. path, fields, validate.UPDATE)
+  if not checked then return nil, err end
+  return driver.call(parts, { method = "PUT", path = path, idempotent = true, body = checked })
 end
 
 -- How many ids go into one bulk call: Close reads `id__in` from the body,
@@ -94,12 +94,12 @@ local BULK_IDS_BYTES = 4000
 -- @return `{count = N}`, nil, meta (`calls`) ; or nil, err where
 --   `err.count` is how many were updated by the calls that succeeded
 function Client:bulk_update_memberships(ids, fields)
-  local c = config(self, "bulk_update_memberships")
+  local parts = parts_of(self, "bulk_update_memberships")
   if type(ids) ~= "table" then
     error("close: bulk_update_memberships expects a list of membership ids, got " .. type(ids), 2)
   end
   check_args("bulk_update_memberships", fields)
-  local url = c.base_url .. MEMBERSHIP
+  local url = parts.base_url .. MEMBERSHIP
   local errs, seen = {}, {}
   if #ids == 0 then errs.ids = "must name at least one membership" end
   for i = 1, #ids do -- not ipairs: a hole must be reported, not end the list
@@ -111,8 +111,8 @@ function Client:bulk_update_memberships(ids, fields)
   end
   if next(fields) == nil then errs.fields = "give at least one field to update" end
   if next(errs) then return nil, Error.validation(errs, "PUT", url) end
-  local a, err = prepare(self, "PUT", url, fields, validate.UPDATE)
-  if not a then return nil, err end
+  local checked, err = prepare(self, "PUT", url, fields, validate.UPDATE)
+  if not checked then return nil, err end
   local total, calls, i = 0, 0, 1
   while i <= #ids do
     local chunk, size = {}, 0
@@ -121,10 +121,10 @@ function Client:bulk_update_memberships(ids, fields)
       size = size + #ids[i] + 1
       i = i + 1
     end
-    local body = copy(a)
+    local body = copy(checked)
     body._params = { id__in = table.concat(chunk, ",") }
     local res
-    res, err = driver.call(c, { method = "PUT", path = MEMBERSHIP, idempotent = true, body = body })
+    res, err = driver.call(parts, { method = "PUT", path = MEMBERSHIP, idempotent = true, body = body })
     if not res then
       err.count = total
       return nil, err
@@ -139,20 +139,21 @@ end
 -- from the organization.
 -- @return the (empty) response table, nil, meta ; or nil, err
 function Client:deactivate_membership(id)
-  local c = config(self, "deactivate_membership")
-  local err = check_id(memb_id, "id", id, "DELETE", c.base_url .. MEMBERSHIP)
+  local parts = parts_of(self, "deactivate_membership")
+  local err = check_id(memb_id, "id", id, "DELETE", parts.base_url .. MEMBERSHIP)
   if err then return nil, err end
-  return driver.call(c, { method = "DELETE", path = MEMBERSHIP .. id .. "/", idempotent = true })
+  return driver.call(parts, { method = "DELETE", path = MEMBERSHIP .. id .. "/", idempotent = true })
 end
 
 --- The ordered pinned views of a membership.
 -- @return list of saved view ids, nil, meta ; or nil, err
 function Client:pinned_views(id)
-  local c = config(self, "pinned_views")
-  local err = check_id(memb_id, "id", id, "GET", c.base_url .. MEMBERSHIP)
+  local parts = parts_of(self, "pinned_views")
+  local err = check_id(memb_id, "id", id, "GET", parts.base_url .. MEMBERSHIP)
   if err then return nil, err end
   local res, meta
-  res, err, meta = driver.call(c, { method = "GET", path = MEMBERSHIP .. id .. "/pinned_views/", idempotent = true })
+  res, err, meta = driver.call(parts, { method = "GET", path = MEMBERSHIP .. id .. "/pinned_views/",
+    idempotent = true })
   if not res then return nil, err end
   return res.saved_view_ids or {}, nil, meta
 end
@@ -160,12 +161,12 @@ end
 --- Replaces the ordered pinned views of a membership.
 -- @return list of saved view ids, nil, meta ; or nil, err
 function Client:set_pinned_views(id, saved_view_ids)
-  local c = config(self, "set_pinned_views")
+  local parts = parts_of(self, "set_pinned_views")
   if type(saved_view_ids) ~= "table" then
     error("close: set_pinned_views expects a list of saved view ids, got " .. type(saved_view_ids), 2)
   end
   local path = MEMBERSHIP .. tostring(id) .. "/pinned_views/"
-  local err = check_id(memb_id, "id", id, "PUT", c.base_url .. MEMBERSHIP)
+  local err = check_id(memb_id, "id", id, "PUT", parts.base_url .. MEMBERSHIP)
   if err then return nil, err end
   local errs, list = {}, {}
   for i = 1, #saved_view_ids do -- not ipairs: a hole must be reported, not end the list
@@ -174,12 +175,12 @@ function Client:set_pinned_views(id, saved_view_ids)
     if why then errs["saved_view_ids[" .. i .. "]"] = why end
     list[i] = v
   end
-  if next(errs) then return nil, Error.validation(errs, "PUT", c.base_url .. path) end
+  if next(errs) then return nil, Error.validation(errs, "PUT", parts.base_url .. path) end
   -- written by hand: cjson (Debian's) writes an empty list as {}, and the ids
   -- are checked to be letters, digits and '_' so they need no escaping
   local json = '{"saved_view_ids":[' .. (#list > 0 and ('"' .. table.concat(list, '","') .. '"') or "") .. "]}"
   local res, meta
-  res, err, meta = driver.call(c, { method = "PUT", path = path, idempotent = true, json = json })
+  res, err, meta = driver.call(parts, { method = "PUT", path = path, idempotent = true, json = json })
   if not res then return nil, err end
   return res.saved_view_ids or {}, nil, meta
 end
@@ -199,18 +200,18 @@ local function flatten(m, active)
 end
 
 -- The id of the caller's organization (GET /me/), cached (close.cache).
-local function organization_of(c)
-  local id = c.cache:get("organization_id")
+local function organization_of(parts)
+  local id = parts.cache:get("organization_id")
   if id then return id end
-  local me, err, meta = driver.call(c, { method = "GET", path = "/me/", idempotent = true,
+  local me, err, meta = driver.call(parts, { method = "GET", path = "/me/", idempotent = true,
     query = { _fields = "organization_id" } })
   if not me then return nil, err end
   if type(me.organization_id) ~= "string" then
     return nil, Error.new("protocol", "GET /me/ returned no organization_id",
-      { method = "GET", url = c.base_url .. "/me/?_fields=organization_id",
+      { method = "GET", url = parts.base_url .. "/me/?_fields=organization_id",
         status = meta.status, attempts = meta.attempts })
   end
-  c.cache:set("organization_id", me.organization_id)
+  parts.cache:set("organization_id", me.organization_id)
   return me.organization_id
 end
 
@@ -219,23 +220,23 @@ end
 -- @return list of `{id, user_id, email, name, first_name, last_name,
 --   role_id, active}`, nil, meta ; or nil, err
 function Client:memberships(opts)
-  local c = config(self, "memberships")
+  local parts = parts_of(self, "memberships")
   opts = opts or {}
   check_args("memberships", opts)
   for k, v in pairs(opts) do
     if k ~= "inactive" then error("close: memberships: unknown option '" .. tostring(k) .. "'", 2) end
     if type(v) ~= "boolean" then error("close: memberships: option 'inactive' must be a boolean", 2) end
   end
-  local organization_id, err = organization_of(c)
+  local organization_id, err = organization_of(parts)
   if not organization_id then return nil, err end
   local lists = opts.inactive and { "memberships", "inactive_memberships" } or { "memberships" }
   local expand = {}
   for i, l in ipairs(lists) do expand[i] = l .. "__user" end
   local org, meta
-  org, err, meta = driver.call(c, {
+  org, err, meta = driver.call(parts, {
     method = "GET", path = "/organization/" .. core.urlencode(organization_id) .. "/", idempotent = true,
     -- an organization of thousands is several MiB: more than max_body, bounded still
-    max_body = math.max(c.max_body, ORG_MAX_BODY),
+    max_body = math.max(parts.max_body, ORG_MAX_BODY),
     query = { _fields = "id," .. table.concat(lists, ","), _expand = table.concat(expand, ",") },
   })
   if not org then return nil, err end
@@ -244,7 +245,7 @@ function Client:memberships(opts)
     for _, m in ipairs(type(org[l]) == "table" and org[l] or {}) do
       if type(m) ~= "table" then
         return nil, Error.new("protocol", ("GET /organization/ returned a %s in %s"):format(type(m), l),
-          { method = "GET", url = c.base_url .. "/organization/", status = meta.status, attempts = meta.attempts })
+          { method = "GET", url = parts.base_url .. "/organization/", status = meta.status, attempts = meta.attempts })
       end
       local f = flatten(m, l == "memberships")
       f.organization_id = f.organization_id or organization_id
@@ -297,10 +298,10 @@ end
 -- @tparam table args `{email = string}`
 -- @return membership table (as in `memberships`) or nil, nil, meta ; or nil, err
 function Client:find_membership(args)
-  local c = config(self, "find_membership")
+  local parts = parts_of(self, "find_membership")
   check_args("find_membership", args)
   local errs = validate.fields(args, { email = validate.email }, { "email" })
-  if errs then return nil, Error.validation(errs, "GET", c.base_url .. "/organization/") end
+  if errs then return nil, Error.validation(errs, "GET", parts.base_url .. "/organization/") end
   local all, err, meta = self:memberships{ inactive = true }
   if not all then return nil, err end
   return M.by_address(all)[validate.address_key(args.email)], nil, meta
@@ -316,17 +317,17 @@ local DONE = { create = "created", reactivate = "reactivated", change_role = "ro
 -- @return membership, nil, meta with `action` ("created", "reactivated",
 --   "role_changed" or "unchanged") and `previous_role_id` ; or nil, err
 function Client:ensure_membership(args)
-  local _, a, err = prepare_create(self, "ensure_membership", args)
-  if not a then return nil, err end
+  local _, checked, err = prepare_create(self, "ensure_membership", args)
+  if not checked then return nil, err end
   local existing
-  existing, err = self:find_membership{ email = a.email }
+  existing, err = self:find_membership{ email = checked.email }
   if err then return nil, err end
-  local action = M.action(existing, a.role_id)
+  local action = M.action(existing, checked.role_id)
   local m, meta = existing, {}
   if action == "change_role" then
-    m, err, meta = self:update_membership(existing.id, { role_id = a.role_id })
+    m, err, meta = self:update_membership(existing.id, { role_id = checked.role_id })
   elseif action ~= "unchanged" then
-    m, err, meta = M.create_with_role(self, a.email, a.role_id)
+    m, err, meta = M.create_with_role(self, checked.email, checked.role_id)
   end
   if not m then return nil, err end
   meta.action, meta.previous_role_id = DONE[action], existing and existing.role_id

@@ -24,25 +24,25 @@ end
 -- `cache_max_age`.
 -- @return list of role tables (`id`, `name`, ...), nil, meta (`cached = true` when cached) ; or nil, err
 function client.Client:roles()
-  local c = client.parts(self, "roles")
-  local cached = c.cache:get("roles")
+  local parts = client.parts(self, "roles")
+  local cached = parts.cache:get("roles")
   if cached then return cached, nil, { cached = true } end
   local roles, skip, meta = {}, 0, nil
   for _ = 1, MAX_PAGES do
     local page, err
-    page, err, meta = driver.call(c, { method = "GET", path = "/role/", idempotent = true,
+    page, err, meta = driver.call(parts, { method = "GET", path = "/role/", idempotent = true,
       query = skip > 0 and { _skip = skip } or nil })
     if not page then return nil, err end
     local n = usable(page, roles)
     if page.has_more ~= true or n == 0 then
-      c.cache:set("roles", roles)
+      parts.cache:set("roles", roles)
       return roles, nil, meta
     end
     skip = skip + n
   end
   -- a partial list, cached, would later call a real role unknown
   return nil, Error.new("protocol", "GET /role/ still has more after " .. MAX_PAGES .. " pages",
-    { method = "GET", url = c.base_url .. "/role/", status = meta.status, attempts = meta.attempts })
+    { method = "GET", url = parts.base_url .. "/role/", status = meta.status, attempts = meta.attempts })
 end
 
 --- Resolves `args.role` (a name) to `args.role_id`, in place; returns nil or

@@ -399,6 +399,20 @@ local function field(v, what, i)
   return v
 end
 
+--- How a file names a role so that reading it back gives the same id: its
+-- name (`validate.role_name`) when the name reads as a name and resolves to
+-- this very id, else the id (a custom role named like another, say).
+-- @tparam string role_id
+-- @tparam table roles the organization's roles (GET /role/)
+-- @treturn string
+function M.role_field(role_id, roles)
+  local name = validate.role_name(role_id, roles)
+  if name ~= role_id and not validate.reads_as_role_id(name) and validate.role_named(name, roles) == role_id then
+    return name
+  end
+  return role_id
+end
+
 --- Writes rows as CSV: a header `email,role`, then a record a row (its
 -- `role_id` or else its `role`), fields quoted where needed, LF line ends.
 -- Error rows are left out. `parse` reads the text back to the same rows.

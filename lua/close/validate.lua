@@ -48,8 +48,9 @@ function M.address_key(email)
   return type(email) == "string" and email:lower() or ""
 end
 
---- Close's predefined roles, whose ids are their names.
-M.PREDEFINED_ROLES = { admin = true, superuser = true, user = true, restricteduser = true }
+--- Close's predefined roles, whose ids are their names: `{admin = true, ...}`,
+-- the set src/validate.c checks role ids against (close.core.ROLES).
+M.PREDEFINED_ROLES = core.ROLES
 
 --- Whether a role as written (a file's cell, an argument) is an id rather
 -- than a name: empty (the default role), a valid role id, or anything

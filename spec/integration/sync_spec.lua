@@ -70,13 +70,35 @@ describe("sync against the local server", function()
     assert.same({}, actions(kept))
   end)
 
-  it("refuses to deactivate more than max_deactivate (default 10% of the organization, at least 1)", function()
+  it("a plan deactivating more than max_deactivate (default 10%, at least 1) is whole, marked; apply refuses it",
+    function()
     for i = 1, 3 do assert(client:create_membership{ email = ("m%d@acme.com"):format(i), role_id = "user" }) end
     local plan, err = client:plan_sync(rows{}, { deactivate_missing = true })
-    assert.is_nil(plan)
-    assert.equal("validation", err.kind)
-    assert.equal("the plan deactivates 4 members, more than 1 (10% of 5, at least 1): raise max_deactivate to "
-      .. "allow it", err.field_errors.max_deactivate)
+    assert.is_nil(err)
+    assert.same({ "m1@acme.com deactivate", "m2@acme.com deactivate", "m3@acme.com deactivate",
+      "sam@acme.com deactivate" }, actions(plan))
+    assert.equal("the plan deactivates 4 members, more than max_deactivate 1 (10% of 5 active members, at least 1)",
+      plan.over_limit)
+    local before = #server.requests()
+    local outcomes, aerr = client:apply_plan(plan)
+    assert.is_nil(outcomes)
+    assert.equal("validation", aerr.kind)
+    assert.equal("the plan deactivates 4 members, more than max_deactivate 1 (10% of 5 active members, at least 1): "
+      .. "raise max_deactivate to allow it", aerr.field_errors.max_deactivate)
+    assert.equal(before, #server.requests())
+    -- 0 means none, and says nothing of 10%
+    plan = assert(client:plan_sync(rows{}, { deactivate_missing = true, max_deactivate = 0 }))
+    assert.equal("the plan deactivates 4 members, more than max_deactivate 0", plan.over_limit)
+    assert.is_nil(assert(client:plan_sync(rows{}, { deactivate_missing = true, max_deactivate = 4 })).over_limit)
+  end)
+
+  it("never lowers the caller's role nor leaves the organization without an active admin (close.guard)", function()
+    assert(client:create_membership{ email = "boss@acme.com", role_id = "superuser" })
+    local plan = assert(client:plan_sync(rows{ { "admin@acme.com", "user" }, { "boss@acme.com", "admin" } }))
+    assert.same({ "admin@acme.com invalid", "boss@acme.com change_role" }, actions(plan))
+    assert.equal("the caller's own role is never lowered (admin, not user)", plan.items[1].reason)
+    assert.matches("^memb_", plan.organization_id and plan.items[2].membership_id)
+    assert.matches("^orga_", plan.organization_id)
   end)
 
   it("plans deactivations of listed members only with only = deactivate", function()

@@ -4,21 +4,25 @@
 -- close.oauth.shared_store (a lua_shared_dict with its lock). Calls spread
 -- over the workers and across an access token's expiry make exactly one
 -- refresh; a refresh token that was used already ends in kind `auth`
--- without a refresh loop.
+-- without a refresh loop. The same again with close.oauth.redis_store
+-- (Debian's redis-server, reached through close.redis's cosockets).
 local cjson = require "cjson"
 local core = require "close.core"
 local server = require "spec.support.server"
 local app = require "spec.openresty.support.app"
+local redis_server = require "spec.support.redis_server"
 
 local BASE = app.multi_url
 local LIFETIME = 2          -- seconds an access token lives on the server
 local FORM = "application/x-www-form-urlencoded"
 
+local redis_port -- the redis_store's server, in its describe
+
 local function setup_app(tokens)
   local status, doc, res = app.post_json(BASE .. "/oauth/setup", {
     client_id = server.oauth_client_id, client_secret = server.oauth_client_secret,
     access_token = tokens.access_token, refresh_token = tokens.refresh_token,
-    expires_at = tokens.expires_at, expires_in = tokens.expires_in, target = "http" })
+    expires_at = tokens.expires_at, expires_in = tokens.expires_in, target = "http", redis_port = redis_port })
   assert(status == 200, "setup: HTTP " .. status .. " " .. res.body)
   return doc
 end
@@ -68,7 +72,19 @@ local function requests_to(uri)
   return out
 end
 
-describe("OAuth across four nginx workers sharing a token store", function()
+for _, kind in ipairs({ "shared_store", "redis_store" }) do
+describe("OAuth across four nginx workers sharing a token store (" .. kind .. ")", function()
+  local redis
+  setup(function()
+    if kind == "redis_store" then
+      redis = redis_server.start()
+      redis_port = redis.port
+    end
+  end)
+  teardown(function()
+    if redis then redis:destroy() end
+    redis_port = nil
+  end)
   before_each(function() server.reset() end)
 
   it("200 calls spread over the workers and across an expiry make exactly one refresh", function()
@@ -180,3 +196,4 @@ describe("OAuth across four nginx workers sharing a token store", function()
       .. "(the spec's own and %d from the app)"):format(s.token_requests, s.token_requests - 1))
   end)
 end)
+end

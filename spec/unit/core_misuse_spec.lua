@@ -43,6 +43,7 @@ local SIGNATURES = {
   curl_version = { args = {} },
   scim_parse = { args = { 'a eq "x"', {} }, optional = { false, true }, any = { [2] = true } },
   scim_path = { args = { "emails[type eq work].value", {} }, optional = { false, true }, any = { [2] = true } },
+  resp_parse = { args = { "+OK\r\n", {} }, optional = { false, true }, any = { [2] = true } },
   scim_print = { args = { { op = "pr", attr = { name = "a" } }, {} }, optional = { false, true },
     any = { [2] = true } },
   sqlite_open = { args = { STORE_FILE, 100 }, optional = { false, true } },

@@ -29,6 +29,13 @@ describe("one rule, one place", function()
       { args.parse({ "--concurrency", "1001", "team.csv" }) })
   end)
 
+  it("the predefined roles are C's (close.core.ROLES), and every name the UI shows is one of them", function()
+    local core = require "close.core"
+    assert.equal(core.ROLES, validate.PREDEFINED_ROLES)
+    assert.same({ admin = true, superuser = true, user = true, restricteduser = true }, core.ROLES)
+    for _, p in ipairs(validate.PREDEFINED_NAMES) do assert.is_true(core.ROLES[p[1]], p[1]) end
+  end)
+
   it("the address key: Close matches addresses without regard to case", function()
     assert.equal("sam@acme.com", validate.address_key("Sam@ACME.com"))
     assert.equal("", validate.address_key(nil))
@@ -73,7 +80,7 @@ describe("one rule, one place", function()
 
   it("the 'no credentials' message is the library's, in the CLI too", function()
     assert.equal("no credentials: set CLOSE_API_KEY, CLOSE_ACCESS_TOKEN or CLOSE_TOKEN_FILE", close.NO_CREDENTIALS)
-    assert.same({ nil, close.NO_CREDENTIALS }, { require("close.cli.credentials").make({ client = false }, {}) })
+    assert.same({ nil, close.NO_CREDENTIALS, true }, { require("close.cli.credentials").make({ client = false }, {}) })
   end)
 
   it("the longest timeout is the one cap (C's when close.core exposes it)", function()

@@ -194,3 +194,11 @@ describe("scim audit", function()
     assert.are.equal(201, t:req("POST", "/Users", { userName = "kim@acme.com" }).status)
   end)
 end)
+
+describe("scim when Close answers oddly", function()
+  it("a create answered without a membership id is 503, never 500", function()
+    local t = S.new()
+    t.client.create_membership = function() return { role_id = "user" }, nil, {} end
+    S.is_error(t:req("POST", "/Users", { userName = "x@acme.com" }), 503, nil, "names no membership id")
+  end)
+end)

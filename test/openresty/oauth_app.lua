@@ -4,9 +4,11 @@
 -- so that all workers share one token pair and one refresh per expiry.
 --
 --   POST /oauth/setup       {client_id, client_secret, access_token, refresh_token,
---                           expires_at, expires_in, target} -> {generation, pid}:
+--                           expires_at, expires_in, target, redis_port} -> {generation, pid}:
 --                           the pair goes into the store (its save); every
---                           worker builds a new client at its next call
+--                           worker builds a new client at its next call.
+--                           With redis_port, the store is close.oauth.redis_store
+--                           on that loopback port (through close.redis's cosockets)
 --   GET  /oauth/membership  ?email=&role= -> an outcome with the worker's pid
 --   GET  /oauth/state       the store's expiry and the refreshes this app made
 --                           (by worker pid), never a token
@@ -43,6 +45,22 @@ local function on_tokens()
   return true
 end
 
+-- The token store of a setup: the shared dict, or Redis when the setup names a port.
+local function store_of(cfg)
+  if cfg.redis_port then return close.oauth.redis_store({ port = cfg.redis_port, key = KEY }) end
+  return close.oauth.shared_store(DICT, KEY)
+end
+
+-- whether the store's lock is held now
+local function locked(cfg)
+  if not cfg.redis_port then return dict:get(KEY .. ":lock") ~= nil end
+  local red = require("close.redis").new()
+  if not red:connect("127.0.0.1", cfg.redis_port) then return nil end
+  local v = red:get(KEY .. ":lock")
+  red:close()
+  return v ~= nil and v ~= ngx.null
+end
+
 -- This worker's client, rebuilt when a setup has been made since it was built.
 local client, built_for
 
@@ -57,7 +75,7 @@ local function current_client()
       oauth = {
         client_id = cfg.client_id, client_secret = cfg.client_secret,
         access_token = cfg.access_token, refresh_token = cfg.refresh_token, expires_at = cfg.expires_at,
-        store = close.oauth.shared_store(DICT, KEY), on_tokens = on_tokens,
+        store = store_of(cfg), on_tokens = on_tokens,
       },
     }
     built_for = cfg.generation
@@ -75,7 +93,15 @@ function M.setup()
   end
   -- a lock left by a previous case must not hold up this one
   dict:delete(KEY .. ":lock")
-  local store = close.oauth.shared_store(DICT, KEY)
+  local redis_port = tonumber(t.redis_port)
+  if redis_port then
+    local red = require("close.redis").new()
+    local ok, err = red:connect("127.0.0.1", redis_port)
+    if ok then ok, err = red:del(KEY, KEY .. ":lock") end
+    red:close()
+    if not ok then return send(500, { error = "redis: " .. tostring(err) }) end
+  end
+  local store = store_of({ redis_port = redis_port })
   local ok, err = store:save({ access_token = t.access_token, refresh_token = t.refresh_token,
                                expires_at = t.expires_at, expires_in = t.expires_in })
   if not ok then return send(500, { error = err }) end
@@ -84,7 +110,7 @@ function M.setup()
   end
   local generation = dict:incr("app:generation", 1, 0)
   dict:set("app:config", cjson.encode({
-    generation = generation, target = t.target or "http", client_id = t.client_id,
+    generation = generation, target = t.target or "http", client_id = t.client_id, redis_port = redis_port,
     client_secret = t.client_secret, access_token = t.access_token, refresh_token = t.refresh_token,
     expires_at = t.expires_at }))
   send(200, { generation = generation, pid = ngx.worker.pid() })
@@ -108,7 +134,8 @@ function M.membership()
 end
 
 function M.state()
-  local t, err = close.oauth.shared_store(DICT, KEY):load()
+  local cfg = cjson.decode(dict:get("app:config") or "null") or {}
+  local t, err = store_of(cfg):load()
   local by = {}
   for _, k in ipairs(dict:get_keys(0)) do
     local pid = k:match("^app:refreshed_by:(%d+)$")
@@ -116,7 +143,7 @@ function M.state()
   end
   send(200, { generation = dict:get("app:generation"), error = err,
               expires_at = t and t.expires_at, expires_in = t and t.expires_in,
-              locked = dict:get(KEY .. ":lock") ~= nil,
+              locked = locked(cfg),
               refreshes = dict:get("app:refreshes") or 0, refreshed_by = by })
 end
 

@@ -1,42 +1,25 @@
---- The journal of a run: "email<TAB>action<TAB>role_id<TAB>membership_id" a
--- line, appended as each item finishes. An item is done when the journal
--- holds the same address, action and role.
+--- The journal of a run: a record of what was done, never a reason to skip
+-- (what to do is decided from the organization's state, read when
+-- planning). One tab-separated line per write, appended as it finishes:
+--
+--     organization_id  time (UTC, ISO 8601)  email  action  role_id  membership_id  outcome
+--
+-- `outcome` is `done`, or `failed:KIND` (the error's kind).
 -- @module close.cli.journal
-
-local address_key = require("close.validate").address_key
 
 local M = {}
 
-local function key(email, action, role_id)
-  return address_key(email) .. "\t" .. tostring(action) .. "\t" .. tostring(role_id or "")
-end
+local function field(v) return (tostring(v == nil and "" or v):gsub("[\t\r\n]", " ")) end
 
---- The items a journal file holds: a set of keys (empty when there is no file).
-function M.read(path)
-  local done = {}
-  local f = path and io.open(path, "r")
-  if not f then return done end
-  for line in f:lines() do
-    local email, action, role = line:match("^([^\t]+)\t([^\t]*)\t([^\t]*)")
-    if email then done[key(email, action, role)] = true end
-  end
-  f:close()
-  return done
-end
-
---- Whether `done` (from `read`) holds the item.
-function M.holds(done, item)
-  return done[key(item.email, item.action, item.role_id)] == true
-end
-
---- Opens the journal for appending: an object with `record(item, id)` and
--- `close()`, or nil and the reason.
-function M.open(path)
+--- Opens the journal for appending: an object with `record(item, outcome,
+-- id)` and `close()`, or nil and the reason.
+function M.open(path, organization_id)
   local f, err = io.open(path, "a")
   if not f then return nil, err end
   local j = {}
-  function j.record(item, id)
-    f:write(item.email, "\t", item.action, "\t", tostring(item.role_id or ""), "\t", tostring(id), "\n")
+  function j.record(item, outcome, id)
+    f:write(table.concat({ field(organization_id), os.date("!%Y-%m-%dT%H:%M:%SZ"), field(item.email),
+      field(item.action), field(item.role_id), field(id or item.membership_id), field(outcome) }, "\t"), "\n")
     f:flush()
   end
   function j.close() f:close() end

@@ -1,5 +1,11 @@
 --- close-provision's output: a line per item and a summary, as text (on a
--- terminal, with a progress line under them) or one JSON object a line.
+-- terminal, item lines above a progress line) or one JSON object a line.
+--
+-- An item's status: `planned` (a write the plan makes), `unchanged` (no
+-- write needed: the organization already is so), `done`, `failed`,
+-- `invalid`, `not_started`, `duplicate` (a line repeating an earlier one: a
+-- warning, done once). The counts add up to the items. Text shows roles by
+-- name; JSON gives the name beside the id (`role`, `role_id`).
 -- @module close.cli.output
 
 local cjson = require "cjson.safe"
@@ -9,21 +15,25 @@ local M = {}
 local PAST = { create = "created", reactivate = "reactivated", change_role = "role changed",
   deactivate = "deactivated" }
 
--- the text of a planned item: "change role (user -> superuser)", "create (user)"
+local function text(v) return v == nil and "?" or tostring(v) end
+
+-- the text of a planned item: "change role (User -> Super User)", "create (User)"
 local function planned_text(item)
   local what = item.action:gsub("_", " ")
-  if item.action == "change_role" then what = ("change role (%s -> %s)"):format(item.previous_role_id, item.role_id)
-  elseif item.role_id and item.action ~= "deactivate" then what = what .. " (" .. item.role_id .. ")" end
+  local role, previous = item.role or item.role_id, item.previous_role or item.previous_role_id
+  if item.action == "change_role" then
+    what = ("change role (%s -> %s)"):format(text(previous), text(role))
+  elseif role and item.action ~= "deactivate" then what = what .. " (" .. role .. ")" end
   if item.reason then what = what .. ": " .. item.reason end
   return what
 end
 
 -- what a text line says of an item in a status
 local function status_text(item, status, extra)
-  if status == "invalid" then return "INVALID " .. tostring(item.reason) end
-  if status == "failed" then return "FAILED " .. tostring(extra.err) end
-  if status == "not_started" then return "not started" end
-  if status == "skipped" then return "already done (journal)" end
+  if status == "invalid" then return "INVALID " .. text(item.reason) end
+  if status == "failed" then return "FAILED " .. text(extra.err) end
+  if status == "unchanged" then return item.reason or "unchanged" end
+  if status == "duplicate" then return "warning: " .. text(item.reason) .. ", ignored" end
   if status == "planned" then return planned_text(item) end
   local what = (PAST[item.action] or item.action) .. (extra.id and (" " .. extra.id) or "")
   if extra.attempts and extra.attempts > 1 then what = what .. (" (%d attempts)"):format(extra.attempts) end
@@ -33,43 +43,54 @@ end
 local function json_item(item, status, extra)
   local err = extra.err
   return cjson.encode({ line = item.line, email = item.email, action = item.action, status = status,
-    membership_id = extra.id or item.membership_id, role_id = item.role_id,
-    previous_role_id = item.previous_role_id, reason = item.reason,
+    membership_id = extra.id or item.membership_id, role_id = item.role_id, role = item.role,
+    previous_role_id = item.previous_role_id, previous_role = item.previous_role, reason = item.reason,
     error = err and { kind = err.kind, message = err.message, status = err.status } or nil })
 end
 
--- whether a text line is left out: what went well under --quiet or a
--- progress line (which tells what is done), what did nothing without --verbose
-local function hidden(o, opts, item, status)
-  local quiet_ok = status ~= "failed" and status ~= "invalid" and status ~= "not_started"
-  if (opts.quiet or o.progress) and quiet_ok then return true end
-  return not opts.verbose and (status == "skipped" or ((status == "planned" or status == "done")
-    and item.action == "unchanged"))
+-- Whether an item's text line is left out: what went well under --quiet,
+-- what needs nothing without --verbose (but "not a member", which says the
+-- file names a stranger). Not-started items are a count in the summary.
+local function hidden(opts, item, status)
+  if status == "not_started" then return true end
+  if opts.quiet then return status ~= "failed" and status ~= "invalid" end
+  return status == "unchanged" and not opts.verbose and not item.reason
 end
 
+-- "12 items: 3 done, 8 unchanged, 1 not a member": by status, what needed
+-- nothing by its reason
 local function summary_text(o, fields)
   local kinds, parts = {}, {}
-  for k in pairs(o.counts) do kinds[#kinds + 1] = k end
+  for k in pairs(o.tally) do kinds[#kinds + 1] = k end
   table.sort(kinds)
-  for i, k in ipairs(kinds) do parts[i] = o.counts[k] .. " " .. k:gsub("_", " ") end
+  for i, k in ipairs(kinds) do parts[i] = o.tally[k] .. " " .. k:gsub("_", " ") end
   return ("%d items: %s"):format(fields.items, #parts > 0 and table.concat(parts, ", ") or "nothing to do")
 end
 
 --- The output of a run: `o.item(item, status, extra)`, `o.note(text)`,
--- `o.summary(fields)`; `o.progress` true while a progress line is shown.
+-- `o.summary(fields)`; `o.progress` true while a progress line is shown on
+-- stderr (an item line clears it first; the applier draws it again).
 function M.new(env, opts)
-  local out = env.out or function(s) io.stdout:write(s, "\n") end
-  local o = { counts = {} }
+  local out = env.out or function(s) io.stdout:write(s, "\n") io.stdout:flush() end
+  local o = { counts = {}, tally = {} }
   function o.item(item, status, extra)
     extra = extra or {}
     o.counts[status] = (o.counts[status] or 0) + 1
-    if opts.json then return out(json_item(item, status, extra)) end
-    if hidden(o, opts, item, status) then return end
+    local t = status == "unchanged" and item.reason or status
+    o.tally[t] = (o.tally[t] or 0) + 1
+    if opts.json then
+      if status ~= "not_started" then out(json_item(item, status, extra)) end
+      return
+    end
+    if hidden(opts, item, status) then return end
     if o.progress then io.stderr:write("\r\27[K") end
     local where = item.line and ("line " .. item.line) or "member"
-    out(("%s: %s: %s"):format(where, tostring(item.email), status_text(item, status, extra)))
+    out(("%s: %s%s"):format(where, item.email and (item.email .. ": ") or "", status_text(item, status, extra)))
   end
   function o.note(s) if not opts.json then out(s) end end
+  --- `fields`: items, command, applied, and when they apply stopped (a
+  -- word), message (its prose), failed_file, over_limit, max_deactivate,
+  -- journal, organization_id.
   function o.summary(fields)
     if opts.json then
       local doc = { summary = true, counts = o.counts }
@@ -77,8 +98,13 @@ function M.new(env, opts)
       return out(cjson.encode(doc))
     end
     out(summary_text(o, fields))
-    if fields.stopped then out(fields.stopped) end
-    if fields.failed_file then out("failed and unfinished lines written to " .. fields.failed_file) end
+    if fields.message then out(fields.message) end
+    -- from stdin no FILE tells where they are: say it
+    if fields.journal and opts.file == "-" then out("the journal is " .. fields.journal) end
+    if fields.failed_file then
+      out(("%s lines to do again (failed, invalid or not started) are in %s"):format(
+        (o.counts.failed or 0) + (o.counts.invalid or 0) + (o.counts.not_started or 0), fields.failed_file))
+    end
   end
   return o
 end

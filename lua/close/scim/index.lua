@@ -1,9 +1,12 @@
 --- The organization index: one read of the organization (memberships,
 -- active and inactive; roles; the caller) and of the bridge's store, as a
--- snapshot keyed by address, membership id and externalId. Refreshed when
--- older than `max_age` seconds and after the bridge's own writes
--- (`invalidate`); kept in `cache` (an object with get/set, such as an nginx
--- lua_shared_dict) so that workers share it, and decoded once per worker.
+-- snapshot keyed by address, membership id and externalId. Read again when
+-- older than `max_age` seconds or after `invalidate()`; the bridge's own
+-- writes are `record`ed into it (here at once, and for the other workers
+-- as a numbered change in the cache), so that a burst of writes reads
+-- Close once per max_age, not once per write. The cache (an object with
+-- get/set/incr, such as an nginx lua_shared_dict) is shared by the workers;
+-- each decodes the snapshot once.
 -- @module close.scim.index
 
 local json = require "close.scim.json"
@@ -13,7 +16,10 @@ local M = {}
 local Index = {}
 Index.__index = Index
 
-local DATA_KEY, GEN_KEY = "scim:index", "scim:index:gen"
+local DATA_KEY, GEN_KEY, SEQ_KEY, CHANGE_KEY = "scim:index", "scim:index:gen", "scim:index:seq", "scim:index:change:"
+local STAMP_KEY, LOCK_KEY = "scim:index:stamp", "scim:index:reading"
+local LOCK_TTL = 60 -- seconds: a reader that died frees the lock after this
+local WAIT_STEP, WAIT_STEPS = 0.01, 3000 -- waiting for another reader: 30 s at most
 
 --- `opts`: client (close client), store (or nil), max_age (30), cache (or
 -- nil), clock (seconds; os.time by default), sleep (seconds; in nginx
@@ -27,29 +33,64 @@ end
 
 local function key(email) return type(email) == "string" and email:lower() or "" end
 
+-- Puts member m (a new table) into the lookups, replacing the one with its id.
+local function place(snap, m)
+  local pos = snap.pos[m.id]
+  if not pos then
+    pos = #snap.members + 1
+    snap.pos[m.id] = pos
+  end
+  snap.members[pos] = m
+  snap.by_id[m.id] = m
+  local k = key(m.email)
+  local cur = snap.by_email[k]
+  -- the active membership of an address wins over an inactive one
+  if not cur or cur.id == m.id or (m.active and not cur.active) then snap.by_email[k] = m end
+  -- a member Close shows active was reactivated: a DELETE of ours is over
+  if m.active then snap.deleted[m.id] = nil end
+  local doc = snap.users[m.id]
+  if type(doc) == "table" and type(doc.externalId) == "string" and not snap.deleted[m.id] then
+    snap.by_external[doc.externalId] = m
+  end
+end
+
 -- Builds the lookups from the raw parts.
 local function build(raw)
-  local snap = { time = raw.time, gen = raw.gen, members = raw.members, roles = raw.roles, caller = raw.caller,
-    users = {}, deleted = {}, groups = {}, by_email = {}, by_id = {}, by_external = {} }
+  -- seq is an integer (JSON gives 5.4 a float, and "1.0" names no change)
+  local snap = { time = raw.time, gen = raw.gen, seq = math.floor(tonumber(raw.seq) or 0), members = {},
+    roles = raw.roles, caller = raw.caller, users = {}, deleted = {}, groups = {}, by_email = {}, by_id = {},
+    by_external = {}, pos = {} }
   for k, v in pairs(raw.stored or {}) do
     local kind, id = k:match("^(%a+):(.+)$")
     if kind == "user" then snap.users[id] = json.decode(v)
     elseif kind == "deleted" then snap.deleted[id] = true
     elseif kind == "group" then snap.groups[id] = json.decode(v) end
   end
-  for _, m in ipairs(snap.members) do
-    snap.by_id[m.id] = m
-    local k = key(m.email)
-    -- the active membership of an address wins over an inactive one
-    if not snap.by_email[k] or (m.active and not snap.by_email[k].active) then snap.by_email[k] = m end
-    -- a member Close shows active was reactivated: a DELETE of ours is over
-    if m.active then snap.deleted[m.id] = nil end
-    local doc = snap.users[m.id]
-    if type(doc) == "table" and type(doc.externalId) == "string" and not snap.deleted[m.id] then
-      snap.by_external[doc.externalId] = m
-    end
-  end
+  for _, m in ipairs(raw.members) do place(snap, m) end
   return snap
+end
+
+-- Applies one recorded change (see Index:record) to a snapshot.
+local function apply(snap, change)
+  if change.kind == "group" then
+    snap.groups[change.id] = change.doc or nil
+    return
+  end
+  local m = change.member
+  local old = snap.users[m.id]
+  if change.doc ~= nil then
+    if type(old) == "table" and type(old.externalId) == "string" then snap.by_external[old.externalId] = nil end
+    snap.users[m.id] = change.doc or nil
+  end
+  if change.deleted ~= nil then snap.deleted[m.id] = change.deleted or nil end
+  local doc = snap.users[m.id]
+  if snap.deleted[m.id] and type(doc) == "table" and type(doc.externalId) == "string" then
+    snap.by_external[doc.externalId] = nil
+  end
+  local copy = {}
+  for k, v in pairs(m) do copy[k] = v end
+  place(snap, copy)
+  snap.role_members = nil -- derived from the members: made again on demand
 end
 
 local FIELDS = { "id", "user_id", "email", "role_id", "active", "name", "first_name", "last_name" }
@@ -90,36 +131,125 @@ function Index:current_gen()
   return self.cache:get(GEN_KEY) or "0"
 end
 
+-- the number of the last change recorded in the cache
+function Index:current_seq()
+  if not self.cache then return 0 end
+  return tonumber(self.cache:get(SEQ_KEY)) or 0
+end
+
+-- Applies the changes other workers recorded since snap was made; false
+-- when one is gone from the cache (evicted): then only a read will do.
+function Index:catch_up(snap)
+  local last = self:current_seq()
+  for n = snap.seq + 1, last do
+    local change = json.decode(self.cache:get(("%s%d"):format(CHANGE_KEY, n)) or "")
+    if type(change) ~= "table" then return false end
+    apply(snap, change)
+    snap.seq = n
+  end
+  return true
+end
+
+-- snap, if it is still good: the same generation, young enough, caught up
+function Index:usable(snap, gen, now)
+  return snap and snap.gen == gen and now - snap.time < self.max_age and (not self.cache or self:catch_up(snap))
+end
+
+-- The snapshot another worker left in the cache, if it is usable. Its
+-- stamp is read first: decoding 10,000 members is not done for nothing.
+function Index:from_cache(gen, now)
+  local c = self.cache
+  if not c then return nil end
+  local stamp = c:get(STAMP_KEY)
+  if not stamp or stamp == self.stamp then return nil end
+  local raw = json.decode(c:get(DATA_KEY) or "")
+  if type(raw) ~= "table" or type(raw.time) ~= "number" or type(raw.members) ~= "table" then return nil end
+  self.stamp = stamp
+  local snap = build(raw)
+  if not self:usable(snap, gen, now) then return nil end
+  self.memo = snap
+  return snap
+end
+
+-- One reader of the organization per node: true when this worker may read
+-- (it holds the cache's lock, or there is no lock to hold).
+function Index:lock()
+  local c = self.cache
+  if not (c and self.sleep and type(c.add) == "function") then return true end
+  return c:add(LOCK_KEY, "1", LOCK_TTL) and true or false
+end
+
+function Index:unlock(locked)
+  local c = self.cache
+  if locked and c and type(c.add) == "function" and type(c.delete) == "function" then c:delete(LOCK_KEY) end
+end
+
+-- Waits (bounded) for the worker holding the lock to leave its snapshot in
+-- the cache; nil when it does not (then this worker reads).
+function Index:wait_cache()
+  for _ = 1, WAIT_STEPS do
+    self.sleep(WAIT_STEP)
+    local snap = self:from_cache(self:current_gen(), self.clock())
+    if snap then return snap end
+    if not self.cache:get(LOCK_KEY) then return nil end
+  end
+end
+
 --- The snapshot (see the module's description), or nil and a close error.
 function Index:snapshot()
   local now, gen = self.clock(), self:current_gen()
-  local memo = self.memo
-  if memo and memo.gen == gen and now - memo.time < self.max_age then return memo end
-  if self.cache then
-    local text = self.cache:get(DATA_KEY)
-    local raw = text and json.decode(text)
-    if type(raw) == "table" and raw.gen == gen and type(raw.time) == "number" and now - raw.time < self.max_age
-      and (not memo or raw.time ~= memo.time or raw.gen ~= memo.gen) then
-      self.memo = build(raw)
-      return self.memo
-    end
-  end
+  if self:usable(self.memo, gen, now) then return self.memo end
+  local snap = self:from_cache(gen, now)
+  if snap then return snap end
   if self.reading and self.sleep then return self:wait() end
+  local locked = self:lock()
+  if not locked then
+    snap = self:wait_cache()
+    if snap then return snap end
+  end
   -- no pcall around the read: Lua 5.1 cannot yield across it (a read that
-  -- raised leaves `reading` set; waiters give up on it after their bound)
+  -- raised leaves `reading` set and the lock held until LOCK_TTL; waiters
+  -- give up on it after their bound)
   self.reading = true
+  local seq = self:current_seq()
   local raw, err = self:read()
   self.reading = false
-  if not raw then return nil, err end
-  raw.gen = gen
-  if self.cache then self.cache:set(DATA_KEY, json.encode(raw)) end
-  self.memo = build(raw)
-  return self.memo
+  if not raw then
+    self:unlock(locked)
+    return nil, err
+  end
+  raw.gen, raw.seq = gen, seq
+  snap = build(raw)
+  if self.cache then
+    self.stamp = ("%s:%s"):format(tostring(raw.time), gen)
+    self.cache:set(DATA_KEY, json.encode(raw))
+    self.cache:set(STAMP_KEY, self.stamp)
+    -- changes recorded while the read was under way (applying one twice is harmless)
+    self:catch_up(snap)
+  end
+  self:unlock(locked)
+  self.memo = snap
+  return snap
+end
+
+--- Records a write of the bridge that succeeded, so that every worker sees
+-- it without reading Close: `{kind = "member", member = {id, user_id,
+-- email, role_id, active, ...} (its state now), doc = the store's user doc
+-- (or false: none; nil: unchanged), deleted = true|false|nil}` or `{kind =
+-- "group", id = role id, doc = the group doc or false}`.
+function Index:record(change)
+  if self.memo then apply(self.memo, change) end
+  if not self.cache then return end
+  local n = type(self.cache.incr) == "function" and self.cache:incr(SEQ_KEY, 1, 0)
+  -- kept twice as long as a snapshot lives: a worker whose snapshot is
+  -- older reads Close anyway
+  if not n or not self.cache:set(("%s%d"):format(CHANGE_KEY, n), json.encode(change), self.max_age * 2) then
+    return self:invalidate()
+  end
 end
 
 -- Waits (bounded: WAIT_STEPS of WAIT_STEP seconds) for the read under way
 -- in this worker, then takes its snapshot; reads itself if it failed.
-local WAIT_STEP, WAIT_STEPS = 0.01, 3000
 function Index:wait()
   for _ = 1, WAIT_STEPS do
     self.sleep(WAIT_STEP)

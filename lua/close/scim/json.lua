@@ -108,6 +108,19 @@ function M.clean(v)
   return out
 end
 
+--- Whether two decoded values are equal, deeply; `ignore` names top-level
+-- keys left out of the comparison.
+function M.equal(a, b, ignore)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not (ignore and ignore[k]) and not M.equal(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if not (ignore and ignore[k]) and a[k] == nil then return false end
+  end
+  return true
+end
+
 --- A deep copy (arrays stay marked).
 function M.copy(v)
   if type(v) ~= "table" then return v end

@@ -80,6 +80,8 @@ local function apply_filtered(op, holder, k, def, urn, p, value, rtype)
   end
   local list = type(holder[k]) == "table" and as_list(holder[k]) or json.array({})
   local resolve = sub_resolver(rtype, urn, k)
+  local usable, why = filter.match(p.filter, {}, resolve)
+  if usable == nil then return nil, errors.path(why and why.detail or "the path's filter cannot be evaluated") end
   local function hit(item) return type(item) == "table" and filter.match(p.filter, item, resolve) end
   if op == "remove" then
     if p.sub then
@@ -135,20 +137,25 @@ local function apply_sub(op, holder, k, def, p, value)
   return true
 end
 
+-- The items of list that none of `value` (a list or one) names: Entra
+-- removes members with path "members" and a list of {value = id}.
+local function remove_values(list, value)
+  local gone = as_list(value)
+  return remove_matching(as_list(list), function(item)
+    for _, g in ipairs(gone) do
+      if deep_equal(item, g) or (type(item) == "table" and type(g) == "table" and g.value ~= nil
+        and item.value == g.value) then return true end
+    end
+    return false
+  end)
+end
+
 -- path attr (no filter, no sub)
 local function apply_whole(op, holder, k, def, value)
   local multi = def and def.multiValued
   if op == "remove" then
     if value ~= nil and multi and type(holder[k]) == "table" then
-      -- Entra removes members with path "members" and a list of values
-      local gone = as_list(value)
-      holder[k] = remove_matching(as_list(holder[k]), function(item)
-        for _, g in ipairs(gone) do
-          if deep_equal(item, g) or (type(item) == "table" and type(g) == "table" and g.value ~= nil
-            and item.value == g.value) then return true end
-        end
-        return false
-      end)
+      holder[k] = remove_values(holder[k], value)
     else
       holder[k] = nil
     end

@@ -15,6 +15,9 @@ local M = {}
 
 local function lower(s) return type(s) == "string" and s:lower() or "" end
 
+-- attributes M.resource fills in from Close when the store has none
+local DEFAULTED = { userName = true, name = true, displayName = true, emails = true, roles = true }
+
 -- attributes the bridge computes (never stored) and one it never keeps
 local COMPUTED = { id = true, meta = true, groups = true, active = true, schemas = true, password = true }
 
@@ -24,8 +27,14 @@ function M.resource(h, snap, m)
   local r = type(doc) == "table" and json.copy(doc) or {}
   local dmeta = type(r.meta) == "table" and r.meta or {}
   for k in pairs(COMPUTED) do r[k] = nil end
+  -- the schemas: core, then every extension the user has (the provider's own too)
+  local ext = {}
+  for k, v in pairs(r) do
+    if type(k) == "string" and k:sub(1, 4):lower() == "urn:" and type(v) == "table" then ext[#ext + 1] = k end
+  end
+  table.sort(ext)
   r.schemas = json.array({ schemas.USER })
-  if r[schemas.ENTERPRISE] then table.insert(r.schemas, schemas.ENTERPRISE) end
+  for _, k in ipairs(ext) do r.schemas[#r.schemas + 1] = k end
   r.id = m.id
   -- the address as the provider wrote it, while it is Close's (case aside)
   if lower(r.userName) ~= lower(m.email) then r.userName = m.email end
@@ -62,6 +71,14 @@ function M.guard(state, m, active, role_id)
     return guard.check(state, { action = "change_role", membership_id = m.id, email = m.email, role_id = role_id })
   end
   return true
+end
+
+--- A copy of member m with `fields` changed (a snapshot's members are never changed in place).
+function M.with(m, fields)
+  local out = {}
+  for k, v in pairs(m) do out[k] = v end
+  for k, v in pairs(fields) do out[k] = v end
+  return out
 end
 
 --- The member with this id, unless unknown or deleted through SCIM.
@@ -200,6 +217,14 @@ function M.commit(h, snap, m, r)
   end
   local old = snap.users[m.id]
   local doc = stored_doc(r, type(old) == "table" and type(old.meta) == "table" and old.meta.created, h:iso())
+  -- what M.resource filled in from Close is not the provider's: not kept
+  local base = M.resource(h, snap, m)
+  for k in pairs(DEFAULTED) do
+    if (type(old) ~= "table" or old[k] == nil) and json.equal(doc[k], base[k]) then doc[k] = nil end
+  end
+  if op == "update" and json.equal(doc, old, { meta = true }) then
+    return M.resource(h, snap, m) -- nothing changes: nothing written, nothing audited
+  end
   ok, err = save_doc(h, m.id, doc, old)
   if not ok then
     h:audit(op, m.email, m, m, "failed: " .. err.detail)
@@ -213,9 +238,8 @@ function M.commit(h, snap, m, r)
     h:audit(op, m.email, m, m, "failed: " .. e.detail)
     return nil, e
   end
-  h.index:invalidate()
-  local after = { id = id, user_id = m.user_id, email = m.email, role_id = active and want.role_id or m.role_id,
-    active = active, name = m.name, first_name = m.first_name, last_name = m.last_name }
+  local after = M.with(m, { id = id, role_id = active and want.role_id or m.role_id, active = active })
+  h.index:record{ kind = "member", member = after, doc = doc }
   h:audit(op, m.email, m, after, "ok")
   snap.users[id] = doc
   return M.resource(h, snap, after)
@@ -238,6 +262,61 @@ local function check_user_name(r)
   return true
 end
 
+-- Close's part of a create: the membership ensured (created, or an inactive
+-- one reactivated) with the role; the membership or nil and a SCIM error.
+local function ensure(h, email, role_id)
+  local res, err = h.client:create_membership{ email = email, role_id = role_id }
+  -- Close may bring an inactive member back with the role it had
+  if res and res.role_id ~= nil and res.role_id ~= role_id then
+    res, err = h.client:update_membership(res.id, { role_id = role_id })
+  end
+  if not res then return nil, errors.from_close(err) end
+  return res
+end
+
+-- POST's writes: Close, then the store (the membership deactivated again if
+-- the store fails, so that a retry starts clean), then `active: false`.
+local function create_member(h, snap, r, existing, want)
+  local before = existing or { email = r.userName }
+  local op = existing and "reactivate" or "create"
+  local res, err = ensure(h, r.userName, want.role_id)
+  if not res then
+    h:audit(op, r.userName, before, before, "failed: " .. err.detail)
+    return nil, err
+  end
+  local id = type(res.id) == "string" and res.id or (existing and existing.id)
+  if not id then
+    err = errors.from_close({ kind = "protocol", message = "Close's answer names no membership id" })
+    h:audit(op, r.userName, before, before, "failed: " .. err.detail)
+    h.index:invalidate()
+    return nil, err
+  end
+  local doc = stored_doc(r, nil, h:iso())
+  local ok
+  ok, err = save_doc(h, id, doc, existing and snap.users[existing.id])
+  if ok and existing then ok, err = drop(h, "deleted:" .. id) end
+  if not ok then
+    h.client:deactivate_membership(id)
+    h:audit(op, r.userName, before, before, "failed: " .. err.detail)
+    return nil, err
+  end
+  local m = M.with(existing or {}, { id = id, user_id = res.user_id or (existing and existing.user_id),
+    email = existing and existing.email or r.userName, role_id = want.role_id, active = want.active ~= false })
+  if not m.active then
+    local _, derr = h.client:deactivate_membership(id)
+    if derr then
+      h:audit(op, r.userName, before, M.with(m, { active = true }), "failed: created, but not deactivated: "
+        .. tostring(derr.message))
+      h.index:invalidate()
+      return nil, errors.from_close(derr)
+    end
+  end
+  h.index:record{ kind = "member", member = m, doc = doc, deleted = false }
+  h:audit(op, r.userName, before, m, "ok")
+  snap.users[id] = doc
+  return M.resource(h, snap, m), 201
+end
+
 --- POST /Users
 function M.create(h, req)
   local r, err = parse_body(req.body)
@@ -255,43 +334,7 @@ function M.create(h, req)
   local want
   want, err = wanted(h, snap, r, nil)
   if not want then return nil, err end
-  local before = existing or { email = r.userName }
-  local op = existing and "reactivate" or "create"
-  local res, cerr = h.client:create_membership{ email = r.userName, role_id = want.role_id }
-  if res and res.role_id ~= nil and res.role_id ~= want.role_id then
-    res, cerr = h.client:update_membership(res.id, { role_id = want.role_id })
-  end
-  if not res then
-    local e = errors.from_close(cerr)
-    h:audit(op, r.userName, before, before, "failed: " .. e.detail)
-    return nil, e
-  end
-  local id = res.id or (existing and existing.id)
-  local old = existing and snap.users[existing.id]
-  local doc = stored_doc(r, nil, h:iso())
-  ok, err = save_doc(h, id, doc, old)
-  if ok and existing then ok, err = drop(h, "deleted:" .. id) end
-  if not ok then
-    -- the store cannot keep it: undo the membership so that a retry starts clean
-    h.client:deactivate_membership(id)
-    h:audit(op, r.userName, before, before, "failed: " .. err.detail)
-    return nil, err
-  end
-  local m = { id = id, user_id = res.user_id, email = r.userName, role_id = want.role_id, active = true }
-  if want.active == false then
-    local _, derr = h.client:deactivate_membership(id)
-    if derr then
-      h:audit(op, r.userName, before, m, "failed: created, but not deactivated: " .. tostring(derr.message))
-      h.index:invalidate()
-      return nil, errors.from_close(derr)
-    end
-    m.active = false
-  end
-  h.index:invalidate()
-  h:audit(op, r.userName, before, m, "ok")
-  snap.users[id] = doc
-  local out = M.resource(h, snap, m)
-  return out, 201
+  return create_member(h, snap, r, existing, want)
 end
 
 --- PUT /Users/{id}: the resource replaced by the body. What the provider
@@ -344,8 +387,9 @@ function M.delete(h, snap, m)
       return nil, e
     end
   end
-  h.index:invalidate()
-  h:audit("delete", m.email, m, { role_id = m.role_id, active = false }, "ok")
+  local after = M.with(m, { active = false })
+  h.index:record{ kind = "member", member = after, deleted = true }
+  h:audit("delete", m.email, m, after, "ok")
   return true
 end
 

@@ -1,0 +1,99 @@
+-- Debian's redis-server as the specs run it: a free loopback port, a
+-- private directory (AOF on, no RDB snapshots), optionally a password;
+-- started, waited for (bounded) and stopped by its pid.
+local core = require "close.core"
+local redis = require "close.redis"
+
+local M = {}
+
+local function capture(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function M.free_port()
+  return assert(tonumber(capture("bash -c '. test/lib/ports.sh; free_ports 1'")))
+end
+
+function M.tmpdir()
+  return (capture("mktemp -d"):gsub("%s+$", ""))
+end
+
+-- true once PING answers PONG (with the password, if any)
+local function answers(port, password)
+  local red = redis.new()
+  red:set_timeout(200)
+  if not red:connect("127.0.0.1", port) then return false end
+  if password and not red:auth(password) then red:close() return false end
+  local pong = red:ping()
+  red:close()
+  return pong == "PONG"
+end
+
+local Server = {}
+Server.__index = Server
+
+--- Starts redis-server: opts.password, opts.dir (else a new one), opts.port
+-- (else a free one). Returns the server {port, dir, password, pid} or
+-- raises with the end of its log.
+function M.start(opts)
+  opts = opts or {}
+  local dir = opts.dir or M.tmpdir()
+  for _ = 1, 5 do
+    local port = opts.port or M.free_port()
+    local args = { "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
+      "--appendonly", "yes", "--appendfsync", "always", "--save", "''", "--daemonize", "yes",
+      "--pidfile", dir .. "/redis.pid", "--logfile", dir .. "/redis.log" }
+    if opts.password then args[#args + 1] = "--requirepass " .. opts.password end
+    os.remove(dir .. "/redis.pid")
+    os.execute(table.concat(args, " ") .. " >/dev/null 2>&1")
+    for _ = 1, 100 do
+      if answers(port, opts.password) then
+        local pid = tonumber(read(dir .. "/redis.pid") or "")
+        return setmetatable({ port = port, dir = dir, password = opts.password, pid = pid }, Server)
+      end
+      core.sleep(0.05)
+    end
+    if opts.port then break end -- a given port: no other to try
+  end
+  error("redis-server did not start: " .. tostring(read(dir .. "/redis.log")):sub(-600))
+end
+
+--- A connected close.redis client (authenticated).
+function Server:client(timeout_ms)
+  local red = redis.new()
+  red:set_timeout(timeout_ms or 2000)
+  assert(red:connect("127.0.0.1", self.port))
+  if self.password then assert(red:auth(self.password)) end
+  return red
+end
+
+--- Stops the server with signal sig (TERM by default) and waits (bounded) until it is gone.
+function Server:stop(sig)
+  if not self.pid then return end
+  os.execute(("kill -%s %d 2>/dev/null"):format(sig or "TERM", self.pid))
+  for _ = 1, 200 do
+    local stat = read("/proc/" .. self.pid .. "/stat")
+    if not stat or stat:match("^%d+ %b() Z") then break end
+    core.sleep(0.05)
+  end
+  self.pid = nil
+end
+
+--- Stops the server and removes its directory.
+function Server:destroy()
+  self:stop()
+  os.execute("rm -rf '" .. self.dir .. "'")
+end
+
+return M
