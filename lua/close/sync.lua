@@ -7,8 +7,9 @@
 -- the rows becomes `deactivate` (never one in `keep`). What `close.guard`
 -- refuses (the caller deactivated or its role lowered, the last active
 -- admin lost) is `invalid` with its reason. A plan deactivating more than
--- `max_deactivate` is whole, marked `over_limit`; `client:apply_plan(plan,
--- opts)` refuses it, and carries any other out through `client:batch`.
+-- `max_deactivate` is whole, marked `over_limit`;
+-- `client:apply_plan(plan, opts)` refuses it, and carries any other out
+-- through `client:batch`.
 -- Uses only the client's public calls.
 -- @module close.sync
 
