@@ -17,9 +17,9 @@
 -- * the first record is a header when one of its fields names the email
 --   column (`email`, `E-mail`, `Email Address`, ...: `EMAIL_HEADERS`, any
 --   case): the columns are then found by name (the email, and a role id
---   column, `role_id` or `Role ID`, else a role column, `role` or `Role
---   Name`, in any order; others ignored). Without a header a record is
---   `email[,role]`;
+--   column, `role_id` or `Role ID`, else a role column, `role` or
+--   `Role Name`, in any order; others ignored). Without a header a record
+--   is `email[,role]`;
 -- * a UTF-16 text (a byte order mark FF FE or FE FF, or NULs at every other
 --   byte) is refused with "save it as UTF-8", not read as bytes.
 --

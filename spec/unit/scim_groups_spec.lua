@@ -65,6 +65,8 @@ describe("scim POST /Groups", function()
     assert.are.equal("SALES REP", res.json.displayName)
     assert.are.equal("okta-g1", res.json.externalId)
     assert.are.equal("okta-g1", t:req("GET", "/Groups/role_sales").json.externalId)
+    assert.are.same({ "link_group", "Sales Rep", "ok" }, { t.audits[1].operation, t.audits[1].address,
+      t.audits[1].outcome })
   end)
 
   it("with members gives them the role; Okta's members [] changes nothing", function()

@@ -121,6 +121,20 @@ function M.equal(a, b, ignore)
   return true
 end
 
+--- How deeply tables nest in v (a string or number is 0), counted no
+-- further than `limit`.
+function M.depth(v, limit)
+  if type(v) ~= "table" then return 0 end
+  if limit <= 0 then return 1 end
+  local d = 0
+  for _, x in pairs(v) do
+    local n = M.depth(x, limit - 1)
+    if n > d then d = n end
+    if d >= limit then break end
+  end
+  return d + 1
+end
+
 --- A deep copy (arrays stay marked).
 function M.copy(v)
   if type(v) ~= "table" then return v end
