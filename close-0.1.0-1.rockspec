@@ -56,6 +56,7 @@ build = {
     ["close.scim.filter"] = "lua/close/scim/filter.lua",
     ["close.redis"] = "lua/close/redis.lua",
     ["close.oauth.redis_store"] = "lua/close/oauth/redis_store.lua",
+    ["close.store.redis"] = "lua/close/store/redis.lua",
     ["close.client"] = "lua/close/client.lua",
     ["close.config"] = "lua/close/config.lua",
     ["close.auth"] = "lua/close/auth.lua",

@@ -55,7 +55,8 @@ describe("scim index with spawn", function()
   end)
 
   local function new()
-    return index.new{ client = c, store = S.store(), cache = cache, clock = clock, max_age = 30, spawn = sp.spawn }
+    return index.new{ client = c, store = S.store(), cache = cache, clock = clock, max_age = 30, spawn = sp.spawn,
+                       sleep = function() end }
   end
 
   it("answers from an index that is only too old while one read runs behind, then from the new one", function()
@@ -73,7 +74,7 @@ describe("scim index with spawn", function()
     local second = ix:snapshot()
     assert.not_equal(first, second)
     assert.equal("role_support", second.by_id.memb_sam.role_id)
-    assert.is_nil(cache.data["scim:index:refresh"])  -- the lock is released
+    assert.is_nil(cache.data["scim:index:reading"])  -- the lock is released
   end)
 
   it("runs one read behind for all workers; the others take its snapshot from the cache", function()
@@ -123,7 +124,7 @@ describe("scim index with spawn", function()
     c.fail.memberships = { kind = "rate_limited", message = "429" }
     assert.equal(first, ix:snapshot())
     sp.run()
-    assert.is_nil(cache.data["scim:index:refresh"])
+    assert.is_nil(cache.data["scim:index:reading"])
     assert.equal(first, ix:snapshot())
     assert.equal(1, #sp.queue)                  -- a new try
     c.fail.memberships = nil
@@ -133,11 +134,11 @@ describe("scim index with spawn", function()
 
   it("gives up the lock when spawn cannot run the read (too many timers)", function()
     local ix = index.new{ client = c, store = S.store(), cache = cache, clock = clock, max_age = 30,
-                          spawn = function() return false end }
+                          spawn = function() return false end, sleep = function() end }
     local first = assert(ix:snapshot())
     now = 1031
     assert.equal(first, ix:snapshot())
-    assert.is_nil(cache.data["scim:index:refresh"])
+    assert.is_nil(cache.data["scim:index:reading"])
     assert.is_false(ix.reading)
   end)
 

@@ -8,9 +8,9 @@
 -- get/set/incr, such as an nginx lua_shared_dict) is shared by the workers;
 -- each decodes the snapshot once. With `spawn` (in nginx: a timer), an
 -- index that is only too old is still answered from while one read for all
--- workers (a lock in the cache, when it has add/delete) runs in the
--- background, up to STALE_LIMIT times max_age: with 10,000 members a read
--- takes a second or more, and every request would otherwise wait for it.
+-- workers runs in the background, up to STALE_LIMIT times max_age: with
+-- 10,000 members a read takes a second or more, and every request arriving
+-- meanwhile would otherwise wait for it.
 -- @module close.scim.index
 
 local json = require "close.scim.json"
@@ -25,9 +25,10 @@ local Index = {}
 Index.__index = Index
 
 local DATA_KEY, GEN_KEY, SEQ_KEY, CHANGE_KEY = "scim:index", "scim:index:gen", "scim:index:seq", "scim:index:change:"
-local STAMP_KEY = "scim:index:stamp"   -- time and generation of DATA_KEY's snapshot: decode only a new one
-local LOCK_KEY, LOCK_TTL = "scim:index:refresh", 60   -- the background read of one worker for all
-M.STALE_LIMIT = 4   -- an index older than this many max_age is read again before answering
+local STAMP_KEY, LOCK_KEY = "scim:index:stamp", "scim:index:reading"
+local LOCK_TTL = 60 -- seconds: a reader that died frees the lock after this
+local WAIT_STEP, WAIT_STEPS = 0.01, 3000 -- waiting for another reader: 30 s at most
+M.STALE_LIMIT = 4 -- an index older than this many max_age is read again before answering
 
 --- `opts`: client (close client), store (or nil), max_age (30), cache (or
 -- nil), clock (seconds; os.time by default), sleep (seconds; in nginx
@@ -166,53 +167,90 @@ function Index:usable(snap, gen, now)
   return snap and snap.gen == gen and now - snap.time < self.max_age and (not self.cache or self:catch_up(snap))
 end
 
--- what tells one snapshot (or its raw parts) from another (a number, so
--- that 1000 and a decoded 1000.0 of Lua 5.4 are one time)
-local function stamp_of(t)
-  return ("%.3f/%s"):format(t.time, tostring(t.gen))
+-- The snapshot another worker left in the cache, if it is usable. Its
+-- stamp is read first: decoding 10,000 members is not done for nothing.
+function Index:from_cache(gen, now)
+  local c = self.cache
+  if not c then return nil end
+  local stamp = c:get(STAMP_KEY)
+  if not stamp or stamp == self.stamp then return nil end
+  local raw = json.decode(c:get(DATA_KEY) or "")
+  if type(raw) ~= "table" or type(raw.time) ~= "number" or type(raw.members) ~= "table" then return nil end
+  self.stamp = stamp
+  local snap = build(raw)
+  if not self:usable(snap, gen, now) then return nil end
+  self.memo = snap
+  return snap
+end
+
+-- One reader of the organization per node: true when this worker may read
+-- (it holds the cache's lock, or there is no lock to hold).
+function Index:lock()
+  local c = self.cache
+  if not (c and self.sleep and type(c.add) == "function") then return true end
+  return c:add(LOCK_KEY, "1", LOCK_TTL) and true or false
+end
+
+function Index:unlock(locked)
+  local c = self.cache
+  if locked and c and type(c.add) == "function" and type(c.delete) == "function" then c:delete(LOCK_KEY) end
+end
+
+-- Waits (bounded) for the worker holding the lock to leave its snapshot in
+-- the cache; nil when it does not (then this worker reads).
+function Index:wait_cache()
+  for _ = 1, WAIT_STEPS do
+    self.sleep(WAIT_STEP)
+    local snap = self:from_cache(self:current_gen(), self.clock())
+    if snap then return snap end
+    if not self.cache:get(LOCK_KEY) then return nil end
+  end
 end
 
 --- The snapshot (see the module's description), or nil and a close error.
 function Index:snapshot()
   local now, gen = self.clock(), self:current_gen()
   if self:usable(self.memo, gen, now) then return self.memo end
-  local stamp = self.cache and self.cache:get(STAMP_KEY)
-  if stamp and not (self.memo and stamp == stamp_of(self.memo)) then
-    local raw = json.decode(self.cache:get(DATA_KEY) or "")
-    if type(raw) == "table" and type(raw.time) == "number" and type(raw.members) == "table" then
-      local snap = build(raw)
-      if self:usable(snap, gen, now) then
-        self.memo = snap
-        return snap
-      end
-    end
-  end
+  local snap = self:from_cache(gen, now)
+  if snap then return snap end
   if self:stale_only(self.memo, gen, now) then
     self:refresh_behind(gen)
     return self.memo
   end
   if self.reading and self.sleep then return self:wait() end
-  return self:reload(gen)
+  local locked = self:lock()
+  if not locked then
+    snap = self:wait_cache()
+    if snap then return snap end
+  end
+  return self:reload(gen, locked)
 end
 
--- Reads Close and the store into a new snapshot of generation gen, shared
--- through the cache; nil, err when the read fails.
-function Index:reload(gen)
+-- Reads Close and the store into a new snapshot of generation gen, left in
+-- the cache for the other workers; releases the lock when `locked`.
+function Index:reload(gen, locked)
   -- no pcall around the read: Lua 5.1 cannot yield across it (a read that
-  -- raised leaves `reading` set; waiters give up on it after their bound)
+  -- raised leaves `reading` set and the lock held until LOCK_TTL; waiters
+  -- give up on it after their bound)
   self.reading = true
   local seq = self:current_seq()
   local raw, err = self:read()
   self.reading = false
-  if not raw then return nil, err end
-  raw.gen, raw.seq = gen, seq
-  if self.cache then
-    self.cache:set(DATA_KEY, cjson.encode(raw))
-    self.cache:set(STAMP_KEY, stamp_of(raw))
+  if not raw then
+    self:unlock(locked)
+    return nil, err
   end
+  raw.gen, raw.seq = gen, seq
   local snap = build(raw)
-  -- changes recorded while the read was under way (applying one twice is harmless)
-  if self.cache then self:catch_up(snap) end
+  if self.cache then
+    self.stamp = ("%s:%s"):format(tostring(raw.time), gen)
+    self.cache:set(DATA_KEY, cjson.encode(raw))
+    self.cache:set(STAMP_KEY, self.stamp)
+    -- changes recorded while the read was under way (applying one twice is harmless)
+    self:catch_up(snap)
+  end
+  self:unlock(locked)
+  -- a background read that an invalidate() overtook is not this worker's index
   if snap.gen == self:current_gen() then self.memo = snap end
   return snap
 end
@@ -224,21 +262,19 @@ function Index:stale_only(snap, gen, now)
     and now - snap.time < self.max_age * M.STALE_LIMIT and (not self.cache or self:catch_up(snap))
 end
 
--- Starts one background read, unless this worker runs one or (with a
--- cache that can lock) another worker does: its snapshot reaches this one
--- through the cache.
+-- Starts one background read, unless this worker runs one or another
+-- worker does (it holds the lock): its snapshot reaches this one through
+-- the cache.
 function Index:refresh_behind(gen)
   if self.reading then return end
-  local cache = self.cache
-  local locks = cache and type(cache.add) == "function" and type(cache.delete) == "function"
-  if locks and not cache:add(LOCK_KEY, "1", LOCK_TTL) then return end
+  local locked = self:lock()
+  if not locked then return end
   self.reading = true
-  local function done()
-    self.reading = false
-    if locks then cache:delete(LOCK_KEY) end
-  end
   -- spawn answers false when it cannot (nginx: too many timers)
-  if not self.spawn(function() self:reload(gen) done() end) then done() end
+  if not self.spawn(function() self:reload(gen, locked) end) then
+    self.reading = false
+    self:unlock(locked)
+  end
 end
 
 --- Records a write of the bridge that succeeded, so that every worker sees
@@ -259,7 +295,6 @@ end
 
 -- Waits (bounded: WAIT_STEPS of WAIT_STEP seconds) for the read under way
 -- in this worker, then takes its snapshot; reads itself if it failed.
-local WAIT_STEP, WAIT_STEPS = 0.01, 3000
 function Index:wait()
   for _ = 1, WAIT_STEPS do
     self.sleep(WAIT_STEP)
