@@ -172,7 +172,7 @@ local function cached_header_block(req)
   return hb, why
 end
 
-local BODY_METHODS = { POST = true, PUT = true, PATCH = true }
+local BODY_METHODS = core.BODY_METHODS -- the methods whose requests carry a body (wire.c)
 
 -- The bytes of a request: its line, Host and Connection unless the set
 -- gives them, the set's lines, the body's length and the body.
