@@ -79,6 +79,7 @@ build = {
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.store.sqlite"] = "lua/close/store/sqlite.lua",
+    ["close.store.redis"] = "lua/close/store/redis.lua",
     ["close.scim.serve"] = "lua/close/scim/serve.lua",
     ["close.core"] = {
       sources = {

@@ -84,6 +84,13 @@ local function connector(o)
   return connect, function(red) red:set_keepalive(10000, 16) end
 end
 
+--- The connection factory of these options (close.store.redis shares it):
+-- connect() -> a connected client or nil, err; release(client).
+function M.connector(o)
+  check_options(o)
+  return connector(o)
+end
+
 --- Builds the store (close.oauth.redis_store calls this with its checks).
 -- @local
 function M.new(o, checked, random_token)
