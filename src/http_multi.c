@@ -23,10 +23,41 @@ int close_multi_init(close_multi *m, long max_host) {
 
 int close_multi_is_open(const close_multi *m) { return m->multi != NULL; }
 
+static void release(close_header_set *set) {
+    if (set && --set->refs == 0) {
+        curl_slist_free_all(set->list);
+        free(set->block);
+        free(set);
+    }
+}
+
+const char *close_multi_set_headers(close_multi *m, const char *block, size_t len) {
+    close_header_set *set;
+    const char *why;
+    if (m->set && m->set->len == len && memcmp(m->set->block, block, len) == 0) return NULL;
+    if ((set = calloc(1, sizeof *set)) == NULL || (set->block = malloc(len + 1)) == NULL) {
+        free(set);
+        return "out of memory";
+    }
+    if ((set->list = close_http_block_list(block, len, &why)) == NULL) {
+        free(set->block);
+        free(set);
+        return why;
+    }
+    memcpy(set->block, block, len);
+    set->block[len] = '\0';
+    set->len = len;
+    set->refs = 1;
+    release(m->set); /* transfers still running keep theirs */
+    m->set = set;
+    return NULL;
+}
+
 void close_multi_free(close_multi_xfer *x) {
     if (!x) return;
-    if (x->easy) curl_easy_cleanup(x->easy);
+    if (x->easy) curl_easy_cleanup(x->easy); /* before its header list goes */
     curl_slist_free_all(x->headers);
+    release(x->set);
     close_xfer_free(&x->io);
     free(x);
 }
@@ -51,6 +82,8 @@ void close_multi_destroy(close_multi *m) {
     }
     if (m->multi) curl_multi_cleanup(m->multi);
     if (m->share) curl_share_cleanup(m->share);
+    release(m->set);
+    m->set = NULL;
     m->multi = NULL;
     m->share = NULL;
     m->running = 0;
@@ -60,15 +93,22 @@ long close_multi_start(close_multi *m, const close_http_request *r, struct curl_
                        const char **message) {
     close_multi_xfer *x = calloc(1, sizeof *x);
     CURLcode rc;
-    if (!x || (x->easy = curl_easy_init()) == NULL) {
+    if (!x || (x->easy = curl_easy_init()) == NULL || (r->use_block && !m->set)) {
+        *message = x && x->easy ? "no header lines were set" : "out of memory";
+        if (x && x->easy) curl_easy_cleanup(x->easy);
         free(x);
         curl_slist_free_all(headers);
-        *message = "out of memory";
         return 0;
     }
-    x->headers = headers;
+    if (r->use_block) {
+        curl_slist_free_all(headers);
+        x->set = m->set;
+        x->set->refs++;
+    } else {
+        x->headers = headers;
+    }
     close_xfer_reset(&x->io, r->max_body);
-    rc = close_xfer_setup(x->easy, r, headers, &x->io, m->share, 1);
+    rc = close_xfer_setup(x->easy, r, x->set ? x->set->list : headers, &x->io, m->share, 1);
     /* wait for a multiplexed HTTP/2 connection rather than open another */
     if (rc == CURLE_OK) rc = curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
     if (rc == CURLE_OK) rc = curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (void *)x);

@@ -40,10 +40,18 @@ static int l_multi_start(lua_State *L) {
     long id;
     lua_settop(L, 2);
     close_read_request(L, 2, &r, &block, &blen);
-    list = block ? close_http_block_list(block, blen, &why) : close_http_line_list(&r);
-    if (block && why) return luaL_argerror(L, 2, why);
-    if (!list) message = "out of memory";
-    else if ((id = close_multi_start(m, &r, list, &message)) > 0) {
+    if (block) {
+        /* parsed once per header block, shared by the transfers that send it */
+        if ((why = close_multi_set_headers(m, block, blen)) != NULL) {
+            if (strcmp(why, "out of memory") != 0) return luaL_argerror(L, 2, why);
+            return close_push_fail(L, "network", why);
+        }
+        r.use_block = 1;
+        list = NULL;
+    } else if ((list = close_http_line_list(&r)) == NULL) {
+        message = "out of memory";
+    }
+    if (!message && (id = close_multi_start(m, &r, list, &message)) > 0) {
         lua_pushinteger(L, id);
         return 1;
     }

@@ -217,6 +217,17 @@ static int l_retry_decide(lua_State *L) {
 
 /* ---- the wire parser, for the cosocket transport ---- */
 
+/* Whether field i's name appeared before it (case-insensitively). */
+static int seen_before(const close_wire_field *f, size_t i) {
+    size_t j, k;
+    for (j = 0; j < i; j++) {
+        if (!f[j].name || f[j].name_len != f[i].name_len) continue;
+        for (k = 0; k < f[i].name_len && (f[j].name[k] | 0x20) == (f[i].name[k] | 0x20); k++) {}
+        if (k == f[i].name_len) return 1; /* a false match ("@" and "`") only takes the slow path */
+    }
+    return 0;
+}
+
 void close_push_fields(lua_State *L, const close_wire_field *f, size_t n) {
     char name[CLOSE_MAX_NAME];
     size_t i, k, last_len = 0;
@@ -231,17 +242,21 @@ void close_push_fields(lua_State *L, const close_wire_field *f, size_t n) {
             last_len = len;
         }
         lua_pushlstring(L, name, last_len);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            if (f[i].name) lua_pushliteral(L, ", ");
-            else lua_pushliteral(L, " ");
-            lua_pushlstring(L, f[i].value, f[i].value_len);
-            lua_concat(L, 3);
-        } else {
+        /* a repeat or a fold joins the value already there (few fields: a scan beats a lookup) */
+        if (!f[i].name || (n <= 32 ? seen_before(f, i) : 1)) {
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                if (f[i].name) lua_pushliteral(L, ", ");
+                else lua_pushliteral(L, " ");
+                lua_pushlstring(L, f[i].value, f[i].value_len);
+                lua_concat(L, 3);
+                lua_rawset(L, -3);
+                continue;
+            }
             lua_pop(L, 1);
-            lua_pushlstring(L, f[i].value, f[i].value_len);
         }
+        lua_pushlstring(L, f[i].value, f[i].value_len);
         lua_rawset(L, -3);
     }
 }

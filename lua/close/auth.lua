@@ -14,9 +14,11 @@ local oauth = require "close.oauth"
 
 local M = {}
 
---- How many tokens the scrub list keeps besides the fixed secrets: the
--- newest ones (a client refreshing every hour for a year sees thousands).
-M.MAX_TOKENS = 16
+--- How many token strings the scrub list keeps besides the fixed secrets:
+-- the newest ones, those of the last 16 refreshes (each adds the access
+-- token, the refresh token and the Bearer header). Bounded: a client
+-- refreshing every hour for a year sees thousands.
+M.MAX_TOKENS = 48
 
 local Secrets = {}
 Secrets.__index = Secrets

@@ -3,7 +3,8 @@
 -- (bin/close-provision is the launcher). This module picks the command; the
 -- rooms are in close/cli/: args (the command line), provision (plan and
 -- apply from a file), apply (the writes, journal, progress, stop rule),
--- output (text and JSON), journal, export, login, credentials (the client).
+-- output (text and JSON), journal, export, login, whoami, credentials (the
+-- client).
 -- @module close.cli
 
 local close = require "close"
@@ -30,14 +31,6 @@ function M.run(env)
   local out = env.out or print
   local argv = env.argv or {}
   if argv[1] == "login" then return M.login(env, out, errout) end
-  if argv[1] == "whoami" then
-    local opts, why = whoami.parse(argv)
-    if not opts then
-      errout("close-provision: " .. why)
-      return 2
-    end
-    return whoami.run(env, opts, errout)
-  end
   local opts, why = args.parse(argv)
   if not opts then
     errout("close-provision: " .. why)
@@ -53,6 +46,7 @@ function M.run(env)
     return 0
   end
   if opts.command == "export" then return export.run(env, opts, errout) end
+  if opts.command == "whoami" then return whoami.run(env, opts, errout) end
   return provision.run(env, opts, errout)
 end
 

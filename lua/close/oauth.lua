@@ -117,8 +117,10 @@ end
 
 -- ---------------------------------------------------------------------------
 -- Stores: load() -> tokens | nil (none) | nil, err; save(tokens) -> true |
--- nil, err; lock(ttl) -> true (held now) | false (another holds it) | nil,
--- err; unlock(). One lock per store makes one refresh per store.
+-- nil, err (| nil, err, "newer": the store refused to replace a pair rotated
+-- since it was read, which the provider then adopts); lock(ttl) -> true
+-- (held now) | false (another holds it) | nil, err; unlock(). One lock per
+-- store makes one refresh per store.
 
 --- Tokens kept in this Lua state only (the default).
 function M.memory_store()
@@ -341,7 +343,14 @@ function Provider:persist(c, t)
         .. "in memory and offered to it again before they are used")
     end
   end
-  local ok, err = self.store:save(t)
+  local ok, err, newer = self.store:save(t)
+  if not ok and newer then
+    -- the store holds a pair another node rotated since (it refused to go back): that one wins
+    self.pending = nil
+    local usable, aerr = self:adopt_stored(c)
+    if usable or aerr then return usable, aerr end
+    return nil, auth_error(c, "the token store holds another node's newer pair, which is not usable: " .. tostring(err))
+  end
   if not ok then
     return nil, auth_error(c, "the token store could not save the new tokens (" .. tostring(err)
       .. "); they are kept in memory and saved again before they are used")

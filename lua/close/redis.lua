@@ -222,4 +222,104 @@ for _, name in ipairs({ "get", "set", "del", "exists", "expire", "pexpire", "ttl
   Redis[name] = function(self, ...) return self:command(name, ...) end
 end
 
+-- ---------------------------------------------------------------------------
+-- Connections as close's Redis stores make them.
+
+--- Parses `redis://[[user]:password@]host[:port][/db]` into
+-- `{host=, port=, password=, db=}`, or nil and the reason (which never
+-- contains the password).
+function M.parse_url(url)
+  if type(url) ~= "string" then return nil, "the Redis URL must be a string" end
+  local rest = url:match("^redis://(.*)$")
+  if not rest then return nil, "the Redis URL must start with redis://" end
+  local auth, hostpart = rest:match("^(.*)@([^@]*)$")
+  hostpart = hostpart or rest
+  local password
+  if auth then password = auth:match("^[^:]*:(.*)$") or auth end
+  if password == "" then password = nil end
+  local host, port, db = hostpart:match("^([%w%.%-]+):?(%d*)/?(%d*)$")
+  if not host then
+    host, port, db = hostpart:match("^%[([%x:]+)%]:?(%d*)/?(%d*)$")
+  end
+  if not host then return nil, "the Redis URL needs a host (redis://HOST:PORT/DB)" end
+  port, db = tonumber(port) or 6379, tonumber(db) or 0
+  if port < 1 or port > 65535 then return nil, "the Redis URL's port must be 1-65535" end
+  if db > 15 then return nil, "the Redis URL's database must be 0-15" end
+  return { host = host, port = port, password = password, db = db }
+end
+
+-- lua-resty-redis inside nginx when it is there, else this module
+local function default_lib()
+  if ngx then
+    local ok, resty = pcall(require, "resty.redis")
+    if ok then return resty end
+  end
+  return M
+end
+
+-- connected clients for o (see connector)
+local function connect_with(o)
+  if o.connect then return o.connect end
+  local lib = o.redis or default_lib()
+  local host, port, db = o.host or "127.0.0.1", o.port or 6379, o.db or 0
+  local timeout = (o.timeout or 2) * 1000
+  local digest = o.password and core.base64url(core.sha256(o.password)) or ""
+  local pool_name = ("%s:%d:%d:%s"):format(host, port, db, digest)
+  return function()
+    local red = lib:new()
+    red:set_timeout(timeout)
+    local ok, err = red:connect(host, port, { pool = pool_name })
+    if not ok then return nil, "redis " .. host .. ":" .. port .. ": " .. tostring(err) end
+    if (red:get_reused_times() or 0) == 0 then
+      if o.password then
+        ok, err = red:auth(o.password)
+        if not ok then red:close() return nil, "redis auth: " .. tostring(err) end
+      end
+      if db ~= 0 then
+        ok, err = red:select(db)
+        if not ok then red:close() return nil, "redis select: " .. tostring(err) end
+      end
+    end
+    return red
+  end
+end
+
+--- One command at a time the way close's Redis stores send them:
+-- `call(name, ...) -> reply | nil, err` on a connection from the keepalive
+-- pool, put back when it worked, closed when not. o: host, port, password,
+-- db, timeout (seconds, default 2), redis (a module like lua-resty-redis;
+-- default: it inside nginx when installed, else this one), or connect (a
+-- function returning a connected client with that interface). A fresh
+-- connection is authenticated and its database selected once; pools are
+-- per host, port, database and password (by a digest of it).
+function M.connector(o)
+  local connect = connect_with(o)
+  return function(name, ...)
+    local red, err = connect()
+    if not red then return nil, err end
+    local res, cerr = red[name](red, ...)
+    if res == nil then
+      red:close()
+      return nil, "redis " .. name .. ": " .. tostring(cerr)
+    end
+    red:set_keepalive(10000, 16)
+    return res
+  end
+end
+
+--- Checks connector options; raises naming the option (who is the caller's name).
+function M.check_options(o, who)
+  assert(type(o) == "table", who .. ": expected a table of options")
+  if o.connect then
+    assert(type(o.connect) == "function", who .. ": connect must be a function")
+    return
+  end
+  assert(o.host == nil or type(o.host) == "string", who .. ": host must be a string")
+  assert(o.port == nil or (type(o.port) == "number" and o.port % 1 == 0), who .. ": port must be an integer")
+  assert(o.db == nil or (type(o.db) == "number" and o.db >= 0 and o.db % 1 == 0),
+    who .. ": db must be a database number")
+  assert(o.password == nil or type(o.password) == "string", who .. ": password must be a string")
+  assert(o.timeout == nil or (type(o.timeout) == "number" and o.timeout > 0), who .. ": timeout must be seconds")
+end
+
 return M

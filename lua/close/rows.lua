@@ -17,9 +17,9 @@
 -- * the first record is a header when one of its fields names the email
 --   column (`email`, `E-mail`, `Email Address`, ...: `EMAIL_HEADERS`, any
 --   case): the columns are then found by name (the email, and a role id
---   column, `role_id` or `Role ID`, else a role column, `role` or `Role
---   Name`, in any order; others ignored). Without a header a record is
---   `email[,role]`;
+--   column, `role_id` or `Role ID`, else a role column, `role` or
+--   `Role Name`, in any order; others ignored). Without a header a record
+--   is `email[,role]`;
 -- * a UTF-16 text (a byte order mark FF FE or FE FF, or NULs at every other
 --   byte) is refused with "save it as UTF-8", not read as bytes.
 --
@@ -397,6 +397,20 @@ local function field(v, what, i)
     return '"' .. v:gsub('"', '""') .. '"'
   end
   return v
+end
+
+--- How a file names a role so that reading it back gives the same id: its
+-- name (`validate.role_name`) when the name reads as a name and resolves to
+-- this very id, else the id (a custom role named like another, say).
+-- @tparam string role_id
+-- @tparam table roles the organization's roles (GET /role/)
+-- @treturn string
+function M.role_field(role_id, roles)
+  local name = validate.role_name(role_id, roles)
+  if name ~= role_id and not validate.reads_as_role_id(name) and validate.role_named(name, roles) == role_id then
+    return name
+  end
+  return role_id
 end
 
 --- Writes rows as CSV: a header `email,role`, then a record a row (its

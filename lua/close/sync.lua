@@ -7,8 +7,9 @@
 -- the rows becomes `deactivate` (never one in `keep`). What `close.guard`
 -- refuses (the caller deactivated or its role lowered, the last active
 -- admin lost) is `invalid` with its reason. A plan deactivating more than
--- `max_deactivate` is whole, marked `over_limit`; `client:apply_plan(plan,
--- opts)` refuses it, and carries any other out through `client:batch`.
+-- `max_deactivate` is whole, marked `over_limit`;
+-- `client:apply_plan(plan, opts)` refuses it, and carries any other out
+-- through `client:batch`.
 -- Uses only the client's public calls.
 -- @module close.sync
 
@@ -35,10 +36,11 @@ end
 
 --- The checks of a row that need no server: the email, the role's form,
 -- and duplicates (the same address twice with different roles is refused on
--- both lines; twice with the same role, the second is a duplicate).
--- Returns `{[row] = reason}`.
+-- both lines; twice with the same role, the second is a duplicate: a
+-- warning, done once).
+-- Returns `{[row] = reason}` (refused rows) and `{[row] = reason}` (duplicates).
 function M.check_rows(rows)
-  local bad, first = {}, {}
+  local bad, dups, first = {}, {}, {}
   for _, row in ipairs(rows) do
     if row.error then
       bad[row] = row.error
@@ -58,7 +60,7 @@ function M.check_rows(rows)
             bad[prev] = bad[prev] or ("the same address as line %d with another role (%s, not %s)"):format(
               row.line, a, b)
           else
-            bad[row] = ("a duplicate of line %d"):format(prev.line)
+            dups[row] = ("a duplicate of line %d"):format(prev.line)
           end
         else
           first[k] = row
@@ -66,7 +68,7 @@ function M.check_rows(rows)
       end
     end
   end
-  return bad
+  return bad, dups
 end
 
 local function check_opts(opts)
@@ -125,11 +127,20 @@ local function read_organization(client, opts)
   return { me = me, all = all, roles = roles, by_email = memberships.by_address(all) }
 end
 
--- A row's item: what the row changes for its member `m` (nil: none).
-local function row_item(row, m, why_bad, opts, roles)
+-- A role id's name, or nil when only the id is known.
+local function name_of(role_id, roles)
+  local name = validate.role_name(role_id, roles)
+  if name ~= role_id then return name end
+end
+
+-- A row's item: what the row changes for its member `m` (nil: none); a
+-- duplicate of an earlier row changes nothing.
+local function row_item(row, m, why_bad, opts, roles, duplicate)
   local item = { line = row.line, email = row.email, text = row.text }
   if why_bad then
     item.action, item.reason = "invalid", why_bad
+  elseif duplicate then
+    item.action, item.reason = "duplicate", duplicate
   elseif opts.only == "deactivate" then
     if m and m.active then
       item.action, item.membership_id, item.previous_role_id = "deactivate", m.id, m.role_id
@@ -168,7 +179,9 @@ end
 -- deactivated), `max_deactivate` (default 10% of the organization, at least
 -- 1), `only = "deactivate"` (rows name members to deactivate).
 -- @return `{items = {{line=, email=, action=, role_id=, previous_role_id=,
---   membership_id=, reason=}...}, counts = {[action] = n}, organization_id=,
+--   role=, previous_role= (their names), membership_id=, reason=}...}
+--   (`action` also `duplicate`: a line repeating an earlier one, not done
+--   twice), counts = {[action] = n}, organization_id=,
 --   organization_size=, max_deactivate=, over_limit= (a sentence, when the
 --   plan deactivates more than max_deactivate)}`, nil, meta ; or nil, err
 function M.plan(client, rows, opts)
@@ -179,16 +192,19 @@ function M.plan(client, rows, opts)
   for _, m in ipairs(org.all) do
     if m.active then active = active + 1 end
   end
-  local bad = M.check_rows(rows)
+  local bad, dups = M.check_rows(rows)
   local items, counts, listed = {}, {}, {}
   local state = guard_state(org.me, org.all)
   local function add(item)
     items[#items + 1] = guarded(state, item)
     counts[item.action] = (counts[item.action] or 0) + 1
+    -- the names people know the roles by, beside the ids (none where the
+    -- name is unknown: a deactivate plan reads no roles)
+    item.role, item.previous_role = name_of(item.role_id, org.roles), name_of(item.previous_role_id, org.roles)
   end
   for _, row in ipairs(rows) do
     listed[key(row.email)] = true
-    add(row_item(row, row.email and org.by_email[key(row.email)], bad[row], opts, org.roles))
+    add(row_item(row, row.email and org.by_email[key(row.email)], bad[row], opts, org.roles, dups[row]))
   end
   if opts.deactivate_missing then
     for _, m in ipairs(missing_members(org, listed, opts.keep)) do

@@ -160,4 +160,35 @@ describe("two nodes sharing one grant through close.oauth.redis_store", function
     local last = seed.load()
     assert.is_not.equal(g.refresh_token, last.refresh_token)
   end)
+
+  it("a node whose save lost the race adopts the pair another node stored, and never overwrites it", function()
+    server.config{ token_lifetime = 60 }
+    local g, other = server.oauth_grant(), server.oauth_grant()
+    local key = "close:oauth"
+    local seed = close.oauth.redis_store({ port = srv.port })
+    local red = srv:client()
+    red:del(key)
+    red:close()
+    -- an expired pair: the first call refreshes
+    assert.is_true(seed:save({ access_token = g.access_token, refresh_token = g.refresh_token,
+      expires_at = core.time() - 1, expires_in = 60 }))
+    local theirs = { access_token = other.access_token, refresh_token = other.refresh_token,
+      expires_at = other.expires_at, expires_in = 60 }
+    local node = close.new({ base_url = server.https_url, ca_file = server.ca, oauth = {
+      client_id = server.oauth_client_id, client_secret = server.oauth_client_secret,
+      store = close.oauth.redis_store({ port = srv.port }),
+      -- another node stores its rotation between this node's token request and its save
+      on_tokens = function()
+        local r = srv:client()
+        r:set(key, require("cjson").encode(theirs))
+        r:close()
+        return true
+      end } })
+    local m, err = node:create_membership{ email = "race@acme.com", role_id = "user" }
+    assert.is_nil(err and tostring(err))
+    assert.matches("^memb_", m.id)
+    assert.same(theirs, seed.load())
+    assert.equal(other.access_token, (node:tokens()).access_token)
+    assert.equal(1, server.oauth_stats().refreshes)
+  end)
 end)

@@ -1,143 +1,151 @@
--- close.store.redis (close.redis over LuaSocket) against Debian's
--- redis-server on a free port with a private directory (AOF on): the store
--- interface, passwords (never in an error), a stopped server (kind
--- "store", then working again once it is back) and the index's shared cache.
+-- close.store.redis against Debian's redis-server (free port, private
+-- directory, AOF on): the store interface of close.store.sqlite, keys under
+-- a prefix, what one node writes the other reads at once, a kill -9 of
+-- Redis loses nothing answered, failures are kind "store"; and
+-- close.redis.parse_url.
+local redis = require "close.redis"
 local redis_store = require "close.store.redis"
-local server = require "spec.support.redis_server"
+local redis_server = require "spec.support.redis_server"
 
 describe("close.store.redis", function()
   local srv, store
 
-  setup(function() srv = server.start{ password = "s3cret-pass" } end)
+  setup(function() srv = redis_server.start({ password = "store-test-password-0123456789" }) end)
   teardown(function() srv:destroy() end)
   before_each(function()
     local red = srv:client()
-    red:flushdb()
+    assert.equal("OK", red:command("flushall"))
     red:close()
-    store = redis_store{ url = ("redis://:s3cret-pass@127.0.0.1:%d/0"):format(srv.port) }
+    store = redis_store({ url = ("redis://:%s@127.0.0.1:%d/1"):format(srv.password, srv.port) })
   end)
 
-  it("gets, sets, deletes and scans by prefix", function()
-    assert.is_nil(store:get("user:a"))
-    assert.is_true(store:set("user:a", "{\"x\":1}"))
-    assert.is_true(store:set("user:b", "B"))
-    assert.is_true(store:set("deleted:a", "1"))
-    assert.is_true(store:set("user*[x]?", "glob"))
-    assert.equal("{\"x\":1}", store:get("user:a"))
-    assert.same({ ["user:a"] = "{\"x\":1}", ["user:b"] = "B" }, store:scan("user:"))
-    -- glob characters in a prefix match only themselves
-    assert.same({ ["user*[x]?"] = "glob" }, store:scan("user*[x"))
-    assert.is_true(store:delete("user:a"))
-    assert.is_true(store:delete("user:absent"))
-    assert.is_nil(store:get("user:a"))
-    assert.same({ ["user:b"] = "B" }, store:scan("user:"))
-    assert.same({}, store:scan("group:"))
+  it("answers nil for an absent key, and what was set for a present one", function()
+    assert.is_nil(store:get("user:memb_1"))
+    assert.is_true(store:set("user:memb_1", '{"name":"Jane"}'))
+    assert.equal('{"name":"Jane"}', store:get("user:memb_1"))
+    assert.is_true(store:set("user:memb_1", '{"name":"June"}'))
+    assert.equal('{"name":"June"}', store:get("user:memb_1"))
+    -- under the prefix, in the URL's database
+    local red = srv:client()
+    assert.equal(redis.null, red:get("close:scim:user:memb_1"))
+    red:select(1)
+    assert.equal('{"name":"June"}', red:get("close:scim:user:memb_1"))
+    red:close()
   end)
 
-  it("scans more keys than one HSCAN round returns", function()
-    for i = 1, 2500 do assert.is_true(store:set("user:" .. i, tostring(i))) end
-    local all = assert(store:scan("user:"))
+  it("keeps keys and values byte for byte (NUL, UTF-8, empty, 0xff)", function()
+    local k, v = "ext:\0\255é", "\0a\255\0"
+    assert.is_true(store:set(k, v))
+    assert.is_true(store:set("empty", ""))
+    assert.equal(v, store:get(k))
+    assert.equal("", store:get("empty"))
+    assert.is_nil(store:get("ext:"))
+  end)
+
+  it("deletes, and deleting an absent key is fine", function()
+    store:set("deleted:memb_1", "1")
+    assert.is_true(store:delete("deleted:memb_1"))
+    assert.is_nil(store:get("deleted:memb_1"))
+    assert.is_true(store:delete("deleted:memb_1"))
+  end)
+
+  it("scans exactly the keys that start with a prefix, glob characters included", function()
+    for _, k in ipairs({ "group:a", "group:b", "group;", "groupx", "user:a", "group\255", "group:\255\255",
+      "g*[x]?\\:1", "g*[x]?\\:2", "gz[x]?\\:3" }) do
+      store:set(k, "v" .. k)
+    end
+    assert.same({ ["group:a"] = "vgroup:a", ["group:b"] = "vgroup:b", ["group:\255\255"] = "vgroup:\255\255" },
+      store:scan("group:"))
+    assert.same({ ["g*[x]?\\:1"] = "vg*[x]?\\:1", ["g*[x]?\\:2"] = "vg*[x]?\\:2" }, store:scan("g*[x]?\\:"))
+    assert.same({}, store:scan("nothing:"))
+    local all = store:scan("")
     local n = 0
-    for k, v in pairs(all) do
+    for _ in pairs(all) do n = n + 1 end
+    assert.equal(10, n)
+  end)
+
+  it("scans thousands of keys, over many SCAN steps", function()
+    for i = 1, 3000 do assert.is_true(store:set(("user:memb_%04d"):format(i), tostring(i))) end
+    local got = store:scan("user:")
+    local n = 0
+    for k, v in pairs(got) do
       n = n + 1
-      assert.equal("user:" .. v, k)
+      assert.equal(tostring(tonumber(k:match("%d+$"))), v)
     end
-    assert.equal(2500, n)
+    assert.equal(3000, n)
   end)
 
-  it("keeps each database apart", function()
-    local other = redis_store{ host = "127.0.0.1", port = srv.port, db = 3, password = "s3cret-pass" }
-    assert.is_true(other:set("user:a", "three"))
-    assert.is_nil(store:get("user:a"))
-    assert.equal("three", other:get("user:a"))
+  it("is shared: what one node writes the other reads at once", function()
+    local other = redis_store({ port = srv.port, password = srv.password, db = 1 })
+    assert.is_true(store:set("group:role_1", "{}"))
+    assert.equal("{}", other:get("group:role_1"))
+    assert.is_true(other:delete("group:role_1"))
+    assert.is_nil(store:get("group:role_1"))
   end)
 
-  it("fails with kind store, never naming the password, when the password is wrong", function()
-    local bad = redis_store{ url = ("redis://:wrong-pass-9@127.0.0.1:%d/0"):format(srv.port) }
-    local v, err = bad:get("user:a")
+  it("loses nothing it answered when Redis is killed with -9 (AOF, fsync always)", function()
+    local dir = redis_server.tmpdir()
+    local own = redis_server.start({ dir = dir })
+    local s = redis_store({ port = own.port })
+    for i = 1, 200 do assert.is_true(s:set("user:" .. i, ("x"):rep(i))) end
+    own:stop("KILL")
+    local again = redis_server.start({ dir = dir, port = own.port })
+    finally(function() again:destroy() end)
+    local got = s:scan("user:")
+    for i = 1, 200 do assert.equal(("x"):rep(i), got["user:" .. i]) end
+  end)
+
+  it("fails with kind store, saying what and why, never the password", function()
+    local port = redis_server.free_port()
+    local down = redis_store({ url = "redis://:not-in-any-message-7@127.0.0.1:" .. port, timeout = 0.5 })
+    local v, err = down:get("user:1")
     assert.is_nil(v)
     assert.equal("store", err.kind)
-    assert.matches("auth", err.message)
-    assert.is_nil(tostring(err):find("wrong-pass-9", 1, true))
-    assert.is_nil(tostring(bad):find("wrong-pass-9", 1, true))
-    assert.is_nil(select(2, bad:ping()):find("wrong-pass-9", 1, true))
-  end)
-
-  it("fails with kind store while Redis is down and works again once it is back", function()
-    assert.is_true(store:set("user:a", "A"))
-    local port, dir = srv.port, srv.dir
-    srv:stop()
-    local v, err = store:get("user:a")
+    assert.equal("store get: redis 127.0.0.1:" .. port .. ": connection refused", err.message)
+    v, err = down:scan("user:")
     assert.is_nil(v)
-    assert.equal("store", err.kind)
-    local ok, serr = store:set("user:b", "B")
-    assert.is_nil(ok)
-    assert.equal("store", serr.kind)
-    assert.is_nil(store:scan("user:"))
-    srv = server.start{ port = port, dir = dir, password = "s3cret-pass" }
-    -- the append-only file kept the write
-    assert.equal("A", store:get("user:a"))
-    assert.is_true(store:set("user:b", "B"))
-  end)
-
-  it("refuses bad URLs and options with the reason", function()
-    for url, why in pairs{
-      ["http://x"] = "must start with redis://",
-      ["redis://user:pw@h:1/0"] = "no user name",
-      ["redis://h:70000/0"] = "port must be from 1 to 65535",
-      ["redis://h:1/16"] = "database must be a number from 0 to 15",
-      ["redis://h h:1"] = "host must be",
-    } do
-      local ok, err = pcall(redis_store, { url = url })
-      assert.is_false(ok)
-      assert.matches(why, err, 1, true)
-    end
-    local u = assert(redis_store.parse_url("redis://:p%40ss@[::1]:7000/2"))
-    assert.same({ host = "::1", port = 7000, db = 2, password = "p@ss" }, u)
-    assert.same({ host = "h", port = 6379, db = 0 }, redis_store.parse_url("redis://h"))
-    assert.has_error(function() store:set("k", 5) end, "close.store.redis: value must be a string, got number")
-  end)
-
-  it("fails every call after close", function()
+    assert.equal("store scan: redis 127.0.0.1:" .. port .. ": connection refused", err.message)
+    local wrong = redis_store({ port = srv.port, password = "not-in-any-message-7" })
+    v, err = wrong:set("a", "b")
+    assert.is_nil(v)
+    assert.matches("^store set: redis auth: WRONGPASS", err.message)
+    assert.is_nil(tostring(err):find("not-in-any-message", 1, true))
+    assert.equal("close.store.redis(127.0.0.1:" .. port .. "/0)", tostring(down))
     store:close()
-    local v, err = store:get("user:a")
-    assert.is_nil(v)
-    assert.equal("store", err.kind)
+    assert.equal("store get: the store is closed", select(2, store:get("a")).message)
   end)
 
-  describe("shared(dict), the organization index's cache", function()
-    local function dict()
-      local t = {}
-      return { get = function(_, k) return t[k] end, set = function(_, k, v) t[k] = v return true end, t = t }
+  it("checks its arguments", function()
+    assert.has_error(function() store:get(1) end, "close.store.redis: key must be a string, got number")
+    assert.has_error(function() store:set("a", {}) end, "close.store.redis: value must be a string, got table")
+    assert.has_error(function() redis_store("x") end, "close.store.redis: expected a table of options")
+    assert.has_error(function() redis_store({ url = "http://x" }) end,
+      "close.store.redis: the Redis URL must start with redis://")
+    assert.has_error(function() redis_store({ prefix = 1 }) end, "close.store.redis: prefix must be a string")
+  end)
+end)
+
+describe("close.redis.parse_url", function()
+  it("reads host, port, password and database", function()
+    assert.same({ host = "10.0.0.5", port = 6380, password = "p@ss:w", db = 2 },
+      redis.parse_url("redis://:p@ss:w@10.0.0.5:6380/2"))
+    assert.same({ host = "redis.internal", port = 6379, db = 0 }, redis.parse_url("redis://redis.internal"))
+    assert.same({ host = "h", port = 6379, password = "pw", db = 0 }, redis.parse_url("redis://user:pw@h/"))
+    assert.same({ host = "::1", port = 7000, db = 3 }, redis.parse_url("redis://[::1]:7000/3"))
+  end)
+
+  it("refuses what is not a Redis URL, without repeating a password", function()
+    local cases = {
+      { "http://h", "the Redis URL must start with redis://" },
+      { "redis://:secret@", "the Redis URL needs a host (redis://HOST:PORT/DB)" },
+      { "redis://:secret@h:0", "the Redis URL's port must be 1-65535" },
+      { "redis://h:99999", "the Redis URL's port must be 1-65535" },
+      { "redis://h/16", "the Redis URL's database must be 0-15" },
+      { "redis://h:6379/x", "the Redis URL needs a host (redis://HOST:PORT/DB)" },
+      { 42, "the Redis URL must be a string" },
+    }
+    for _, c in ipairs(cases) do
+      assert.same({ nil, c[2] }, { redis.parse_url(c[1]) })
     end
-
-    it("keeps the generation, counter and changes in Redis and the snapshot in the node", function()
-      local a_dict, b_dict = dict(), dict()
-      local a, b = store:shared(a_dict), store:shared(b_dict)
-      assert.is_true(a:set("scim:index", "snapshot-a"))
-      assert.equal("snapshot-a", a_dict.t["scim:index"])
-      assert.is_nil(b:get("scim:index"))
-      assert.is_true(a:set("scim:index:gen", "g1"))
-      assert.equal(1, a:incr("scim:index:seq", 1, 0))
-      assert.is_true(a:set("scim:index:change:1", "{}", 60))
-      assert.equal("g1", b:get("scim:index:gen"))
-      assert.equal("1", b:get("scim:index:seq"))
-      assert.equal("{}", b:get("scim:index:change:1"))
-      local red = srv:client()
-      local ttl = red:pttl("close:scim:scim:index:change:1")
-      red:close()
-      assert.is_true(ttl > 50000 and ttl <= 60000)
-    end)
-
-    it("reads as a generation no snapshot has while Redis is down", function()
-      local shared = store:shared(dict())
-      local port, dir = srv.port, srv.dir
-      srv:stop()
-      assert.equal("unavailable", shared:get("scim:index:gen"))
-      assert.is_false(shared:set("scim:index:gen", "g2"))
-      srv = server.start{ port = port, dir = dir, password = "s3cret-pass" }
-      assert.is_true(shared:set("scim:index:gen", "g2"))
-      assert.equal("g2", shared:get("scim:index:gen"))
-    end)
   end)
 end)

@@ -26,6 +26,11 @@ local function whoami(args, env)
   return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", "")), err
 end
 
+-- the tool with the API key and these words, as written
+local function run_words(words)
+  return require("spec.support.cli").run(words)
+end
+
 local function assert_no_secret(text, secrets)
   for _, s in ipairs(secrets) do assert.is_nil(text:find(s, 1, true), "a secret in the output") end
 end
@@ -112,6 +117,11 @@ describe("close-provision whoami", function()
     local code, out, err = whoami("--apply", { CLOSE_API_KEY = server.api_key })
     assert.equal(2, code)
     assert.equal("", out)
-    assert.equal("close-provision: whoami takes --json and --token-file TOKENS, not --apply\n", err)
+    assert.equal("close-provision: --apply does not belong to whoami (it takes --json, --token-file)\n"
+      .. "try close-provision --help\n", err)
+    -- options before the command word too
+    local c2, out2 = run_words("--json whoami")
+    assert.equal(0, c2)
+    assert.same({ "Admin", "admin" }, { cjson.decode(out2).role, cjson.decode(out2).role_id })
   end)
 end)

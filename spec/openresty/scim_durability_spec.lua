@@ -22,40 +22,6 @@ local function new_user(email, display)
            name = { givenName = display, familyName = "Load" }, externalId = "x-" .. email }
 end
 
--- POSTs n users at once from n curl processes (the provider's burst), in
--- the background; returns the directory where each answer lands
--- (N.code, N.body).
-local function burst(base, n, prefix)
-  local dir = scim.tmpdir()
-  for i = 1, n do
-    scim.write(("%s/%d.json"):format(dir, i),
-      cjson.encode(new_user(("%s%d@acme.com"):format(prefix, i), ("%s %d"):format(prefix, i))))
-  end
-  local cmd = ("seq 1 %d | xargs -P %d -I{} sh -c 'curl -s -m 60 -o %s/{}.body -w %%{http_code} "
-    .. "-H \"Authorization: Bearer %s\" -H \"Content-Type: application/scim+json\" "
-    .. "--data-binary @%s/{}.json %s/Users >%s/{}.code' >/dev/null 2>&1 &")
-    :format(n, n, dir, scim.TOKEN, dir, base, dir)
-  assert(scim.sh(cmd))
-  return dir
-end
-
--- The answers of a burst once every curl has written its code: {i = {code, doc}}.
-local function answers(dir, n)
-  local out = {}
-  assert(scim.wait_for(function()
-    for i = 1, n do
-      local code = scim.read(("%s/%d.code"):format(dir, i))
-      if not code or code == "" then return false end
-    end
-    return true
-  end, 90), "the burst did not finish")
-  for i = 1, n do
-    out[i] = { code = tonumber(scim.read(("%s/%d.code"):format(dir, i))),
-               doc = cjson.decode(scim.read(("%s/%d.body"):format(dir, i)) or "") }
-  end
-  return out
-end
-
 describe("the SCIM bridge's durability", function()
   before_each(function() server.reset() end)
 
@@ -77,7 +43,7 @@ describe("the SCIM bridge's durability", function()
     server.config{ latency = 0.15 }
     local inst = assert(scim.start{ args = { "--workers", "4" }, env = ENV })
     local n = 24
-    local dir = burst(inst.base, n, "crash")
+    local dir = scim.burst(inst.base, n, "crash", new_user)
     -- kill once some answers are out and others are in flight
     assert(scim.wait_for(function()
       local done = 0
@@ -87,7 +53,7 @@ describe("the SCIM bridge's durability", function()
       return done >= 1
     end, 60), "no answer before the kill")
     assert.is_true(scim.kill9(inst))
-    local got = answers(dir, n)
+    local got = scim.answers(dir, n)
     server.config{ latency = 0 }
     local again = assert(scim.start{ dir = inst.dir, state_dir = inst.state, args = { "--workers", "4" }, env = ENV })
     local acked, retried = 0, 0
@@ -119,8 +85,8 @@ describe("the SCIM bridge's durability", function()
     server.config{ rate_limit = 10, rate_window = 1 }
     local inst = assert(scim.start{ args = { "--workers", "4" }, env = ENV })
     local n = 50
-    local dir = burst(inst.base, n, "burst")
-    local got = answers(dir, n)
+    local dir = scim.burst(inst.base, n, "burst", new_user)
+    local got = scim.answers(dir, n)
     for i, a in ipairs(got) do
       assert.equal(201, a.code, ("user %d: %s"):format(i, cjson.encode(a.doc)))
       assert.is_true(member(("burst%d@acme.com"):format(i)).active)

@@ -22,18 +22,18 @@ describe("close.cli", function()
       { { "--concurrency", "many", "f" },
         "close-provision: --concurrency needs a whole number from 1 to 1000, or auto" },
       { { "--apply", "f" }, "close-provision: --apply does not belong to provisioning (it takes --concurrency, "
-        .. "--dry-run, --ensure, --journal, --json, --quiet, --token-file, --verbose)" },
+        .. "--dry-run, --ensure, --failed, --journal, --json, --quiet, --token-file, --verbose)" },
       { { "sync", "--ensure", "f" }, "close-provision: --ensure does not belong to sync (it takes --apply, "
-        .. "--concurrency, --deactivate-missing, --journal, --json, --keep, --max-deactivate, --quiet, --token-file, "
-        .. "--verbose)" },
+        .. "--concurrency, --deactivate-missing, --failed, --journal, --json, --keep, --max-deactivate, --quiet, "
+        .. "--token-file, --verbose)" },
       -- issue 14 item 9: each command takes its own options, before or after the command word
       { { "deactivate", "--deactivate-missing", "f" }, "close-provision: --deactivate-missing does not belong to "
-        .. "deactivate (it takes --apply, --concurrency, --journal, --json, --max-deactivate, --quiet, "
+        .. "deactivate (it takes --apply, --concurrency, --failed, --journal, --json, --max-deactivate, --quiet, "
         .. "--token-file, --verbose)" },
       { { "export", "--apply" }, "close-provision: --apply does not belong to export (it takes --force, "
-        .. "--token-file, -o/--output)" },
+        .. "--ids, --token-file, -o/--output)" },
       { { "--apply", "export" }, "close-provision: --apply does not belong to export (it takes --force, "
-        .. "--token-file, -o/--output)" },
+        .. "--ids, --token-file, -o/--output)" },
       { { "export", "team.csv" }, "close-provision: export writes to stdout, or to -o FILE" },
       { { "export", "--force" }, "close-provision: --force goes with -o FILE" },
       { { "sync", "--keep", "k", "f" }, "close-provision: --keep and --max-deactivate go with --deactivate-missing" },
@@ -54,8 +54,8 @@ describe("close.cli", function()
     local code, out, err = run({ "--json", "export" })
     assert.equal(2, code)
     assert.equal("", out)
-    assert.equal("close-provision: --json does not belong to export (it takes --force, --token-file, -o/--output)\n"
-      .. "try close-provision --help", err)
+    assert.equal("close-provision: --json does not belong to export (it takes --force, --ids, --token-file, "
+      .. "-o/--output)\ntry close-provision --help", err)
     local lines = {}
     code = cli.run{ argv = { "--token-file", "/nonexistent/t.json", "export" }, no_signals = true,
       out = function() end, err = function(s) lines[#lines + 1] = s end }
@@ -100,8 +100,9 @@ describe("close.cli", function()
     assert.equal(1, code)
     assert.matches("no credentials: checking the file alone", out, 1, true)
     assert.matches("line 2: no-at-sign: INVALID email must contain '@'", out, 1, true)
-    assert.matches("line 3: jane@acme.com: INVALID a duplicate of line 1", out, 1, true)
-    assert.matches("3 items: 2 invalid, 1 planned", out, 1, true)
+    -- an exact duplicate is a warning (issue 14 item 15)
+    assert.matches("line 3: jane@acme.com: warning: a duplicate of line 1, ignored", out, 1, true)
+    assert.matches("3 items: 1 duplicate, 1 invalid, 1 planned", out, 1, true)
   end)
 
   it("without credentials anything else is a configuration error, exit 2", function()

@@ -159,3 +159,36 @@ describe("client:tokens()", function()
     assert.equal("close: validation: invalid oauth: this client has no OAuth provider (it has api_key)", tostring(kerr))
   end)
 end)
+
+describe("scrubbing after many refreshes", function()
+  it("the current tokens and the client secret are still scrubbed after 100 refreshes", function()
+    local n, wall, calls = 0, fake.WALL, 0
+    local function json(status, doc)
+      return { status = status, headers = { ["content-type"] = "application/json" },
+        body = require("cjson").encode(doc) }
+    end
+    local function transport(req)
+      if req.url:find("/oauth2/token/", 1, true) then
+        n = n + 1
+        return json(200, { token_type = "Bearer", access_token = ("acc_%d_xxxxxxxx"):format(n),
+          refresh_token = ("ref_%d_yyyyyyyy"):format(n), expires_in = 10 })
+      end
+      calls = calls + 1
+      wall = wall + 20 -- every token expires before the next call
+      if calls < 100 then return fake.ok() end
+      return json(400, { error = ("refused acc_%d_xxxxxxxx ref_%d_yyyyyyyy cs_secret_1"):format(n, n) })
+    end
+    local client = close.new{ oauth = { client_id = "oa2client_1", client_secret = "cs_secret_1",
+      refresh_token = "ref_0_yyyyyyyy" }, transport = transport, wallclock = function() return wall end,
+      sleep = function() end }
+    local err
+    for _ = 1, 100 do
+      local m
+      m, err = client:create_membership{ email = "jane@acme.com", role_id = "user" }
+      if not m then break end
+    end
+    assert.equal(100, n)
+    assert.equal("bad_request", err.kind)
+    assert.equal("refused [REDACTED] [REDACTED] [REDACTED]", err.message)
+  end)
+end)

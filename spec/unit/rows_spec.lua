@@ -157,6 +157,20 @@ describe("close.rows", function()
     assert.equal(2, #list)
   end)
 
+  it("names a role for a file by the name that reads back to its id, else by the id (issue 14 item 14)", function()
+    local roles = { { id = "role_am", name = "Account Manager" }, { id = "role_u2", name = "User" },
+      { id = "role_d1", name = "Dup" }, { id = "role_d2", name = "dup" }, { id = "role_x", name = "role_y" },
+      { id = "role_n" } }
+    assert.equal("Super User", rows.role_field("superuser", roles))
+    assert.equal("User", rows.role_field("user", roles))
+    assert.equal("Account Manager", rows.role_field("role_am", roles))
+    assert.equal("role_u2", rows.role_field("role_u2", roles)) -- "User" reads back as the predefined role
+    assert.equal("role_d1", rows.role_field("role_d1", roles)) -- ambiguous
+    assert.equal("role_x", rows.role_field("role_x", roles)) -- a name that reads as an id
+    assert.equal("role_n", rows.role_field("role_n", roles)) -- no name
+    assert.equal("role_gone", rows.role_field("role_gone", roles))
+  end)
+
   it("takes only the first record as a header", function()
     local list, info = rows.parse("a@x.com,user\nemail,role\n")
     assert.is_false(info.header)

@@ -89,7 +89,9 @@ describe("scim request edges", function()
       '{"Operations":[{"op":"add"}]}', '{"Operations":[{"op":"replace","path":5,"value":1}]}',
       '{"Operations":[{"op":"replace","path":"emails[","value":1}]}', '{"userName":[]}', '{"userName":{}}',
       '{"emails":"x"}', '{"roles":[1,2]}', '{"active":[true]}', '{"userName":"a@b.co","name":{"givenName":[1]}}',
-      '{"members":[{"value":5}]}', '{"displayName":5}', '{"schemas":5}', '{"' .. ("a"):rep(300) .. '":1}' }
+      '{"members":[{"value":5}]}', '{"displayName":5}', '{"schemas":5}', '{"' .. ("a"):rep(300) .. '":1}',
+      '{"userName":"d@acme.com","x":' .. ("["):rep(200) .. ("]"):rep(200) .. "}",
+      '{"Operations":[{"op":"add","path":"x","value":' .. ("{\"a\":"):rep(100) .. "1" .. ("}"):rep(100) .. "}]}" }
     for _, method in ipairs({ "POST", "PUT", "PATCH" }) do
       for _, path in ipairs({ "/Users", "/Users/memb_sam", "/Groups", "/Groups/user" }) do
         for _, b in ipairs(bodies) do

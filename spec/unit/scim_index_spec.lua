@@ -10,6 +10,12 @@ local function dict(no_incr)
   local d = { data = {} }
   function d.get(_, k) return d.data[k] end
   function d.set(_, k, v) assert(type(v) == "string"); d.data[k] = v; return true end
+  function d.add(_, k, v)
+    if d.data[k] ~= nil then return false, "exists" end
+    d.data[k] = v
+    return true
+  end
+  function d.delete(_, k) d.data[k] = nil end
   if not no_incr then
     function d.incr(_, k, v, init)
       d.data[k] = tostring((tonumber(d.data[k]) or init) + v)
@@ -207,5 +213,55 @@ describe("scim index: the bridge's own writes", function()
     end
     local snap = assert(a:snapshot())
     assert.are.equal("role_support", snap.by_id.memb_sam.role_id)
+  end)
+end)
+
+describe("scim index across the workers of a node", function()
+  local function run(cos)
+    for _ = 1, 50 do
+      for _, co in ipairs(cos) do if coroutine.status(co) == "suspended" then assert(coroutine.resume(co)) end end
+    end
+    for _, co in ipairs(cos) do assert.are.equal("dead", coroutine.status(co)) end
+  end
+
+  it("one worker reads the organization; the others wait for its snapshot in the cache", function()
+    local cache, c, store = dict(), S.client(), S.store()
+    local memberships = c.memberships
+    c.memberships = function(...)
+      coroutine.yield()
+      return memberships(...)
+    end
+    local sleep = function() coroutine.yield() end
+    local workers, snaps, cos = {}, {}, {}
+    for i = 1, 4 do
+      workers[i] = index.new{ client = c, store = store, cache = cache, sleep = sleep }
+      cos[i] = coroutine.create(function() snaps[i] = assert(workers[i]:snapshot()) end)
+    end
+    run(cos)
+    assert.are.same({ "GET /me/", "memberships", "roles" }, c.calls)
+    for i = 1, 4 do assert.are.equal("memb_sam", snaps[i].by_id.memb_sam.id) end
+    assert.is_nil(cache.data["scim:index:reading"])
+  end)
+
+  it("when the reader fails, it lets go of the lock and a waiting worker reads", function()
+    local cache, c = dict(), S.client()
+    local n = 0
+    local memberships = c.memberships
+    c.memberships = function(...)
+      n = n + 1
+      coroutine.yield()
+      if n == 1 then return nil, { kind = "timeout", message = "timed out" } end
+      return memberships(...)
+    end
+    local sleep = function() coroutine.yield() end
+    local a = index.new{ client = c, store = S.store(), cache = cache, sleep = sleep }
+    local b = index.new{ client = c, store = S.store(), cache = cache, sleep = sleep }
+    local res = {}
+    run({ coroutine.create(function() res.a = { a:snapshot() } end),
+      coroutine.create(function() res.b = { b:snapshot() } end) })
+    assert.are.equal("timed out", res.a[2].message)
+    assert.is_table(res.b[1].by_id.memb_sam)
+    assert.are.equal(2, n)
+    assert.is_nil(cache.data["scim:index:reading"])
   end)
 end)

@@ -57,12 +57,19 @@ describe("scim PATCH /Users/{id}: active", function()
     assert.are.same({ "deactivate " .. id }, close_calls(t))
   end)
 
-  it("add with a value object (as some providers send) and the same state again changes nothing in Close", function()
+  it("add with a value object (as some providers send) and the same state again changes nothing", function()
     local t, id = with_jane()
+    local sets = t.store.sets
     local res = t:req("PATCH", "/Users/" .. id, ops({ op = "add", value = { active = "true" } }))
     assert.are.equal(200, res.status, res.body)
     assert.are.same({}, close_calls(t))
+    assert.are.equal(sets, t.store.sets)
+    assert.are.equal(1, #t.audits)
+    res = t:req("PATCH", "/Users/" .. id, ops({ op = "add", value = { nickName = "JD" } }))
+    assert.are.equal("JD", res.json.nickName)
     assert.are.equal("update", t.audits[2].operation)
+    assert.are.same({ role = "user", active = true }, t.audits[2].after)
+    assert.are.equal(sets + 1, t.store.sets)
   end)
 end)
 
@@ -164,6 +171,8 @@ describe("scim PATCH /Users/{id}: refusals", function()
     S.is_error(t:req("PATCH", p, ops({ op = "remove" })), 400, "noTarget", "remove needs a path")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", value = "x" })), 400, "invalidSyntax", "object")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", path = "emails[type eq", value = "x" })), 400, "invalidPath")
+    S.is_error(t:req("PATCH", p, ops({ op = "replace", path = 'emails[primary gt true].value', value = "x" })), 400,
+      "invalidPath")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", path = 'title[value eq "x"]', value = "x" })), 400,
       "invalidPath", "not multi-valued")
     S.is_error(t:req("PATCH", p, ops({ op = "replace", path = "userName", value = "other@acme.com" })), 400,

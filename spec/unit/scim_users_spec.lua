@@ -116,6 +116,8 @@ describe("scim GET /Users (list)", function()
     local t = S.new()
     S.is_error(t:req("GET", "/Users", nil, { query = "filter=userName%20eq" }), 400, "invalidFilter")
     S.is_error(t:req("GET", "/Users", nil, { query = 'filter=userName zz "a"' }), 400, "invalidFilter")
+    -- parses, but cannot apply: ordering on a boolean
+    S.is_error(t:req("GET", "/Users", nil, { query = "filter=active gt true" }), 400, "invalidFilter")
   end)
 end)
 

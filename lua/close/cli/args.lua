@@ -8,16 +8,22 @@ local concurrency_error = require("close.batch").concurrency_error
 local M = {}
 
 local FILE_TEXT = [[
-FILE is CSV: "email,role" a line, or a header row naming the columns email and
-role (in any order, others ignored); ',' or ';'; quotes as in RFC 4180; a
-UTF-8 BOM and lines starting with '#' are ignored; '-' reads stdin. A role is
-an id (user, superuser, restricteduser, admin, role_...) or a role's name.]]
+FILE is CSV: "email,role" a line, or a header row naming the columns (email:
+Email, E-mail, Email Address; role: Role, Role Name, or Role ID; in any order,
+others ignored); ',' or ';'; quotes as in RFC 4180; UTF-8 (a UTF-16 file is
+refused: save it as UTF-8), a BOM and lines starting with '#' are ignored;
+'-' reads stdin. A role is a name (Admin, Super User, User, Restricted User,
+or the organization's: Account Manager) or an id (superuser, role_...). A
+line that repeats an earlier one is a warning and is done once.]]
 
 local COMMON_TEXT = [[
   --concurrency N|auto  calls at once (default auto: grows while Close's
                   rate limits leave room); calls are paced by those limits
-  --journal FILE  where what was done is recorded (default: FILE.journal);
-                  a record only: what to do is decided from the organization
+  --journal FILE  where what was done is recorded (default: FILE.journal,
+                  stdin.journal for '-'); a record only: what to do is
+                  decided from the organization
+  --failed FILE   where the lines to do again go (default: FILE.failed,
+                  stdin.failed for '-')
   --token-file TOKENS   OAuth tokens written by login, refreshed and rotated
                   as they expire (default: CLOSE_TOKEN_FILE)
   --json          one JSON object per item and a summary object, on stdout
@@ -56,26 +62,39 @@ usage: close-provision deactivate [OPTIONS] FILE   deactivate the members FILE l
   --apply         carry the plan out (without it nothing is written)]], LIMIT_TEXT, COMMON_TEXT, "", FILE_TEXT },
     "\n"),
   export = [==[
-usage: close-provision export [-o FILE [--force]]   the active members as CSV (email,role)
+usage: close-provision export [-o FILE [--force]] [--ids]   the active members as CSV (email,role)
 
   -o, --output FILE   write FILE instead of stdout; an existing FILE is
                   never replaced without --force
   --force         replace FILE
+  --ids           role ids (admin, role_...) instead of role names
   --token-file TOKENS   as for the other commands]==],
+  whoami = [[
+usage: close-provision whoami [--json] [--token-file TOKENS]
+
+Who the credentials act as: the organization, the caller, its role, and the
+credential (an API key, an access token, or OAuth tokens and when the access
+token expires); nothing secret.]],
   login = [[
 usage: close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
 
 login gets the first OAuth tokens: it prints the URL where you approve the
 app, takes Close's redirect once on 127.0.0.1 (--port, default any free
 port; register http://127.0.0.1:PORT/callback with the app), exchanges the
-code and writes TOKENS (default $XDG_CONFIG_HOME/close/tokens.json, mode 0600).]],
+code and writes TOKENS (default $XDG_CONFIG_HOME/close/tokens.json, mode 0600).
+It uses PKCE (S256) and the state check, and asks for offline_access.
+
+The approval page is CLOSE_AUTHORIZE_URL when set; else, when CLOSE_BASE_URL
+points at a loopback address (the local Close-compatible server), that
+server's /oauth2/authorize/; else https://app.close.com/oauth2/authorize/.
+CLOSE_CLIENT_SECRET holds the app's secret (never an argument).]],
 }
 
 M.USAGE = table.concat({ [==[
 usage: close-provision [OPTIONS] FILE          create the members FILE lists
        close-provision sync [OPTIONS] FILE     the plan to make the team FILE; --apply carries it out
        close-provision deactivate [OPTIONS] FILE   deactivate the members FILE lists (emails)
-       close-provision export [-o FILE [--force]]  the active members, as CSV
+       close-provision export [-o FILE [--force]] [--ids]  the active members, as CSV
        close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
        close-provision whoami [--json] [--token-file TOKENS]   who the credentials act as
        close-provision help COMMAND            that command's options (also COMMAND --help)
@@ -91,7 +110,6 @@ sync and deactivate take --apply and --max-deactivate N, sync also
 ]], FILE_TEXT, "", ENV_TEXT, "  --version, --help" }, "\n")
 
 for name, text in pairs(M.USAGE_OF) do M.USAGE_OF[name] = text .. (name == "login" and "" or "\n\n" .. ENV_TEXT) end
-M.USAGE_OF.whoami = require("close.cli.whoami").USAGE
 
 -- Each option: whether it takes a value, and the commands that take it.
 local COMMON = { provision = true, sync = true, deactivate = true }
@@ -104,15 +122,18 @@ local OPTIONS = {
   keep = { value = true, commands = { sync = true } },
   concurrency = { value = true, commands = COMMON },
   journal = { value = true, commands = COMMON },
-  ["token-file"] = { value = true, commands = { provision = true, sync = true, deactivate = true, export = true } },
-  json = { commands = COMMON },
+  failed = { value = true, commands = COMMON },
+  ["token-file"] = { value = true, commands = { provision = true, sync = true, deactivate = true, export = true,
+    whoami = true } },
+  json = { commands = { provision = true, sync = true, deactivate = true, whoami = true } },
   quiet = { commands = COMMON },
   verbose = { commands = COMMON },
   output = { value = true, commands = { export = true } },
   force = { commands = { export = true } },
+  ids = { commands = { export = true } },
 }
 local SHORT = { ["-o"] = "output" }
-local COMMANDS = { sync = true, deactivate = true, export = true, help = true }
+local COMMANDS = { sync = true, deactivate = true, export = true, whoami = true, help = true }
 
 -- the options a command takes, for a refusal's reason
 local function takes(command)
@@ -184,11 +205,15 @@ local function numbers(opts)
   return opts
 end
 
--- the words after the command: FILE (export: none)
+-- the words after the command: FILE (export, whoami: none)
 local function file_of(opts, words)
   if #words > 1 then return nil, "one FILE only" end
   if opts.command == "export" then
     if words[1] then return nil, "export writes to stdout, or to -o FILE" end
+    return opts
+  end
+  if opts.command == "whoami" then
+    if words[1] then return nil, "whoami takes no FILE" end
     return opts
   end
   opts.file = words[1]
@@ -223,7 +248,10 @@ function M.parse(argv)
   if not opts then return nil, why end
   opts, why = numbers(opts)
   if not opts then return nil, why end
-  opts.journal = opts.journal or (opts.file and opts.file ~= "-" and opts.file .. ".journal") or nil
+  -- beside FILE; from stdin, in the working directory (and the run says so)
+  local base = opts.file and (opts.file == "-" and "stdin" or opts.file)
+  opts.journal = opts.journal or (base and base .. ".journal") or nil
+  opts.failed = opts.failed or (base and base .. ".failed") or nil
   return opts
 end
 

@@ -1,5 +1,6 @@
 --- `close-provision export`: the active members as CSV, on stdout or into
--- `-o FILE` (never replacing a file without --force).
+-- `-o FILE` (never replacing a file without --force); roles by name, or by
+-- id with --ids.
 -- @module close.cli.export
 
 local core = require "close.core"
@@ -51,8 +52,19 @@ function M.run(env, opts, errout)
     errout("close-provision: " .. tostring(err))
     return 1
   end
+  -- roles by name (as people write them; --ids: by id), each reading back to the same role
+  local roles
+  if not opts.ids then
+    roles, err = client:roles()
+    if not roles then
+      errout("close-provision: " .. tostring(err))
+      return 1
+    end
+  end
   local list = {}
-  for _, m in ipairs(all) do list[#list + 1] = { email = m.email, role_id = m.role_id } end
+  for _, m in ipairs(all) do
+    list[#list + 1] = { email = m.email, role = roles and rows_mod.role_field(m.role_id, roles) or m.role_id }
+  end
   table.sort(list, function(a, b) return address_key(a.email) < address_key(b.email) end)
   local text = rows_mod.to_csv(list)
   if not opts.output then

@@ -3,7 +3,9 @@
 --
 -- An item's status: `planned` (a write the plan makes), `unchanged` (no
 -- write needed: the organization already is so), `done`, `failed`,
--- `invalid`, `not_started`. The counts add up to the items.
+-- `invalid`, `not_started`, `duplicate` (a line repeating an earlier one: a
+-- warning, done once). The counts add up to the items. Text shows roles by
+-- name; JSON gives the name beside the id (`role`, `role_id`).
 -- @module close.cli.output
 
 local cjson = require "cjson.safe"
@@ -15,12 +17,13 @@ local PAST = { create = "created", reactivate = "reactivated", change_role = "ro
 
 local function text(v) return v == nil and "?" or tostring(v) end
 
--- the text of a planned item: "change role (user -> superuser)", "create (user)"
+-- the text of a planned item: "change role (User -> Super User)", "create (User)"
 local function planned_text(item)
   local what = item.action:gsub("_", " ")
+  local role, previous = item.role or item.role_id, item.previous_role or item.previous_role_id
   if item.action == "change_role" then
-    what = ("change role (%s -> %s)"):format(text(item.previous_role_id), text(item.role_id))
-  elseif item.role_id and item.action ~= "deactivate" then what = what .. " (" .. item.role_id .. ")" end
+    what = ("change role (%s -> %s)"):format(text(previous), text(role))
+  elseif role and item.action ~= "deactivate" then what = what .. " (" .. role .. ")" end
   if item.reason then what = what .. ": " .. item.reason end
   return what
 end
@@ -30,6 +33,7 @@ local function status_text(item, status, extra)
   if status == "invalid" then return "INVALID " .. text(item.reason) end
   if status == "failed" then return "FAILED " .. text(extra.err) end
   if status == "unchanged" then return item.reason or "unchanged" end
+  if status == "duplicate" then return "warning: " .. text(item.reason) .. ", ignored" end
   if status == "planned" then return planned_text(item) end
   local what = (PAST[item.action] or item.action) .. (extra.id and (" " .. extra.id) or "")
   if extra.attempts and extra.attempts > 1 then what = what .. (" (%d attempts)"):format(extra.attempts) end
@@ -39,8 +43,8 @@ end
 local function json_item(item, status, extra)
   local err = extra.err
   return cjson.encode({ line = item.line, email = item.email, action = item.action, status = status,
-    membership_id = extra.id or item.membership_id, role_id = item.role_id,
-    previous_role_id = item.previous_role_id, reason = item.reason,
+    membership_id = extra.id or item.membership_id, role_id = item.role_id, role = item.role,
+    previous_role_id = item.previous_role_id, previous_role = item.previous_role, reason = item.reason,
     error = err and { kind = err.kind, message = err.message, status = err.status } or nil })
 end
 
@@ -95,6 +99,8 @@ function M.new(env, opts)
     end
     out(summary_text(o, fields))
     if fields.message then out(fields.message) end
+    -- from stdin no FILE tells where they are: say it
+    if fields.journal and opts.file == "-" then out("the journal is " .. fields.journal) end
     if fields.failed_file then
       out(("%s lines to do again (failed, invalid or not started) are in %s"):format(
         (o.counts.failed or 0) + (o.counts.invalid or 0) + (o.counts.not_started or 0), fields.failed_file))

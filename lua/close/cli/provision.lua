@@ -17,6 +17,8 @@ local M = {}
 
 -- exit statuses
 local OK, ITEMS, CONFIG = 0, 1, 2
+-- the status of a plan's item that is no write
+local STATUS_OF = { invalid = "invalid", unchanged = "unchanged", duplicate = "duplicate" }
 -- errors of the setup, not of the items: the key, the token, the TLS setup
 local CONFIG_KINDS = { auth = true, tls = true, validation = true }
 
@@ -44,8 +46,6 @@ local function write_failed(path, lines, header)
   f:close()
   return path
 end
-
-local function failed_path(opts) return opts.file ~= "-" and opts.file .. ".failed" or nil end
 
 -- The file, and the --keep list: `{rows=, info=, keep=}`, or nil and why.
 local function read_inputs(opts)
@@ -81,12 +81,12 @@ end
 -- A dry run without any credential: what can be checked without Close.
 local function file_alone(o, opts, rows)
   o.note("no credentials: checking the file alone (role names and existing members are not checked)")
-  local bad = sync.check_rows(rows)
+  local bad, dups = sync.check_rows(rows)
   for _, row in ipairs(rows) do
     local item = { line = row.line, email = row.email, role_id = row.role_id, action = "create",
-      reason = bad[row] }
-    if bad[row] then item.action = "invalid" end
-    o.item(item, bad[row] and "invalid" or "planned")
+      reason = bad[row] or dups[row] }
+    if bad[row] then item.action = "invalid" elseif dups[row] then item.action = "duplicate" end
+    o.item(item, STATUS_OF[item.action] or "planned")
   end
   o.summary({ items = #rows, command = opts.command, applied = false })
   return (o.counts.invalid or 0) > 0 and ITEMS or OK
@@ -108,7 +108,7 @@ local function mark_invalid(plan, writes)
     if item.action == "change_role" and not writes.change_role then
       -- creating leaves an existing member's role alone: say so, not "provisioned"
       item.action, item.reason = "invalid", ("already a member with role %s, not %s: --ensure (or sync) "
-        .. "changes it"):format(item.previous_role_id, item.role_id)
+        .. "changes it"):format(item.previous_role or item.previous_role_id, item.role or item.role_id)
     end
     if item.action == "invalid" then left[#left + 1] = item.text or item.email end
   end
@@ -129,10 +129,7 @@ local function over_limit_text(plan)
     table.concat(names, ", "), more, n)
 end
 
-local function plan_status(item)
-  if item.action == "invalid" then return "invalid" end
-  return item.action == "unchanged" and "unchanged" or "planned"
-end
+local function plan_status(item) return STATUS_OF[item.action] or "planned" end
 
 -- Prints the plan: every item, then over the limit when it is.
 local function show_plan(run, plan)
@@ -167,13 +164,12 @@ local function apply(run, plan, writes)
   end
   local to_write = {}
   for _, item in ipairs(plan.items) do
-    if item.action == "invalid" then o.item(item, "invalid")
-    elseif writes[item.action] then to_write[#to_write + 1] = item
-    else o.item(item, "unchanged") end
+    if writes[item.action] then to_write[#to_write + 1] = item
+    else o.item(item, STATUS_OF[item.action] or "unchanged") end
   end
   local stopped = apply_mod.run(run, to_write)
   if run.journal then run.journal.close() end
-  local failed_file = write_failed(failed_path(opts), run.left, run.info.header and run.info.header_text)
+  local failed_file = write_failed(opts.failed, run.left, run.info.header and run.info.header_text)
   o.summary({ items = #plan.items, command = opts.command, applied = true, stopped = stopped and stopped.reason,
     message = stopped and stopped.message, failed_file = failed_file, journal = opts.journal,
     organization_id = plan.organization_id })

@@ -79,37 +79,9 @@ local function show(out, opts, who, cred, now)
   out("credential: " .. credential_text(cred, now))
 end
 
-M.USAGE = [[
-usage: close-provision whoami [--json] [--token-file TOKENS]
-
-Who the credentials act as: the organization, the caller, its role, and the
-credential (an API key, an access token, or OAuth tokens and when the access
-token expires); nothing secret. Credentials as for the other commands.]]
-
---- whoami's arguments (after the word): options, or nil and why.
-function M.parse(argv, from)
-  local opts, i = {}, from or 2
-  while i <= #argv do
-    local a = argv[i]
-    if a == "--json" then opts.json = true
-    elseif a == "-h" or a == "--help" then opts.help = true
-    elseif a == "--token-file" then
-      i = i + 1
-      if argv[i] == nil then return nil, "--token-file needs a value" end
-      opts["token-file"] = argv[i]
-    else return nil, ("whoami takes --json and --token-file TOKENS, not %s"):format(a) end
-    i = i + 1
-  end
-  return opts
-end
-
 --- Runs `whoami`; returns the exit status.
 function M.run(env, opts, errout)
   local out = env.out or print
-  if opts.help then
-    out(M.USAGE)
-    return 0
-  end
   local client, cerr = credentials.make(env, opts)
   if not client then
     errout("close-provision: " .. tostring(cerr))

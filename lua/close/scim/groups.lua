@@ -63,8 +63,9 @@ local function parse_body(body)
 end
 
 -- The role changes that make `wanted` (a set of membership ids) the members
--- of role: who joins gets the role, who leaves gets the default role.
-local function changes(h, snap, role, wanted)
+-- of role: who joins gets the role; with `replace`, who leaves gets the
+-- default role.
+local function changes(h, snap, role, wanted, replace)
   local default, why = roles.resolve(snap, h.default_role)
   if not default then return nil, errors.value("the default role: " .. why) end
   local out, current = {}, {}
@@ -74,7 +75,7 @@ local function changes(h, snap, role, wanted)
     if not m or snap.deleted[id] then return nil, errors.value(("members: no user has id '%s'"):format(id)) end
     if m.active and not current[id] then out[#out + 1] = { member = m, role_id = role.id } end
   end
-  for id, m in pairs(current) do
+  for id, m in pairs(replace and current or {}) do
     if not wanted[id] and role.id ~= default.id then out[#out + 1] = { member = m, role_id = default.id } end
   end
   table.sort(out, function(a, b) return a.member.id < b.member.id end)
@@ -140,28 +141,38 @@ local function save(h, role, r, old)
 end
 
 -- Makes the group r: the name must stay the role's, members become the role's.
-local function commit(h, snap, role, r, members_given)
+-- `members`: nil (unchanged), "add" (r.members join the role) or
+-- "replace" (r.members are the role's members).
+local function commit(h, snap, role, r, members)
   if r.displayName ~= nil and lower(r.displayName) ~= lower(role.name) and r.displayName ~= role.id then
     return nil, errors.mutability(("groups are Close roles: this group is the role '%s'; rename the role in Close")
       :format(role.name))
   end
   r.displayName = r.displayName or role.name
   local list, err = {}
-  if members_given then
-    list, err = changes(h, snap, role, member_set(r.members))
+  if members then
+    list, err = changes(h, snap, role, member_set(r.members), members == "replace")
     if not list then return nil, err end
   end
   local old = snap.groups[role.id]
-  local doc
-  doc, err = save(h, role, r, old)
-  if not doc then return nil, err end
+  -- every role is a group already: only a name as sent or an externalId is kept
+  local kept = type(old) == "table" and old or { displayName = role.name }
+  local same = kept.displayName == r.displayName and kept.externalId == r.externalId
+  local doc = old
+  if not same then
+    doc, err = save(h, role, r, old)
+    if not doc then return nil, err end
+  end
   local ok
   ok, err = apply_changes(h, snap, list)
   if not ok then
     if old then h.store:set("group:" .. role.id, json.encode(old)) else h.store:delete("group:" .. role.id) end
     return nil, err
   end
-  h.index:record{ kind = "group", id = role.id, doc = doc }
+  if not same then
+    h.index:record{ kind = "group", id = role.id, doc = doc }
+    h:audit(old and "update_group" or "link_group", role.name, nil, nil, "ok")
+  end
   local fresh, serr = h:snapshot()
   if not fresh then return nil, serr end
   return M.resource(h, fresh, role)
@@ -183,7 +194,8 @@ function M.create(h, req)
     return nil, errors.value(groups_are_roles(snap, r.displayName))
   end
   local out
-  out, err = commit(h, snap, role, r, r.members ~= nil)
+  -- linking never takes the role from those who have it
+  out, err = commit(h, snap, role, r, r.members and "add")
   if not out then return nil, err end
   return out, 201
 end
@@ -196,7 +208,9 @@ function M.replace(h, snap, role, req)
   r, err = patch.normalize(body, "Group")
   if not r then return nil, err end
   if r.id ~= nil and r.id ~= role.id then return nil, errors.mutability("'id' is readOnly: it is " .. role.id) end
-  return commit(h, snap, role, r, r.members ~= nil)
+  -- `members: []` is unassigned (RFC 7643 section 2.5) and read as "unchanged":
+  -- a PUT that empties a role takes a PATCH naming who leaves
+  return commit(h, snap, role, r, r.members and "replace")
 end
 
 --- PATCH /Groups/{id}
@@ -209,7 +223,7 @@ function M.patch(h, snap, role, req)
   if not new then return nil, err end
   new, err = patch.normalize(new, "Group")
   if not new then return nil, err end
-  return commit(h, snap, role, new, true)
+  return commit(h, snap, role, new, "replace")
 end
 
 --- DELETE /Groups/{id}: unlinks (the role and its members stay as they are).

@@ -165,6 +165,9 @@ function H:list(rtype, params, candidates, build)
   if ast and not fast then
     -- evaluated on the resources; without a filter only the page is built
     local resolver = schemas.resolver(rtype)
+    -- a filter that parses but cannot apply (gt on a boolean...) says so for any resource
+    local usable, why = filter.match(ast, {}, resolver)
+    if usable == nil then return nil, errors.filter(why and why.detail or "the filter cannot be evaluated") end
     matched = {}
     for _, it in ipairs(items) do
       local r = build(it)

@@ -17,6 +17,9 @@ local Index = {}
 Index.__index = Index
 
 local DATA_KEY, GEN_KEY, SEQ_KEY, CHANGE_KEY = "scim:index", "scim:index:gen", "scim:index:seq", "scim:index:change:"
+local STAMP_KEY, LOCK_KEY = "scim:index:stamp", "scim:index:reading"
+local LOCK_TTL = 60 -- seconds: a reader that died frees the lock after this
+local WAIT_STEP, WAIT_STEPS = 0.01, 3000 -- waiting for another reader: 30 s at most
 
 --- `opts`: client (close client), store (or nil), max_age (30), cache (or
 -- nil), clock (seconds; os.time by default), sleep (seconds; in nginx
@@ -152,34 +155,79 @@ function Index:usable(snap, gen, now)
   return snap and snap.gen == gen and now - snap.time < self.max_age and (not self.cache or self:catch_up(snap))
 end
 
+-- The snapshot another worker left in the cache, if it is usable. Its
+-- stamp is read first: decoding 10,000 members is not done for nothing.
+function Index:from_cache(gen, now)
+  local c = self.cache
+  if not c then return nil end
+  local stamp = c:get(STAMP_KEY)
+  if not stamp or stamp == self.stamp then return nil end
+  local raw = json.decode(c:get(DATA_KEY) or "")
+  if type(raw) ~= "table" or type(raw.time) ~= "number" or type(raw.members) ~= "table" then return nil end
+  self.stamp = stamp
+  local snap = build(raw)
+  if not self:usable(snap, gen, now) then return nil end
+  self.memo = snap
+  return snap
+end
+
+-- One reader of the organization per node: true when this worker may read
+-- (it holds the cache's lock, or there is no lock to hold).
+function Index:lock()
+  local c = self.cache
+  if not (c and self.sleep and type(c.add) == "function") then return true end
+  return c:add(LOCK_KEY, "1", LOCK_TTL) and true or false
+end
+
+function Index:unlock(locked)
+  local c = self.cache
+  if locked and c and type(c.add) == "function" and type(c.delete) == "function" then c:delete(LOCK_KEY) end
+end
+
+-- Waits (bounded) for the worker holding the lock to leave its snapshot in
+-- the cache; nil when it does not (then this worker reads).
+function Index:wait_cache()
+  for _ = 1, WAIT_STEPS do
+    self.sleep(WAIT_STEP)
+    local snap = self:from_cache(self:current_gen(), self.clock())
+    if snap then return snap end
+    if not self.cache:get(LOCK_KEY) then return nil end
+  end
+end
+
 --- The snapshot (see the module's description), or nil and a close error.
 function Index:snapshot()
   local now, gen = self.clock(), self:current_gen()
   if self:usable(self.memo, gen, now) then return self.memo end
-  if self.cache then
-    local raw = json.decode(self.cache:get(DATA_KEY) or "")
-    if type(raw) == "table" and type(raw.time) == "number" and type(raw.members) == "table"
-      and (not self.memo or raw.time ~= self.memo.time or raw.gen ~= self.memo.gen) then
-      local snap = build(raw)
-      if self:usable(snap, gen, now) then
-        self.memo = snap
-        return snap
-      end
-    end
-  end
+  local snap = self:from_cache(gen, now)
+  if snap then return snap end
   if self.reading and self.sleep then return self:wait() end
+  local locked = self:lock()
+  if not locked then
+    snap = self:wait_cache()
+    if snap then return snap end
+  end
   -- no pcall around the read: Lua 5.1 cannot yield across it (a read that
-  -- raised leaves `reading` set; waiters give up on it after their bound)
+  -- raised leaves `reading` set and the lock held until LOCK_TTL; waiters
+  -- give up on it after their bound)
   self.reading = true
   local seq = self:current_seq()
   local raw, err = self:read()
   self.reading = false
-  if not raw then return nil, err end
+  if not raw then
+    self:unlock(locked)
+    return nil, err
+  end
   raw.gen, raw.seq = gen, seq
-  if self.cache then self.cache:set(DATA_KEY, json.encode(raw)) end
-  local snap = build(raw)
-  -- changes recorded while the read was under way (applying one twice is harmless)
-  if self.cache then self:catch_up(snap) end
+  snap = build(raw)
+  if self.cache then
+    self.stamp = ("%s:%s"):format(tostring(raw.time), gen)
+    self.cache:set(DATA_KEY, json.encode(raw))
+    self.cache:set(STAMP_KEY, self.stamp)
+    -- changes recorded while the read was under way (applying one twice is harmless)
+    self:catch_up(snap)
+  end
+  self:unlock(locked)
   self.memo = snap
   return snap
 end
@@ -202,7 +250,6 @@ end
 
 -- Waits (bounded: WAIT_STEPS of WAIT_STEP seconds) for the read under way
 -- in this worker, then takes its snapshot; reads itself if it failed.
-local WAIT_STEP, WAIT_STEPS = 0.01, 3000
 function Index:wait()
   for _ = 1, WAIT_STEPS do
     self.sleep(WAIT_STEP)

@@ -108,6 +108,33 @@ function M.clean(v)
   return out
 end
 
+--- Whether two decoded values are equal, deeply; `ignore` names top-level
+-- keys left out of the comparison.
+function M.equal(a, b, ignore)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not (ignore and ignore[k]) and not M.equal(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if not (ignore and ignore[k]) and a[k] == nil then return false end
+  end
+  return true
+end
+
+--- How deeply tables nest in v (a string or number is 0), counted no
+-- further than `limit`.
+function M.depth(v, limit)
+  if type(v) ~= "table" then return 0 end
+  if limit <= 0 then return 1 end
+  local d = 0
+  for _, x in pairs(v) do
+    local n = M.depth(x, limit - 1)
+    if n > d then d = n end
+    if d >= limit then break end
+  end
+  return d + 1
+end
+
 --- A deep copy (arrays stay marked).
 function M.copy(v)
   if type(v) ~= "table" then return v end

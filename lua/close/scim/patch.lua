@@ -80,6 +80,8 @@ local function apply_filtered(op, holder, k, def, urn, p, value, rtype)
   end
   local list = type(holder[k]) == "table" and as_list(holder[k]) or json.array({})
   local resolve = sub_resolver(rtype, urn, k)
+  local usable, why = filter.match(p.filter, {}, resolve)
+  if usable == nil then return nil, errors.path(why and why.detail or "the path's filter cannot be evaluated") end
   local function hit(item) return type(item) == "table" and filter.match(p.filter, item, resolve) end
   if op == "remove" then
     if p.sub then
@@ -350,7 +352,12 @@ end
 -- as strings ("False"), numbers for strings, lists for multi-valued
 -- attributes; nulls and empty values dropped. Returns it, or nil and a
 -- SCIM invalidValue error.
+M.MAX_DEPTH = 16 -- a SCIM resource nests 3 deep (extension, complex, sub-attribute)
+
 function M.normalize(r, rtype)
+  if json.depth(r, M.MAX_DEPTH + 1) > M.MAX_DEPTH then
+    return nil, errors.value(("the resource nests deeper than %d levels"):format(M.MAX_DEPTH))
+  end
   r = json.clean(schemas.canonical(rtype, r)) or {}
   for _, urn in ipairs(schemas.RESOURCE_SCHEMAS[rtype]) do
     local holder = urn == schemas.RESOURCE_SCHEMAS[rtype][1] and r or r[urn]

@@ -32,7 +32,9 @@ local close = require "close"
 local core = require "close.core"
 local oauth = require "close.oauth"
 local sqlite = require "close.store.sqlite"
+local redis = require "close.redis"
 local redis_store = require "close.store.redis"
+local redis_index = require "close.store.redis_index"
 
 local M = {}
 
@@ -121,7 +123,7 @@ local function redis_options(o)
   if not o.redis then return nil end
   local url = o.redis == true and var("CLOSE_REDIS_URL") or o.redis
   if type(url) ~= "string" then return nil, "opts.redis is true but CLOSE_REDIS_URL is not set" end
-  local r, err = redis_store.parse_url(url)
+  local r, err = redis.parse_url(url)
   if not r then return nil, err end
   r.password = r.password or var("CLOSE_REDIS_PASSWORD")
   return r
@@ -179,7 +181,7 @@ local function build(o)
   local store, cache
   if r then
     store = redis_store(r)
-    cache = store:shared(ngx.shared[INDEX_DICT])
+    cache = redis_index(store, ngx.shared[INDEX_DICT])
   else
     store, cache = sqlite{ path = o.state_dir .. "/scim.db" }, ngx.shared[INDEX_DICT]
   end
@@ -262,6 +264,25 @@ function M.respond(res)
   ngx.status = res.status
   for k, v in pairs(res.headers or {}) do ngx.header[k] = v end
   if res.body and res.body ~= "" then ngx.print(res.body) end
+end
+
+--- bin/close-scim's check at start, outside nginx: CLOSE_REDIS_URL (and
+-- CLOSE_REDIS_PASSWORD) reach a Redis that answers PING. Prints HOST:PORT/DB
+-- and exits 0, or prints one line saying why and exits 1.
+function M.check_redis_env()
+  local r, err = redis_options{ redis = true }
+  if not r then
+    io.write("--redis: ", tostring(err), "\n")
+    os.exit(1)
+  end
+  local where = ("%s:%d/%d"):format(r.host, r.port, r.db)
+  local pong, why = redis_store(r).call("ping")
+  if pong == nil then
+    io.write(("Redis at %s cannot be used: %s\n"):format(where, (tostring(why):gsub("^redis [^ ]+:%d+: ", ""))))
+    os.exit(1)
+  end
+  io.write(where, "\n")
+  os.exit(0)
 end
 
 -- 503 with Retry-After: the state in Redis cannot be reached now

@@ -15,6 +15,9 @@ local M = {}
 
 local function lower(s) return type(s) == "string" and s:lower() or "" end
 
+-- attributes M.resource fills in from Close when the store has none
+local DEFAULTED = { userName = true, name = true, displayName = true, emails = true, roles = true }
+
 -- attributes the bridge computes (never stored) and one it never keeps
 local COMPUTED = { id = true, meta = true, groups = true, active = true, schemas = true, password = true }
 
@@ -24,8 +27,14 @@ function M.resource(h, snap, m)
   local r = type(doc) == "table" and json.copy(doc) or {}
   local dmeta = type(r.meta) == "table" and r.meta or {}
   for k in pairs(COMPUTED) do r[k] = nil end
+  -- the schemas: core, then every extension the user has (the provider's own too)
+  local ext = {}
+  for k, v in pairs(r) do
+    if type(k) == "string" and k:sub(1, 4):lower() == "urn:" and type(v) == "table" then ext[#ext + 1] = k end
+  end
+  table.sort(ext)
   r.schemas = json.array({ schemas.USER })
-  if r[schemas.ENTERPRISE] then table.insert(r.schemas, schemas.ENTERPRISE) end
+  for _, k in ipairs(ext) do r.schemas[#r.schemas + 1] = k end
   r.id = m.id
   -- the address as the provider wrote it, while it is Close's (case aside)
   if lower(r.userName) ~= lower(m.email) then r.userName = m.email end
@@ -208,6 +217,14 @@ function M.commit(h, snap, m, r)
   end
   local old = snap.users[m.id]
   local doc = stored_doc(r, type(old) == "table" and type(old.meta) == "table" and old.meta.created, h:iso())
+  -- what M.resource filled in from Close is not the provider's: not kept
+  local base = M.resource(h, snap, m)
+  for k in pairs(DEFAULTED) do
+    if (type(old) ~= "table" or old[k] == nil) and json.equal(doc[k], base[k]) then doc[k] = nil end
+  end
+  if op == "update" and json.equal(doc, old, { meta = true }) then
+    return M.resource(h, snap, m) -- nothing changes: nothing written, nothing audited
+  end
   ok, err = save_doc(h, m.id, doc, old)
   if not ok then
     h:audit(op, m.email, m, m, "failed: " .. err.detail)

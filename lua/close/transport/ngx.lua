@@ -398,12 +398,8 @@ local function attempt(u, req, wire, close_asked, t)
   local sock, serr = ngx.socket.tcp()
   if not sock then return fail("network", "cannot create a socket: " .. tostring(serr)) end
   st.sock = sock
-  local pool = u.scheme .. "://" .. u.host .. ":" .. u.port
-  if u.tls then pool = pool .. "|tls:" .. u.host .. ":verify" end
-  if t.pool_label then pool = pool .. "|" .. t.pool_label end
-
   sock:settimeouts(ms(connect_timeout), ms(timeout), ms(timeout))
-  local ok, err = sock:connect(u.connect_host, u.port, { pool = pool, pool_size = t.pool_size })
+  local ok, err = sock:connect(u.connect_host, u.port, u.pool_opts)
   if not ok then return connect_error(err) end
   local reused = (sock:getreusedtimes() or 0) > 0
   if reused then t.reused = t.reused + 1 else t.connects = t.connects + 1 end
@@ -487,10 +483,26 @@ function M.new(opts)
     error("close.transport.ngx.new: option 'pool_size' must be a whole number from 1 to 100000", 2)
   end
   local t = setmetatable({ pool_label = pool_label, pool_size = pool_size, connects = 0, reused = 0 }, Handle)
+  -- the URLs this transport sent to, split once with their pool's options
+  -- (a client calls few; bounded all the same)
+  local urls, nurls = {}, 0
+  local function split(url)
+    local u, why = urls[url]
+    if u then return u end
+    u, why = M.parse_url(url)
+    if not u then return nil, why end
+    local pool = u.scheme .. "://" .. u.host .. ":" .. u.port
+    if u.tls then pool = pool .. "|tls:" .. u.host .. ":verify" end
+    if pool_label then pool = pool .. "|" .. pool_label end
+    u.pool_opts = { pool = pool, pool_size = pool_size }
+    if nurls >= 64 then urls, nurls = {}, 0 end
+    urls[url], nurls = u, nurls + 1
+    return u
+  end
   return function(req)
     check_phase()
     if type(req) ~= "table" then error("close.transport.ngx: the request must be a table", 2) end
-    local u, why = M.parse_url(req.url)
+    local u, why = split(req.url)
     if not u then return fail("protocol", "bad URL: " .. why) end
     local wire, close_asked = build_request(req, u)
     if not wire then return fail("protocol", "bad request: " .. close_asked) end -- close_asked: the reason

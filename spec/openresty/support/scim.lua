@@ -188,6 +188,40 @@ function M.request(method, url, body, o)
   return res.status, cjson.decode(res.body), res
 end
 
+--- POSTs n users (new_user(email, display)) at once from n curl processes
+-- (a provider's burst), in the background; returns the directory where each
+-- answer lands (N.code, N.body).
+function M.burst(base, n, prefix, new_user)
+  local dir = M.tmpdir()
+  for i = 1, n do
+    M.write(("%s/%d.json"):format(dir, i),
+      cjson.encode(new_user(("%s%d@acme.com"):format(prefix, i), ("%s %d"):format(prefix, i))))
+  end
+  local cmd = ("seq 1 %d | xargs -P %d -I{} sh -c 'curl -s -m 60 -o %s/{}.body -w %%{http_code} "
+    .. "-H \"Authorization: Bearer %s\" -H \"Content-Type: application/scim+json\" "
+    .. "--data-binary @%s/{}.json %s/Users >%s/{}.code' >/dev/null 2>&1 &")
+    :format(n, n, dir, M.TOKEN, dir, base, dir)
+  assert(M.sh(cmd))
+  return dir
+end
+
+-- The answers of a burst once every curl has written its code: {i = {code, doc}}.
+function M.answers(dir, n)
+  local out = {}
+  assert(M.wait_for(function()
+    for i = 1, n do
+      local code = M.read(("%s/%d.code"):format(dir, i))
+      if not code or code == "" then return false end
+    end
+    return true
+  end, 90), "the burst did not finish")
+  for i = 1, n do
+    out[i] = { code = tonumber(M.read(("%s/%d.code"):format(dir, i))),
+               doc = cjson.decode(M.read(("%s/%d.body"):format(dir, i)) or "") }
+  end
+  return out
+end
+
 --- The audit log's records.
 function M.audit(inst)
   local out = {}
