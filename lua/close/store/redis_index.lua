@@ -17,8 +17,13 @@
 local Cache = {}
 Cache.__index = Cache
 
-local LOCAL = { ["scim:index"] = true }   -- the snapshot: this node's
-local GEN, SEQ = "scim:index:gen", "scim:index:seq"
+local GEN, SEQ, CHANGE = "scim:index:gen", "scim:index:seq", "scim:index:change:"
+
+-- the keys every node shares; the rest (the snapshot, its stamp, the lock
+-- of its one reader) are this node's
+local function shared(k)
+  return k == GEN or k == SEQ or k:sub(1, #CHANGE) == CHANGE
+end
 
 -- Redis's reply, or nil and the error (never raises)
 function Cache:call(...)
@@ -47,7 +52,7 @@ function Cache:prefetch()
 end
 
 function Cache:get(k)
-  if LOCAL[k] then return self.dict:get(k) end
+  if not shared(k) then return self.dict:get(k) end
   local m = memo(self)
   -- each prefetched value serves once: a later look reads Redis again
   if k == GEN then
@@ -65,7 +70,7 @@ function Cache:get(k)
 end
 
 function Cache:set(k, v, ttl)
-  if LOCAL[k] then return self.dict:set(k, v, ttl) end
+  if not shared(k) then return self.dict:set(k, v, ttl) end
   local ok
   if ttl and ttl > 0 then
     ok = self:call("set", self:rkey(k), v, "PX", math.floor(ttl * 1000))
@@ -76,9 +81,13 @@ function Cache:set(k, v, ttl)
 end
 
 function Cache:incr(k, by)
-  if LOCAL[k] then return self.dict:incr(k, by, 0) end
+  if not shared(k) then return self.dict:incr(k, by, 0) end
   return self:call("incrby", self:rkey(k), by)
 end
+
+-- this node's lock of its one reader of the organization
+function Cache:add(k, v, ttl) return self.dict:add(k, v, ttl) end
+function Cache:delete(k) return self.dict:delete(k) end
 
 --- The cache of `store` (a close.store.redis) with the snapshot in `dict`
 -- (this node's lua_shared_dict, or a table with get/set).
