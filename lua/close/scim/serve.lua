@@ -133,8 +133,11 @@ local function build(o)
   local scim = require(o.handler_module or "close.scim")
   local store = sqlite{ path = o.state_dir .. "/scim.db" }
   local clock = function() return ngx.time() end
+  -- requests wait for a read under way (sleep); an index only too old is
+  -- read again in the background (spawn: a timer) while it still answers
   local index = scim.index and scim.index{ client = client, store = store, max_age = o.index_max_age or 30,
-                                           cache = ngx.shared[INDEX_DICT], clock = clock }
+    cache = ngx.shared[INDEX_DICT], clock = clock, sleep = ngx.sleep,
+    spawn = function(f) return ngx.timer.at(0, f) ~= nil end }
   return scim.handler{
     client = client, store = store, index = index, default_role = o.default_role or "user", token = token,
     audit = audit, clock = clock, base_path = o.base_path or "/scim/v2", max_results = o.max_results or 100,
