@@ -25,7 +25,8 @@ describe("two nodes x 4 workers on one OAuth grant in Redis", function()
                    expires_at = g.expires_at }
     assert.is_true(close.oauth.file_store(dir .. "/tokens.json"):save(seed))
     local env = ("CLOSE_TOKEN_FILE=%s/tokens.json CLOSE_CLIENT_ID=%s CLOSE_CLIENT_SECRET=%s CLOSE_BASE_URL=%s "
-      .. "CLOSE_SCIM_TOKEN=%s"):format(dir, server.oauth_client_id, server.oauth_client_secret, server.http_url, scim.TOKEN)
+      .. "CLOSE_SCIM_TOKEN=%s")
+      :format(dir, server.oauth_client_id, server.oauth_client_secret, server.http_url, scim.TOKEN)
     t = nodes.start{ env = env, workers = 4 }
     local n = 400
     for i = 1, n do
