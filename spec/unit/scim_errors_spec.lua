@@ -204,3 +204,17 @@ describe("scim when Close answers oddly", function()
     S.is_error(t:req("POST", "/Users", { userName = "x@acme.com" }), 503, nil, "names no membership id")
   end)
 end)
+
+describe("scim: Close's refusals that retrying will not cure", function()
+  it("a 403 and a 402 (seats spent) from Close are 403 with Close's reason, not 503", function()
+    local t = S.new()
+    t.client.fail.create_membership = { kind = "permission", message = "Role grants manage_organization." }
+    S.is_error(t:req("POST", "/Users", { userName = "x@acme.com" }), 403, nil, "Role grants manage_organization.")
+    t.client.fail.create_membership = { kind = "api", status = 402, message = "No seats left on your plan." }
+    local res = t:req("POST", "/Users", { userName = "x@acme.com" })
+    S.is_error(res, 403, nil, "Close refused it (status 402): No seats left on your plan.")
+    assert.is_nil(res.headers["Retry-After"])
+    t.client.fail.create_membership = { kind = "api", status = 505, message = "odd" }
+    S.is_error(t:req("POST", "/Users", { userName = "x@acme.com" }), 503)
+  end)
+end)
