@@ -76,6 +76,12 @@ describe("two close-scim nodes on one Redis", function()
 
   describe("behind examples/scim-two-nodes.conf", function()
     local t
+
+    it("which is README's load balancer block, line for line", function()
+      local section = scim.read("README.md"):match("\n### Two nodes behind a load balancer\n(.-)\n## ")
+      assert.is_string(section, "README has no section 'Two nodes behind a load balancer'")
+      assert.equal(scim.read("examples/scim-two-nodes.conf"), section:match("```nginx\n(.-)```"))
+    end)
     after_each(function() if t then nodes.stop(t) end t = nil end)
 
     it("keeps answering when one node is killed with -9 mid-run; each change reaches Close once", function()
@@ -158,7 +164,10 @@ describe("two close-scim nodes on one Redis", function()
       for _, s in ipairs(unavailable) do assert.equal("5", s.retry_after) end
       -- the same nodes, never restarted, and nothing half applied: one
       -- membership each, and the store holds what the provider sent
-      for _, inst in ipairs(t.nodes) do assert.is_true(scim.alive(inst.pid)) end
+      for _, inst in ipairs(t.nodes) do
+        assert.is_true(scim.alive(inst.pid))
+        assert.equal(200, (scim.request("GET", inst.base .. "/Users?count=1")))
+      end
       r.pid = tonumber((scim.read(r.dir .. "/redis.pid") or ""):match("%d+"))
       for i = 1, n do
         local email = ("outage%d@acme.com"):format(i)
