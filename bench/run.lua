@@ -150,21 +150,22 @@ end
 -- the count at 500, over 1,000), close against bare_curl: what the machine's
 -- load cannot change. BENCH_CALLGRIND=0 skips it (it takes a minute).
 if os.getenv("BENCH_CALLGRIND") ~= "0" then
-  local function instructions(command)
-    local p = assert(io.popen("valgrind --tool=callgrind --callgrind-out-file=/dev/null " .. command .. " 2>&1"))
+  local function instructions(command, env)
+    local p = assert(io.popen((env or "") .. " valgrind --tool=callgrind --callgrind-out-file=/dev/null "
+      .. command .. " 2>&1"))
     local out = p:read("*a")
     p:close()
     local n = out:match("I%s+refs:%s+([%d,]+)")
     assert(n, "callgrind: " .. out)
     return tonumber((n:gsub(",", "")))
   end
-  local lua = ("LUA_PATH=%q LUA_CPATH=%q %s bench/loop.lua '%s'"):format(package.path, package.cpath,
-    arg[-1], url)
-  local per_close = (instructions(lua .. " 1500") - instructions(lua .. " 500")) / 1000
+  local env = ("LUA_PATH=%q LUA_CPATH=%q"):format(package.path, package.cpath)
+  local lua = ("%s bench/loop.lua '%s'"):format(arg[-1], url)
+  local per_close = (instructions(lua .. " 1500", env) - instructions(lua .. " 500", env)) / 1000
   local before, after = cmd:match("^(.-) " .. CALLS .. " (.*)$")
   local function bare_n(n) return before .. " " .. n .. " " .. after end
   local per_bare = (instructions(bare_n(1500)) - instructions(bare_n(500))) / 1000
-  print(("instructions per create over libcurl (callgrind): close %d%s, bare C %d: ratio %.2f"):format(
+  print(("instructions per create over libcurl (callgrind): close %.0f%s, bare C %.0f: ratio %.2f"):format(
     per_close, was("instructions_per_call"), per_bare, per_close / per_bare))
 end
 
