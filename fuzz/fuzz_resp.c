@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(n <= size && count >= 1 && count <= close_resp_default_limits.max_items);
         CHECK(close_resp_encode(items, count, out, sizeof out) == n);
         if (n <= sizeof out) CHECK(memcmp(out, buf, n) == 0);
-        step = n > 512 ? n / 256 : 1;
-        for (k = 0; k < n; k += step) {
+        step = n > 64 ? n / 64 : 1; /* some prefixes, and always the longest */
+        for (k = 0; k < n; k = k + step < n || k == n - 1 ? k + step : n - 1) {
             CHECK(close_resp_parse(buf, k, &close_resp_default_limits, NULL, 0, &count2, &n2, &why) == CLOSE_RESP_MORE);
             CHECK(n2 >= 1 && n2 <= n - k);
         }

@@ -76,10 +76,10 @@ function Static.rejected() return false end
 -- refreshes and rotates its tokens.
 -- @tparam table o the `oauth` option
 -- @tparam table c the client's settings (clock, wallclock, user_agent, base_url)
-function M.oauth(o, c)
-  c.secrets = M.secrets({ o.client_secret })
-  local p = oauth.provider(o, c)
-  p.name, p.secrets = "oauth", c.secrets
+function M.oauth(o, parts)
+  parts.secrets = M.secrets({ o.client_secret })
+  local p = oauth.provider(o, parts)
+  p.name, p.secrets = "oauth", parts.secrets
   return p
 end
 

@@ -128,7 +128,7 @@ end
 -- the batch stopped when the error is fatal.
 function Run:settle(i, result, err, meta)
   self.outcomes[i] = { ok = result ~= nil, result = result, err = err, meta = meta }
-  self.concurrency:after(self.c.pacer, self.c.clock(), result ~= nil)
+  self.concurrency:after(self.parts.pacer, self.parts.clock(), result ~= nil)
   if M.is_fatal(err) then self.stopped = self.stopped or err end
 end
 
@@ -142,21 +142,21 @@ function Run:running(n)
   if n > self.concurrency.peak then self.concurrency.peak = n end
 end
 
---- Runs the batch on client (its parts c). Returns the outcomes in
+--- Runs the batch on client (its `parts`). Returns the outcomes in
 -- input order (`{ok=, result=, err=, meta=}`; items never started have
 -- `err.kind == "not_started"`), nil, and `{stopped=err, not_started=N,
 -- peak_concurrency=N}`.
 -- @local
-function M.run(c, client, items, fn, opts)
+function M.run(parts, client, items, fn, opts)
   local conc, max, on_result, stop = check(items, fn, opts)
   -- one at a time: the items of two would share the pacer's slots and the multi handle
-  if c.batches.running then error("close: batch: this client runs a batch already", 3) end
-  local run = setmetatable({ c = c, client = client, items = items, fn = fn, on_result = on_result, stop = stop,
+  if parts.batches.running then error("close: batch: this client runs a batch already", 3) end
+  local run = setmetatable({ parts = parts, client = client, items = items, fn = fn, on_result = on_result, stop = stop,
     concurrency = concurrency(conc, max), outcomes = {}, next_item = 1 }, Run)
-  local scheduler = require(c.check_phase and "close.scheduler.ngx" or "close.scheduler.plain")
-  c.batches.running = true
+  local scheduler = require(parts.check_phase and "close.scheduler.ngx" or "close.scheduler.plain")
+  parts.batches.running = true
   local ok, err = pcall(scheduler.run, run)
-  c.batches.running = false
+  parts.batches.running = false
   if not ok then error(err, 0) end
   if run.raised then error("close: batch: " .. run.raised, 0) end
   local skipped = 0

@@ -90,27 +90,27 @@ function M.headers(auth_header, user_agent, content_type)
   local plain = { ["Authorization"] = auth_header, ["User-Agent"] = user_agent, ["Accept"] = "application/json" }
   local with_body = { ["Content-Type"] = content_type or "application/json" }
   for k, v in pairs(plain) do with_body[k] = v end
-  local function lines(h)
+  local function lines(header_set)
     local names, out = {}, {}
-    for k in pairs(h) do names[#names + 1] = k end
+    for k in pairs(header_set) do names[#names + 1] = k end
     table.sort(names)
-    for i, k in ipairs(names) do out[i] = k .. ": " .. h[k] end
+    for i, k in ipairs(names) do out[i] = k .. ": " .. header_set[k] end
     return table.concat(out, "\r\n")
   end
   return { plain = plain, plain_lines = lines(plain), body = with_body, body_lines = lines(with_body) }
 end
 
---- The transport, sleep and pacing of a call of client c: the batch
+--- The transport, sleep and pacing of a call of a client (its parts): the batch
 -- scheduler's when the call runs in an item of a batch (the scheduler owns
 -- them), else the client's own, fixed at close.new.
-function M.io(c)
+function M.io(parts)
   local co = coroutine.running()
-  return co and c.batches.by_co[co] or c.io
+  return co and parts.batches.by_co[co] or parts.io
 end
 
 -- build: the parts of the request that stay the same over its attempts
-local function build(c, req)
-  local url = req.url or (c.base_url .. req.path .. (req.query and query_string(req.query) or ""))
+local function build(parts, req)
+  local url = req.url or (parts.base_url .. req.path .. (req.query and query_string(req.query) or ""))
   local body = req.json or req.form -- already encoded (cjson cannot say every JSON; a form is not JSON)
   if body == nil and req.body ~= nil then
     local why
@@ -119,29 +119,25 @@ local function build(c, req)
       return nil, Error.validation({ body = "cannot be encoded as JSON: " .. tostring(why) }, req.method, url)
     end
   end
-  if c.conn.closed then
+  if parts.conn.closed then
     return nil, Error.new("closed", "the client is closed (client:close() was called)",
       { method = req.method, url = url })
   end
-  if c.check_phase then
-    local ok, why = c.check_phase()
+  if parts.check_phase then
+    local ok, why = parts.check_phase()
     if not ok then
       return nil, Error.new("validation", (why:gsub("^close: ", "")), { method = req.method, url = url })
     end
   end
-  local io = M.io(c)
-  return { c = c, req = req, method = req.method, url = url, body = body, io = io,
-    start = c.clock(), deadline = req.deadline or c.deadline, reauthorized = false,
-    pacer = io.paced and c.pacer, group = io.paced and pacer_group(req.method, req.path or url) }
+  local io = M.io(parts)
+  return { parts = parts, req = req, method = req.method, url = url, body = body, io = io,
+    start = parts.clock(), deadline = req.deadline or parts.deadline, reauthorized = false,
+    pacer = io.paced and parts.pacer, group = io.paced and pacer_group(req.method, req.path or url) }
 end
 
--- the seconds left before the call's deadline and the clock's time, or nil
--- and the timeout error
-local function time_left(call, attempt)
-  local now = call.c.clock()
-  local remaining = call.deadline - (now - call.start)
-  if remaining > 0 then return remaining, now end
-  return nil, Error.new("timeout", ("deadline of %gs passed"):format(call.deadline),
+-- the error of a call whose deadline passed before its next attempt
+local function deadline_passed(call, attempt)
+  return Error.new("timeout", ("deadline of %gs passed"):format(call.deadline),
     { attempts = attempt - 1, method = call.method, url = call.url })
 end
 
@@ -150,7 +146,7 @@ end
 -- gives them (an OAuth one may refresh its token first).
 local function authorize(call, remaining)
   if call.req.headers then return call.req.headers end
-  return call.c.auth:headers(call.c, remaining)
+  return call.parts.auth:headers(call.parts, remaining)
 end
 
 -- pace: wait for the group's slot (in a batch, or with pace = true). A slot
@@ -161,19 +157,20 @@ local function pace(call, remaining, now)
   local d = call.pacer:delay(call.group, now)
   if not (d > 0 and d < remaining) then return now end
   call.io.sleep(d)
-  return call.c.clock()
+  return call.parts.clock()
 end
 
 -- send: one attempt through the transport; returns a response table, or
 -- nil and an error of the shape {kind=, message=}
-local function send(call, h, remaining)
-  local c, body = call.c, call.body
+local function send(call, header_set, remaining)
+  local parts, body = call.parts, call.body
   local res, terr = call.io.transport({
     method = call.method, url = call.url, body = body,
-    headers = body and h.body or h.plain, header_lines = body and h.body_lines or h.plain_lines,
-    timeout = remaining < c.timeout and remaining or c.timeout,
-    connect_timeout = remaining < c.connect_timeout and remaining or c.connect_timeout,
-    ca_file = c.ca_file, max_body = call.req.max_body or c.max_body,
+    headers = body and header_set.body or header_set.plain,
+    header_lines = body and header_set.body_lines or header_set.plain_lines,
+    timeout = remaining < parts.timeout and remaining or parts.timeout,
+    connect_timeout = remaining < parts.connect_timeout and remaining or parts.connect_timeout,
+    ca_file = parts.ca_file, max_body = call.req.max_body or parts.max_body,
   })
   if res then return res end
   -- a transport of the user's may return anything: make it the shape we need
@@ -185,10 +182,10 @@ local function send(call, h, remaining)
 end
 
 -- what the on_attempt hook sees of an attempt: never a credential
-local function report(c, a, wait)
-  c.on_attempt({ method = a.method, url = a.url, attempt = a.attempt, status = a.status, kind = a.kind,
-    duration = a.duration, wait = wait, wait_source = wait and (a.hint_source or "backoff") or nil,
-    rate_limit = a.rate_limit })
+local function report(parts, outcome, wait)
+  parts.on_attempt({ method = outcome.method, url = outcome.url, attempt = outcome.attempt,
+    status = outcome.status, kind = outcome.kind, duration = outcome.duration, wait = wait,
+    wait_source = wait and (outcome.hint_source or "backoff") or nil, rate_limit = outcome.rate_limit })
 end
 
 -- The body's fact that interpret reads: Close's rate_reset, under "error"
@@ -202,44 +199,45 @@ end
 -- interpret: a response -> the decoded document (success), or the attempt's
 -- kind, description and wait hint filled in. What the status and headers
 -- mean is one call into C (interpret.c); the body is decoded once.
-local function interpret(c, a, res)
+local function interpret(parts, outcome, res)
   local status, body = res.status, res.body
   local headers = res.headers or {}
   res.headers = headers
   local doc = body ~= "" and json.decode(body) or nil
   -- nil: C reads the same system clock itself, one call into C less
-  local wall = c.wallclock ~= system_wallclock and c.wallclock() or nil
+  local wall = parts.wallclock ~= system_wallclock and parts.wallclock() or nil
   local kind
-  kind, a.retryable, a.hint, a.hint_source, a.rate_limit = core_interpret(status, headers, rate_reset(doc), wall)
-  a.status = status
+  kind, outcome.retryable, outcome.hint, outcome.hint_source, outcome.rate_limit =
+    core_interpret(status, headers, rate_reset(doc), wall)
+  outcome.status = status
   if not kind then
     if body == "" then return {} end
     -- an object is expected (cjson cannot tell [] from {}; a list with items is refused)
     if type(doc) == "table" and #doc == 0 then return doc end
-    a.kind, a.message = "protocol", "response is not a JSON object"
+    outcome.kind, outcome.message = "protocol", "response is not a JSON object"
     return nil
   end
-  a.kind = kind
-  a.info = describe(status, doc, body, c.secrets)
+  outcome.kind = kind
+  outcome.info = describe(status, doc, body, parts.secrets)
   return nil
 end
 
 -- one attempt: send, interpret, and the pacer fed with what came back.
 -- Returns the attempt's record (`doc` set on success; `done` the clock's
 -- time after it) and the response.
-local function attempt_once(call, h, remaining, attempt, t0)
-  local c = call.c
-  local res, terr = send(call, h, remaining)
-  local done = c.clock()
-  local a = { method = call.method, url = call.url, attempt = attempt, duration = done - t0, done = done }
+local function attempt_once(call, header_set, remaining, attempt, t0)
+  local parts = call.parts
+  local res, terr = send(call, header_set, remaining)
+  local done = parts.clock()
+  local outcome = { method = call.method, url = call.url, attempt = attempt, duration = done - t0, done = done }
   if res then
-    a.doc = interpret(c, a, res)
-    if call.pacer then call.pacer:update(call.group, done, a.rate_limit, a.status, a.hint) end
+    outcome.doc = interpret(parts, outcome, res)
+    if call.pacer then call.pacer:update(call.group, done, outcome.rate_limit, outcome.status, outcome.hint) end
   else
-    a.kind, a.message = terr.kind, terr.message
+    outcome.kind, outcome.message = terr.kind, terr.message
     if call.pacer then call.pacer:update(call.group, done) end
   end
-  return a, res
+  return outcome, res
 end
 
 -- decide: the wait before the next attempt, or nil, the verdict and the
@@ -248,75 +246,76 @@ end
 -- re-authorization, backoff, caps, deadline). On "reauthorize" the auth
 -- provider says whether the refused token was one it held valid; if not,
 -- the 401 is final.
-local function decide(call, a, h)
-  local c = call.c
+local function decide(call, outcome, header_set)
+  local parts = call.parts
   local wait, verdict, needed = retry_decide({
-    attempt = a.attempt, max_retries = c.max_retries, status = a.status, kind = a.kind,
+    attempt = outcome.attempt, max_retries = parts.max_retries, status = outcome.status, kind = outcome.kind,
     idempotent = call.req.idempotent, can_reauthorize = not call.req.headers, reauthorized = call.reauthorized,
-    hint = a.hint, elapsed = a.done - call.start, deadline = call.deadline,
-    backoff_base = c.backoff_base, max_wait = c.max_wait, random = c.rng or c.random(),
+    hint = outcome.hint, elapsed = outcome.done - call.start, deadline = call.deadline,
+    backoff_base = parts.backoff_base, max_wait = parts.max_wait, random = parts.rng or parts.random(),
   })
   if verdict ~= "reauthorize" then return wait, verdict, needed end
-  if not c.auth:rejected(h.token) then return nil, "not_retryable", 0 end
-  call.reauthorized, a.hint_source = true, "reauthorize"
+  if not parts.auth:rejected(header_set.token) then return nil, "not_retryable", 0 end
+  call.reauthorized, outcome.hint_source = true, "reauthorize"
   return wait, verdict, needed
 end
 
 -- A 404 from a base_url whose path is not Close's /api/v1 is most likely
 -- that path, not the object: say so.
-local function wrong_path_hint(call, a)
-  local base = call.c.base_url
-  if a.status == 404 and not call.req.url and not base:find("/api/v%d+/?$") then
+local function wrong_path_hint(call, outcome)
+  local base = call.parts.base_url
+  if outcome.status == 404 and not call.req.url and not base:find("/api/v%d+/?$") then
     return (" (base_url %s does not end in /api/v1: the path looks wrong)"):format(base)
   end
   return ""
 end
 
 -- the error a call ends with, from its last attempt and the verdict
-local function failure(call, a, verdict, needed)
-  local c, deadline = call.c, call.deadline
-  local fields = { status = a.status, attempts = a.attempt, method = a.method, url = a.url,
-    rate_limit = a.rate_limit, retry_after = a.hint }
-  local message = a.message
-  if a.info then
-    message = a.info.message
-    fields.field_errors, fields.errors, fields.code = a.info.field_errors, a.info.errors, a.info.code
+local function failure(call, outcome, verdict, needed)
+  local parts, deadline = call.parts, call.deadline
+  local fields = { status = outcome.status, attempts = outcome.attempt, method = outcome.method, url = outcome.url,
+    rate_limit = outcome.rate_limit, retry_after = outcome.hint }
+  local message = outcome.message
+  if outcome.info then
+    message = outcome.info.message
+    fields.field_errors, fields.errors, fields.code = outcome.info.field_errors, outcome.info.errors, outcome.info.code
   end
   if verdict == "wait_cap" then
-    message = message .. (" (the server asks to wait %gs, more than max_wait %gs)"):format(needed, c.max_wait)
+    message = message .. (" (the server asks to wait %gs, more than max_wait %gs)"):format(needed, parts.max_wait)
   elseif verdict == "deadline" then
     message = message .. (" (a retry would pass the deadline of %gs)"):format(deadline)
   end
-  return Error.new(a.kind, message .. wrong_path_hint(call, a), fields, c.secrets)
+  return Error.new(outcome.kind, message .. wrong_path_hint(call, outcome), fields, parts.secrets)
 end
 
 --- Sends one logical call with retries.
--- `c` is the client's internals (settings and owned objects, see
+-- `parts` is the client's internals (settings and owned objects, see
 -- close.client); `req` is
 -- `{method=, path=, query=, body=(table) or json=(string), idempotent=}`,
 -- or, for a request of its own such as the token endpoint's,
 -- `{method=, url=, form=, headers=(a set from M.headers), deadline=}`.
 -- Returns `decoded, nil, meta` or `nil, err`.
-function M.call(c, req)
-  local call, err = build(c, req)
+function M.call(parts, req)
+  local call, err = build(parts, req)
   if not call then return nil, err end
   local attempt = 0
-  while true do -- ends: decide stops after max_retries, time_left at the deadline
+  while true do -- ends: decide stops after max_retries, and the deadline ends any wait
     attempt = attempt + 1
-    local remaining, now = time_left(call, attempt)
-    if not remaining then return nil, now end
-    local h, aerr = authorize(call, remaining)
-    if not h then return nil, aerr end
+    local now = parts.clock()
+    local remaining = call.deadline - (now - call.start)
+    if remaining <= 0 then return nil, deadline_passed(call, attempt) end
+    local header_set, aerr = authorize(call, remaining)
+    if not header_set then return nil, aerr end
     now = pace(call, remaining, now)
-    local a, res = attempt_once(call, h, remaining, attempt, now)
-    if a.doc then
-      if c.on_attempt then report(c, a, nil) end
-      return a.doc, nil, { status = a.status, headers = res.headers, rate_limit = a.rate_limit,
-        attempts = attempt, duration = a.done - call.start }
+    local outcome, res = attempt_once(call, header_set, remaining, attempt, now)
+    if outcome.doc then
+      if parts.on_attempt then report(parts, outcome, nil) end
+      return outcome.doc, nil, { status = outcome.status, headers = res.headers, rate_limit = outcome.rate_limit,
+        attempts = attempt, duration = outcome.done - call.start }
     end
-    local wait, verdict, needed = decide(call, a, h)
-    if c.on_attempt then report(c, a, wait) end
-    if not wait then return nil, failure(call, a, verdict, needed) end
+    local wait, verdict, needed = decide(call, outcome, header_set)
+    if parts.on_attempt then report(parts, outcome, wait) end
+    if not wait then return nil, failure(call, outcome, verdict, needed) end
     call.io.sleep(wait)
   end
 end

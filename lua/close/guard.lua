@@ -3,10 +3,11 @@
 -- membership deactivated or its role lowered, and never an organization
 -- left without an active admin.
 --
--- `state` is `{caller = membership, members = {{id=, user_id=, email=,
--- role_id=, active=}...}}` (the caller as found among the members, or at
--- least its `user_id`/`email`); `change` is `{email= | membership_id=,
--- action = "create"|"reactivate"|"change_role"|"deactivate"|..., role_id=}`.
+-- `state` is `{caller = membership, members = {member, ...}}`, a member
+-- `{id=, user_id=, email=, role_id=, active=}` (the caller as found among
+-- the members, or at least its `user_id`/`email`); `change` is
+-- `{email= | membership_id=, action=, role_id=}`, the action one of
+-- `"create"`, `"reactivate"`, `"change_role"`, `"deactivate"`, ...
 -- Only `deactivate` and `change_role` can be refused.
 -- @module close.guard
 

@@ -228,35 +228,35 @@ end
 local Provider = {}
 Provider.__index = Provider
 
-local function add_secrets(c, t)
-  c.secrets:add(t.access_token)
-  c.secrets:add(t.refresh_token)
+local function add_secrets(parts, t)
+  parts.secrets:add(t.access_token)
+  parts.secrets:add(t.refresh_token)
 end
 
 -- the headers of each token request: a form, no Authorization (the client
 -- authenticates in the body, as Close's token endpoint wants)
-local function form_headers(c)
-  local h = driver.headers(nil, c.user_agent, "application/x-www-form-urlencoded")
+local function form_headers(parts)
+  local h = driver.headers(nil, parts.user_agent, "application/x-www-form-urlencoded")
   return { plain = h.body, plain_lines = h.body_lines, body = h.body, body_lines = h.body_lines }
 end
 
 --- Builds the provider of a client (close.auth does, from its `oauth`
--- option); `c` is the client's internals, whose `secrets` the provider adds
+-- option); `parts` is the client's internals, whose `secrets` the provider adds
 -- every token to.
 -- @local
-function M.provider(o, c)
+function M.provider(o, parts)
   local p = setmetatable({
     client_id = o.client_id, client_secret = o.client_secret, on_tokens = o.on_tokens,
     store = o.store or M.memory_store(), code = o.code, redirect_uri = o.redirect_uri,
     code_verifier = o.code_verifier, token_url = o.token_url, refused = {}, nrefused = 0,
   }, Provider)
-  c.secrets:add(o.code_verifier, true) -- one login's secret, as the code is
+  parts.secrets:add(o.code_verifier, true) -- one login's secret, as the code is
   if o.access_token or o.refresh_token then
     p.tokens = { access_token = o.access_token, refresh_token = o.refresh_token, expires_at = o.expires_at }
-    if o.expires_at then p.tokens.expires_in = o.expires_at - c.wallclock() end
-    add_secrets(c, p.tokens)
+    if o.expires_at then p.tokens.expires_in = o.expires_at - parts.wallclock() end
+    add_secrets(parts, p.tokens)
   end
-  p.form_headers = form_headers(c)
+  p.form_headers = form_headers(parts)
   return p
 end
 
@@ -268,9 +268,9 @@ local function skew(t)
   return math.min(MAX_SKEW, life / 10)
 end
 
-function Provider:usable(t, c)
+function Provider:usable(t, parts)
   if not t or not t.access_token or self.refused[t.access_token] then return false end
-  return t.expires_at == nil or c.wallclock() < t.expires_at - skew(t)
+  return t.expires_at == nil or parts.wallclock() < t.expires_at - skew(t)
 end
 
 --- After a 401: true when the token was ours to replace (then refresh and retry once).
@@ -282,35 +282,35 @@ function Provider:rejected(token)
   return true
 end
 
-local function auth_error(c, message, fields)
-  return Error.new("auth", message, fields, c.secrets)
+local function auth_error(parts, message, fields)
+  return Error.new("auth", message, fields, parts.secrets)
 end
 
 -- a refusal of the token endpoint, said so that the reader knows what to do
-local function token_error(c, err, grant)
+local function token_error(parts, err, grant)
   local code = err.code
   if code == "invalid_grant" then
     local what = grant == "authorization_code" and "the authorization code" or "the refresh token"
-    return auth_error(c, ("%s was refused (%s): it was revoked, expired or already used; authorize again "
+    return auth_error(parts, ("%s was refused (%s): it was revoked, expired or already used; authorize again "
       .. "(close-provision login)"):format(what, err.message), err)
   elseif code == "invalid_client" or (err.status == 401 and not code) then
-    return auth_error(c, ("the OAuth client was refused (%s): check client_id and client_secret"):format(
+    return auth_error(parts, ("the OAuth client was refused (%s): check client_id and client_secret"):format(
       err.message), err)
   elseif code or err.kind == "bad_request" or err.kind == "auth" then
-    return auth_error(c, "the token endpoint refused the request: " .. tostring(err.message), err)
+    return auth_error(parts, "the token endpoint refused the request: " .. tostring(err.message), err)
   end
-  local e = Error.new(err.kind, "token endpoint: " .. tostring(err.message), err, c.secrets)
+  local e = Error.new(err.kind, "token endpoint: " .. tostring(err.message), err, parts.secrets)
   return e
 end
 
 -- One token request (a grant) through the client's transport and retry
 -- policy, within what is left of the caller's deadline.
-local function grant_request(c, p, fields, remaining)
+local function grant_request(parts, p, fields, remaining)
   fields.client_id, fields.client_secret = p.client_id, p.client_secret
-  local doc, err = driver.call(c, { method = "POST", url = p.token_url or c.token_url, form = form(fields),
+  local doc, err = driver.call(parts, { method = "POST", url = p.token_url or parts.token_url, form = form(fields),
     headers = p.form_headers, idempotent = true, deadline = remaining })
-  if not doc then return nil, token_error(c, err, fields.grant_type) end
-  local url = p.token_url or c.token_url
+  if not doc then return nil, token_error(parts, err, fields.grant_type) end
+  local url = p.token_url or parts.token_url
   local bad
   if type(doc.token_type) ~= "string" or doc.token_type:lower() ~= "bearer" then bad = "token_type is not Bearer"
   elseif not valid_token(doc.access_token) then bad = "access_token is missing or invalid"
@@ -321,12 +321,12 @@ local function grant_request(c, p, fields, remaining)
   if bad then
     -- a token it sent may still be in doc: none of it goes into the message
     return nil, Error.new("protocol", "the token endpoint's answer is unusable: " .. bad,
-      { method = "POST", url = url, status = 200 }, c.secrets)
+      { method = "POST", url = url, status = 200 }, parts.secrets)
   end
   -- client_id goes along so that a token file is enough to refresh later
   -- (with the secret from the environment)
   local t = { access_token = doc.access_token, refresh_token = doc.refresh_token, client_id = p.client_id,
-    expires_in = doc.expires_in, expires_at = c.wallclock() + doc.expires_in }
+    expires_in = doc.expires_in, expires_at = parts.wallclock() + doc.expires_in }
   for _, k in ipairs({ "scope", "organization_id", "user_id" }) do
     if type(doc[k]) == "string" then t[k] = doc[k] end
   end
@@ -334,12 +334,12 @@ local function grant_request(c, p, fields, remaining)
 end
 
 -- Hands new tokens to on_tokens, then to the store; only then are they ours.
-function Provider:persist(c, t)
+function Provider:persist(parts, t)
   if self.on_tokens then
     local ok, res, why = pcall(self.on_tokens, copy(t))
     local failed = not ok and res or ((res == nil or res == false) and why) or nil
     if failed then
-      return nil, auth_error(c, "on_tokens failed: " .. tostring(failed) .. "; the new tokens are kept "
+      return nil, auth_error(parts, "on_tokens failed: " .. tostring(failed) .. "; the new tokens are kept "
         .. "in memory and offered to it again before they are used")
     end
   end
@@ -347,12 +347,13 @@ function Provider:persist(c, t)
   if not ok and newer then
     -- the store holds a pair another node rotated since (it refused to go back): that one wins
     self.pending = nil
-    local usable, aerr = self:adopt_stored(c)
+    local usable, aerr = self:adopt_stored(parts)
     if usable or aerr then return usable, aerr end
-    return nil, auth_error(c, "the token store holds another node's newer pair, which is not usable: " .. tostring(err))
+    return nil, auth_error(parts, "the token store holds another node's newer pair, which is not usable: "
+      .. tostring(err))
   end
   if not ok then
-    return nil, auth_error(c, "the token store could not save the new tokens (" .. tostring(err)
+    return nil, auth_error(parts, "the token store could not save the new tokens (" .. tostring(err)
       .. "); they are kept in memory and saved again before they are used")
   end
   self.pending = nil
@@ -362,24 +363,24 @@ end
 
 -- Takes what the store holds when it differs from ours (another worker or
 -- process refreshed); true when that is usable now.
-function Provider:adopt_stored(c)
+function Provider:adopt_stored(parts)
   local s, err = self.store:load()
-  if err then return nil, auth_error(c, "token store: " .. tostring(err)) end
+  if err then return nil, auth_error(parts, "token store: " .. tostring(err)) end
   if not s then return false end
   local t = self.tokens
   if not t or s.access_token ~= t.access_token or s.refresh_token ~= t.refresh_token then
-    add_secrets(c, s)
+    add_secrets(parts, s)
     self.tokens = s
   end
   -- another worker or process had this refresh token refused: it stays refused here too
   if s.refused and s.refresh_token and self.dead ~= s.refresh_token then
-    self.dead, self.dead_err = s.refresh_token, auth_error(c, s.refused)
+    self.dead, self.dead_err = s.refresh_token, auth_error(parts, s.refused)
   end
-  return self:usable(self.tokens, c)
+  return self:usable(self.tokens, parts)
 end
 
 -- One grant: the code of a login, else the refresh token.
-function Provider:grant(c, remaining)
+function Provider:grant(parts, remaining)
   local t = self.tokens
   local fields
   if self.code then
@@ -390,10 +391,10 @@ function Provider:grant(c, remaining)
     -- a refresh token once refused stays refused: no second request for it
     if self.dead == t.refresh_token then return nil, self.dead_err end
   else
-    return nil, auth_error(c, "the access token expired or was refused and there is no refresh token: "
+    return nil, auth_error(parts, "the access token expired or was refused and there is no refresh token: "
       .. "authorize again (close-provision login)")
   end
-  local new, err = grant_request(c, self, fields, remaining)
+  local new, err = grant_request(parts, self, fields, remaining)
   if not new then
     if err.kind == "auth" and fields.refresh_token then
       self.dead, self.dead_err = fields.refresh_token, err
@@ -410,27 +411,27 @@ function Provider:grant(c, remaining)
   self.code, self.code_verifier = nil, nil
   -- a server that does not rotate keeps the refresh token it had
   new.refresh_token = new.refresh_token or (t and t.refresh_token)
-  add_secrets(c, new)
+  add_secrets(parts, new)
   self.pending = new
-  return self:persist(c, new)
+  return self:persist(parts, new)
 end
 
 -- A refresh under the store's lock, unless the store has a usable token.
-function Provider:refresh(c, remaining)
-  local clock = c.clock
+function Provider:refresh(parts, remaining)
+  local clock = parts.clock
   local give_up = clock() + remaining
   local store = self.store
-  local ok, err = self:adopt_stored(c)
+  local ok, err = self:adopt_stored(parts)
   if ok or err then return ok, err end
   while true do
     local got, lerr = store:lock(math.min(remaining, 60) + 1)
     if got then break end
-    if got == nil then return nil, auth_error(c, "token store: " .. tostring(lerr)) end
+    if got == nil then return nil, auth_error(parts, "token store: " .. tostring(lerr)) end
     if clock() + POLL > give_up then
-      return nil, Error.new("timeout", "timed out waiting for another refresh of the token", {}, c.secrets)
+      return nil, Error.new("timeout", "timed out waiting for another refresh of the token", {}, parts.secrets)
     end
-    driver.io(c).sleep(POLL)
-    ok, err = self:adopt_stored(c)
+    driver.io(parts).sleep(POLL)
+    ok, err = self:adopt_stored(parts)
     if ok or err then return ok, err end
   end
   -- the lock is ours: the holder before us may have just saved. (No pcall
@@ -438,8 +439,8 @@ function Provider:refresh(c, remaining)
   -- yield; a call that raises midway leaves a flight that the next call
   -- finds stale, see token.)
   self.flight.locked = true
-  local res, gerr = self:adopt_stored(c)
-  if not (res or gerr) then res, gerr = self:grant(c, give_up - clock()) end
+  local res, gerr = self:adopt_stored(parts)
+  if not (res or gerr) then res, gerr = self:grant(parts, give_up - clock()) end
   self.flight.locked = false
   store:unlock()
   return res, gerr
@@ -465,34 +466,34 @@ end
 
 -- The token for an attempt, refreshed first when needed; one refresh in
 -- flight per provider, the other calls waiting for its result.
-function Provider:token(c, remaining)
-  local clock = c.clock
+function Provider:token(parts, remaining)
+  local clock = parts.clock
   local give_up = clock() + remaining
   while true do
     self:drop_stale_flight()
     if self.pending and not self.flight then
-      local ok, err = self:persist(c, self.pending)
+      local ok, err = self:persist(parts, self.pending)
       if not ok then return nil, err end
     end
-    if self:usable(self.tokens, c) then return self.tokens end
+    if self:usable(self.tokens, parts) then return self.tokens end
     if not self.flight then
       self.flight = { owner = running() }
-      local ok, err = self:refresh(c, give_up - clock())
+      local ok, err = self:refresh(parts, give_up - clock())
       self.flight = nil
       if not ok then return nil, err end
-      if not self:usable(self.tokens, c) then
-        return nil, auth_error(c, "the token endpoint gave an access token that was refused before or has "
+      if not self:usable(self.tokens, parts) then
+        return nil, auth_error(parts, "the token endpoint gave an access token that was refused before or has "
           .. "expired already (check this machine's clock)")
       end
       return self.tokens
     end
     if clock() + POLL > give_up then
-      return nil, Error.new("timeout", "timed out waiting for another call's refresh of the token", {}, c.secrets)
+      return nil, Error.new("timeout", "timed out waiting for another call's refresh of the token", {}, parts.secrets)
     end
-    driver.io(c).sleep(POLL)
+    driver.io(parts).sleep(POLL)
     -- the call that refreshed may have failed for good: its error is ours too
     if not self.flight and self.dead and self.tokens and self.dead == self.tokens.refresh_token
-      and not self:usable(self.tokens, c) then
+      and not self:usable(self.tokens, parts) then
       return nil, self.dead_err
     end
   end
@@ -500,15 +501,15 @@ end
 
 --- The header set for an attempt (driver.call asks before every send).
 -- @local
-function Provider:headers(c, remaining)
-  local t, err = self:token(c, remaining)
+function Provider:headers(parts, remaining)
+  local t, err = self:token(parts, remaining)
   if not t then return nil, err end
   local h = self.hset
   if not h or h.token ~= t.access_token then
-    h = driver.headers(core.auth_header("bearer", t.access_token), c.user_agent)
+    h = driver.headers(core.auth_header("bearer", t.access_token), parts.user_agent)
     h.token = t.access_token
     self.hset = h
-    c.secrets:add("Bearer " .. t.access_token)
+    parts.secrets:add("Bearer " .. t.access_token)
   end
   return h
 end

@@ -127,6 +127,12 @@ local function read_organization(client, opts)
   return { me = me, all = all, roles = roles, by_email = memberships.by_address(all) }
 end
 
+-- A role id's name, or nil when only the id is known.
+local function name_of(role_id, roles)
+  local name = validate.role_name(role_id, roles)
+  if name ~= role_id then return name end
+end
+
 -- A row's item: what the row changes for its member `m` (nil: none); a
 -- duplicate of an earlier row changes nothing.
 local function row_item(row, m, why_bad, opts, roles, duplicate)
@@ -192,9 +198,9 @@ function M.plan(client, rows, opts)
   local function add(item)
     items[#items + 1] = guarded(state, item)
     counts[item.action] = (counts[item.action] or 0) + 1
-    -- the names people know the roles by, beside the ids
-    item.role, item.previous_role = validate.role_name(item.role_id, org.roles), validate.role_name(
-      item.previous_role_id, org.roles)
+    -- the names people know the roles by, beside the ids (none where the
+    -- name is unknown: a deactivate plan reads no roles)
+    item.role, item.previous_role = name_of(item.role_id, org.roles), name_of(item.previous_role_id, org.roles)
   end
   for _, row in ipairs(rows) do
     listed[key(row.email)] = true

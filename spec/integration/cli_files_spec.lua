@@ -65,6 +65,13 @@ describe("close-provision and the files people give it", function()
       assert.same({ "Sales Rep", SALES, "User", "user" }, { docs[1].role, docs[1].role_id, docs[1].previous_role,
         docs[1].previous_role_id })
       assert.same({ "User", "user" }, { docs[2].role, docs[2].role_id })
+      -- a deactivate plan reads no roles: a custom role's name is unknown there, so only its id is given
+      server.add_members{ { email = "am2@acme.com", role_id = AM, active = true } }
+      code, out = run("deactivate --json --max-deactivate 2 " .. file("am2@acme.com\nsam@acme.com\n"))
+      assert.equal(0, code)
+      docs = json_lines(out)
+      assert.same({ AM, nil }, { docs[1].previous_role_id, docs[1].previous_role })
+      assert.same({ "user", "User" }, { docs[2].previous_role_id, docs[2].previous_role })
     end)
 
     it("export writes role names by default and ids with --ids; both read back the same", function()

@@ -31,3 +31,15 @@ describe("close-provision login's authorize endpoint", function()
     assert.equal("https://app.close.com/oauth2/authorize/", login.authorize_endpoint(env{}))
   end)
 end)
+
+describe("close-provision help login", function()
+  it("documents CLOSE_AUTHORIZE_URL, its derivation from a loopback CLOSE_BASE_URL, and PKCE", function()
+    local lines = {}
+    local code = require("close.cli").run{ argv = { "help", "login" }, out = function(s) lines[#lines + 1] = s end }
+    assert.equal(0, code)
+    local text = table.concat(lines, "\n")
+    assert.matches("The approval page is CLOSE_AUTHORIZE_URL when set; else, when CLOSE_BASE_URL\npoints at a loopback "
+      .. "address (the local Close-compatible server), that\nserver's /oauth2/authorize/", text, 1, true)
+    assert.matches("It uses PKCE (S256) and the state check, and asks for offline_access.", text, 1, true)
+  end)
+end)

@@ -78,11 +78,11 @@ end
 function M.run(run)
   local ngx = rawget(_G, "ngx")
   -- light threads exist where cosockets do: refuse elsewhere (init_worker, log...)
-  local c = run.c
-  local can, why = c.check_phase()
+  local parts = run.parts
+  local can, why = parts.check_phase()
   if not can then error("close: batch: " .. tostring(why):gsub("^close: ", ""), 0) end
-  local self = setmetatable({ run = run, spawn = ngx.thread.spawn, by_co = c.batches.by_co,
-    io = { transport = c.io.transport, sleep = c.io.sleep, paced = true },
+  local self = setmetatable({ run = run, spawn = ngx.thread.spawn, by_co = parts.batches.by_co,
+    io = { transport = parts.io.transport, sleep = parts.io.sleep, paced = true },
     -- the threads running (a dense list, for ngx.thread.wait), the item of
     -- each, and by item index each one's place in the list
     list = {}, item_at = {}, place = {} }, Threads)

@@ -21,9 +21,9 @@ Plain.__index = Plain
 -- The transport and sleep of the items: an item's coroutine yields to the
 -- scheduler; the transfers go on the client's multi handle when it has the
 -- default libcurl transport. Always paced.
-local function item_io(c, max)
-  local multi = c.conn:multi(max)
-  local io = { paced = true, multi = multi, transport = c.io.transport }
+local function item_io(parts, max)
+  local multi = parts.conn:multi(max)
+  local io = { paced = true, multi = multi, transport = parts.io.transport }
   function io.sleep(s) return coroutine.yield("sleep", s) end
   if multi then
     function io.transport(req)
@@ -127,9 +127,9 @@ end
 --- Runs `run` (a close.batch run) to its end; raises what its loop raised,
 -- with nothing of the batch left running.
 function M.run(run)
-  local c = run.c
-  local self = setmetatable({ run = run, clock = c.clock, sleep = c.io.sleep,
-    io = item_io(c, run.concurrency.max), by_co = c.batches.by_co,
+  local parts = run.parts
+  local self = setmetatable({ run = run, clock = parts.clock, sleep = parts.io.sleep,
+    io = item_io(parts, run.concurrency.max), by_co = parts.batches.by_co,
     index = {},  -- coroutine -> item index
     ready = {},  -- {co, ...} to resume, in order
     timers = {}, -- {at=, co=}

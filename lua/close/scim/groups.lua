@@ -155,16 +155,24 @@ local function commit(h, snap, role, r, members)
     if not list then return nil, err end
   end
   local old = snap.groups[role.id]
-  local doc
-  doc, err = save(h, role, r, old)
-  if not doc then return nil, err end
+  -- every role is a group already: only a name as sent or an externalId is kept
+  local kept = type(old) == "table" and old or { displayName = role.name }
+  local same = kept.displayName == r.displayName and kept.externalId == r.externalId
+  local doc = old
+  if not same then
+    doc, err = save(h, role, r, old)
+    if not doc then return nil, err end
+  end
   local ok
   ok, err = apply_changes(h, snap, list)
   if not ok then
     if old then h.store:set("group:" .. role.id, json.encode(old)) else h.store:delete("group:" .. role.id) end
     return nil, err
   end
-  h.index:record{ kind = "group", id = role.id, doc = doc }
+  if not same then
+    h.index:record{ kind = "group", id = role.id, doc = doc }
+    h:audit(old and "update_group" or "link_group", role.name, nil, nil, "ok")
+  end
   local fresh, serr = h:snapshot()
   if not fresh then return nil, serr end
   return M.resource(h, fresh, role)
@@ -224,8 +232,8 @@ function M.delete(h, snap, role)
     local ok, err = h.store:delete("group:" .. role.id)
     if not ok then return nil, errors.store(err, "delete failed") end
     h.index:record{ kind = "group", id = role.id, doc = false }
+    h:audit("unlink_group", role.name, nil, nil, "ok")
   end
-  h:audit("unlink_group", role.name, nil, nil, "ok")
   return true
 end
 

@@ -197,6 +197,17 @@ local function operation(m, active, role_id)
   return "update"
 end
 
+-- What the store keeps of r, the new resource of member m (old: its doc).
+local function kept_doc(h, snap, m, r, old)
+  local doc = stored_doc(r, type(old) == "table" and type(old.meta) == "table" and old.meta.created, h:iso())
+  -- what M.resource filled in from Close is not the provider's: not kept
+  local base = M.resource(h, snap, m)
+  for k in pairs(DEFAULTED) do
+    if (type(old) ~= "table" or old[k] == nil) and json.equal(doc[k], base[k]) then doc[k] = nil end
+  end
+  return doc
+end
+
 --- Moves member m to the resource r (PUT and PATCH): Close first checked
 -- by the guard, the store written before Close and put back if Close
 -- refuses, so nothing is half applied. Returns the new resource.
@@ -216,12 +227,7 @@ function M.commit(h, snap, m, r)
     return nil, errors.new(403, nil, why)
   end
   local old = snap.users[m.id]
-  local doc = stored_doc(r, type(old) == "table" and type(old.meta) == "table" and old.meta.created, h:iso())
-  -- what M.resource filled in from Close is not the provider's: not kept
-  local base = M.resource(h, snap, m)
-  for k in pairs(DEFAULTED) do
-    if (type(old) ~= "table" or old[k] == nil) and json.equal(doc[k], base[k]) then doc[k] = nil end
-  end
+  local doc = kept_doc(h, snap, m, r, old)
   if op == "update" and json.equal(doc, old, { meta = true }) then
     return M.resource(h, snap, m) -- nothing changes: nothing written, nothing audited
   end
