@@ -32,7 +32,7 @@ SPEC_STEP ?= specs-$(LUA_VERSION)
 
 VERSIONS := 5.1 5.2 5.3 5.4
 
-.PHONY: bench all deps test lint check-c spec spec-integration spec-openresty versions conformance asan valgrind rock rocks demo docs clean fuzz fuzz-build portable
+.PHONY: bench all deps test lint check-c spec spec-integration spec-openresty spec-nodes versions conformance asan valgrind rock rocks demo docs clean fuzz fuzz-build portable
 
 all: $(CORE)
 
@@ -89,6 +89,10 @@ endif
 # transport against the local server; the specs drive it over loopback.
 spec-openresty: $(CORE) $(CORE_JIT)
 	$(STEP) openresty scripts/with-openresty.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/openresty
+
+# Two close-scim nodes on Debian's redis-server: shared state and the faults
+spec-nodes: $(CORE) $(CORE_JIT)
+	$(STEP) nodes scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(BUSTED) spec/nodes
 
 # The unit and integration specs on every Lua version, and on LuaJIT with
 # the module built against the 5.1 headers (as OpenResty loads it).
@@ -154,7 +158,7 @@ portable:
 
 test: deps
 	@rm -rf build/summary
-	@$(MAKE) --no-print-directory portable lint docs check-c versions spec-openresty conformance asan valgrind rocks
+	@$(MAKE) --no-print-directory portable lint docs check-c versions spec-openresty spec-nodes conformance asan valgrind rocks
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_TEST_SECONDS:-4}
 	@scripts/summary.sh
 
@@ -170,6 +174,7 @@ build/bare_curl: bench/bare_curl.c
 bench: $(CORE) $(CORE_JIT) build/bare_curl
 	bench/run.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/scim.lua
+	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/scim_nodes.lua
 
 # API docs from the sources; an LDoc warning (undocumented or malformed) fails.
 # LDoc runs on Lua 5.1, where Debian's lua-markdown lives, so that the

@@ -80,6 +80,7 @@ build = {
     ["close.transport.curl"] = "lua/close/transport/curl.lua",
     ["close.transport.ngx"] = "lua/close/transport/ngx.lua",
     ["close.store.sqlite"] = "lua/close/store/sqlite.lua",
+    ["close.store.redis_index"] = "lua/close/store/redis_index.lua",
     ["close.scim.serve"] = "lua/close/scim/serve.lua",
     ["close.core"] = {
       sources = {

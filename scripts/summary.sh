@@ -5,8 +5,8 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$root/build/summary
-steps=(c-tests specs-5.1 specs-5.2 specs-5.3 specs-5.4 specs-luajit openresty prism asan-ubsan valgrind rocks fuzz)
-labels=("C tests" "specs 5.1" "specs 5.2" "specs 5.3" "specs 5.4" "specs LuaJIT" "OpenResty" "Prism"
+steps=(c-tests specs-5.1 specs-5.2 specs-5.3 specs-5.4 specs-luajit openresty nodes prism asan-ubsan valgrind rocks fuzz)
+labels=("C tests" "specs 5.1" "specs 5.2" "specs 5.3" "specs 5.4" "specs LuaJIT" "OpenResty" "two nodes" "Prism"
         "ASan+UBSan" "valgrind" "rocks" "fuzzers")
 parts=() failed=0 missing=0
 for i in "${!steps[@]}"; do

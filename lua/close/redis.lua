@@ -1,8 +1,8 @@
 --- A small Redis client with the interface of lua-resty-redis (the subset
 -- close uses), for hosts without it: nginx cosockets (ngx.socket.tcp) where
 -- they exist, LuaSocket (Debian's lua-socket) elsewhere. Replies are read
--- by the C core's RESP2 parser (close.core.resp_parse), asking the socket
--- for exactly the bytes a reply still needs, so nothing past it is read.
+-- by the C core's RESP2 parser (close.core.resp_parse), which says how
+-- many bytes a reply still needs at least: parsed again only once they came.
 --
 --     local redis = require "close.redis"
 --     local red = redis.new()
@@ -136,6 +136,7 @@ end
 function Redis:set_keepalive(idle_ms, size)
   local sock = self.sock
   if not sock then return nil, "closed" end
+  if self.rbuf then return self:close() end -- bytes nobody asked for: not reusable
   self.sock = nil
   if self.cosocket then return sock:setkeepalive(idle_ms, size) end
   local lib = socket_lib()
@@ -144,7 +145,8 @@ function Redis:set_keepalive(idle_ms, size)
   if #idle >= (size or 30) then
     sock:close()
   else
-    idle[#idle + 1] = { sock = sock, reused = self.reused, expires = lib.gettime() + (idle_ms or 60000) / 1000 }
+    local ttl = (idle_ms == 0 and math.huge) or (idle_ms or 60000) / 1000 -- 0: no limit, as in nginx
+    idle[#idle + 1] = { sock = sock, reused = self.reused, expires = lib.gettime() + ttl }
   end
   return true
 end
@@ -152,7 +154,7 @@ end
 --- Closes the connection (if any).
 function Redis:close()
   local sock = self.sock
-  self.sock = nil
+  self.sock, self.rbuf = nil, nil
   if sock then sock:close() end
   return true
 end
@@ -188,18 +190,42 @@ local function encode(name, ...)
   return table.concat(out)
 end
 
---- Reads one reply: the value, or nil and an error.
+-- At least need bytes (which the reply still has) and what else has come.
+local function receive_some(self, need)
+  local sock = self.sock
+  if self.cosocket then return sock:receiveany(math.max(need, 16384)) end
+  local data, err = sock:receive(need) -- LuaSocket: these bytes are coming ...
+  if not data then return nil, err end
+  sock:settimeout(0)
+  local more, _, partial = sock:receive(16384) -- ... and what else is there now
+  sock:settimeout(self.timeouts[3] / 1000)
+  return data .. (more or partial or "")
+end
+
+--- Reads one reply: the value, or nil and an error. Bytes are parsed only
+-- once the C parser's lower bound of what the reply still needs has
+-- arrived; with one command outstanding nothing past its reply can come
+-- (what does is kept for the next read).
 function Redis:read_reply()
   if not self.sock then return nil, "closed" end
-  local buf = ""
+  local buf = self.rbuf or ""
+  self.rbuf = nil
   while true do
-    local kind, v = core.resp_parse(buf, M.null)
-    if kind == "value" then return v end
-    if kind == "error" then return nil, v end
+    local kind, v, used = core.resp_parse(buf, M.null)
+    if kind == "value" or kind == "error" then
+      if used < #buf then self.rbuf = buf:sub(used + 1) end
+      if kind == "error" then return nil, v end
+      return v
+    end
     if kind == "bad" then return broken(self, "bad reply: " .. v) end
-    local data, err = self.sock:receive(v) -- exactly what the reply still needs
-    if not data then return broken(self, err) end
-    buf = buf .. data
+    local chunks, have = {}, 0
+    while have < v do
+      local data, err = receive_some(self, v - have)
+      if not data then return broken(self, err) end
+      chunks[#chunks + 1] = data
+      have = have + #data
+    end
+    buf = buf .. table.concat(chunks)
   end
 end
 

@@ -60,7 +60,8 @@ function M.start(opts)
     for _ = 1, 100 do
       if answers(port, opts.password) then
         local pid = tonumber(read(dir .. "/redis.pid") or "")
-        return setmetatable({ port = port, dir = dir, password = opts.password, pid = pid }, Server)
+        return setmetatable({ port = port, dir = dir, password = opts.password, pid = pid,
+          cmd = table.concat(args, " ") }, Server) -- cmd starts it again as it was
       end
       core.sleep(0.05)
     end

@@ -287,6 +287,32 @@ function H:discovery(req, seg)
   return nil, errors.not_found(("no %s '%s'"):format(name == "schemas" and "schema" or "resource type", seg[2]))
 end
 
+-- POST /Users/.search, /Groups/.search (RFC 7644 section 3.4.3): a GET
+-- whose parameters come in a SearchRequest body.
+local SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+function H:search(req, seg)
+  local first = seg[1]:lower()
+  if #seg ~= 2 or (first ~= "users" and first ~= "groups") then
+    return nil, errors.new(501, nil, "only /Users/.search and /Groups/.search are supported")
+  end
+  if req.method ~= "POST" then return nil, errors.new(405, nil, "use POST on .search") end
+  local body = json.decode(req.body or "")
+  if type(body) ~= "table" or json.is_array(body) then return nil, errors.syntax("a SearchRequest object is needed") end
+  local params = {}
+  for k, v in pairs(body) do
+    local name = type(k) == "string" and k:lower()
+    if type(v) == "table" and json.is_array(v) then v = table.concat(v, ",") end
+    if name and name ~= "schemas" and (type(v) == "string" or type(v) == "number") then params[name] = tostring(v) end
+  end
+  if params.sortby or params.sortorder then
+    return nil, errors.new(501, nil, "sorting is not supported (ServiceProviderConfig sort.supported is false)")
+  end
+  local get = { method = "GET", path = req.path, headers = req.headers }
+  if first == "users" then return self:users(get, { seg[1] }, params) end
+  return self:groups(get, { seg[1] }, params)
+end
+M.SEARCH_SCHEMA = SEARCH_SCHEMA
+
 local DISCOVERY = { serviceproviderconfig = true, resourcetypes = true, schemas = true }
 
 -- the route; returns body, status, headers (or nil, err; or nil, nil, nil, 204)
@@ -305,9 +331,7 @@ function H:route(req)
   for name, why in pairs(UNSUPPORTED) do
     if first == name:lower() then return nil, errors.new(501, nil, why) end
   end
-  if seg[#seg] == ".search" then
-    return nil, errors.new(501, nil, "POST .search is not supported: use GET with a filter")
-  end
+  if seg[#seg] == ".search" then return self:search(req, seg) end
   if first == "users" then return self:users(req, seg, params) end
   if first == "groups" then return self:groups(req, seg, params) end
   return nil, errors.not_found(("no endpoint '%s' (Users, Groups, ServiceProviderConfig, ResourceTypes, Schemas)")

@@ -20,7 +20,10 @@
 -- environment's CLOSE_SCIM_TOKEN; 32 characters at least), `default_role`
 -- ("user"), `base_path` ("/scim/v2"), `max_results` (100), `index_max_age`
 -- (seconds, 30), `handler_module` ("close.scim": the module whose
--- `handler{...}` builds the handler).
+-- `handler{...}` builds the handler), `redis` (a `redis://` URL, or true for
+-- the environment's CLOSE_REDIS_URL; password also from CLOSE_REDIS_PASSWORD):
+-- the state, the token pair and the index's generation in Redis, shared by
+-- every node (close.store.redis) instead of state_dir/scim.db.
 -- @module close.scim.serve
 
 -- luacheck: globals ngx
@@ -29,6 +32,9 @@ local close = require "close"
 local core = require "close.core"
 local oauth = require "close.oauth"
 local sqlite = require "close.store.sqlite"
+local redis = require "close.redis"
+local redis_store = require "close.store.redis"
+local redis_index = require "close.store.redis_index"
 
 local M = {}
 
@@ -77,11 +83,50 @@ end
 -- a 429 the provider sees is a change it must send again.
 M.CLIENT_OPTIONS = { max_retries = 8, deadline = 40 }
 
+-- With Redis the pair is in Redis for every node; CLOSE_TOKEN_FILE (when
+-- set) seeds it once, when Redis holds no pair yet.
+local NO_FILE = "(the pair in Redis)"
+local function redis_token_store(r)
+  return function(file)
+    local shared = oauth.redis_store{ host = r.host, port = r.port, db = r.db, password = r.password }
+    local function load()
+      local t, err = shared.load()
+      if t or err then return t, err end
+      if file == NO_FILE then return nil, "Redis holds no token pair: run close-provision login --redis URL" end
+      local seed, serr = oauth.file_store(file).load()
+      if not seed then return nil, serr end
+      -- refused when another node seeded or refreshed first: its pair wins
+      shared:save(seed)
+      return shared.load()
+    end
+    return { load = load, save = shared.save, lock = shared.lock, unlock = shared.unlock }
+  end
+end
+
 -- The Close client from the environment (close.from_env's variables).
-local function client_from_env()
-  local extra = { token_store = token_store }
+local function client_from_env(r)
+  local extra = { token_store = r and redis_token_store(r) or token_store }
   for k, v in pairs(M.CLIENT_OPTIONS) do extra[k] = v end
-  return close.from_env(nil, extra)
+  local getenv = os.getenv
+  if r then
+    getenv = function(k)
+      local v = os.getenv(k)
+      if k == "CLOSE_TOKEN_FILE" and (v == nil or v == "") then return NO_FILE end
+      return v
+    end
+  end
+  return close.from_env(getenv, extra)
+end
+
+-- {host, port, db, password} of opts.redis, or nil (no Redis), or nil, err
+local function redis_options(o)
+  if not o.redis then return nil end
+  local url = o.redis == true and var("CLOSE_REDIS_URL") or o.redis
+  if type(url) ~= "string" then return nil, "opts.redis is true but CLOSE_REDIS_URL is not set" end
+  local r, err = redis.parse_url(url)
+  if not r then return nil, err end
+  r.password = r.password or var("CLOSE_REDIS_PASSWORD")
+  return r
 end
 
 local function read_token(o)
@@ -126,22 +171,30 @@ local function build(o)
   if type(o.state_dir) ~= "string" or o.state_dir == "" then return nil, "opts.state_dir is required" end
   local token, err = read_token(o)
   if not token then return nil, err end
-  local client, cerr = client_from_env()
+  local r, rerr = redis_options(o)
+  if rerr then return nil, rerr end
+  local client, cerr = client_from_env(r)
   if not client then return nil, tostring(cerr) end
   local audit, aerr = audit_log(o.state_dir .. "/audit.log")
   if not audit then return nil, aerr end
   local scim = require(o.handler_module or "close.scim")
-  local store = sqlite{ path = o.state_dir .. "/scim.db" }
+  local store, cache
+  if r then
+    store = redis_store(r)
+    cache = redis_index(store, ngx.shared[INDEX_DICT])
+  else
+    store, cache = sqlite{ path = o.state_dir .. "/scim.db" }, ngx.shared[INDEX_DICT]
+  end
   local clock = function() return ngx.time() end
   -- requests wait for a read under way (sleep); an index only too old is
   -- read again in the background (spawn: a timer) while it still answers
   local index = scim.index and scim.index{ client = client, store = store, max_age = o.index_max_age or 30,
-    cache = ngx.shared[INDEX_DICT], clock = clock, sleep = ngx.sleep,
+    cache = cache, clock = clock, sleep = ngx.sleep,
     spawn = function(f) return ngx.timer.at(0, f) ~= nil end }
   return scim.handler{
     client = client, store = store, index = index, default_role = o.default_role or "user", token = token,
     audit = audit, clock = clock, base_path = o.base_path or "/scim/v2", max_results = o.max_results or 100,
-  }
+  }, nil, cache.prefetch and cache
 end
 
 local function options_key(o)
@@ -159,14 +212,15 @@ local RETRY_BUILD = 5
 local function handler_for(o)
   local key = options_key(o)
   local entry = built[key]
-  if not entry or (not entry.handler and ngx.now() - entry.at > RETRY_BUILD) then
-    local ok, h, err = pcall(build, o)
+  if not entry or (not entry.handler and ngx.now() - entry.at > (o.redis and 1 or RETRY_BUILD)) then
+    -- shared: the Redis cache, checked before each request
+    local ok, h, err, shared = pcall(build, o)
     if not ok then h, err = nil, h end
-    entry = { handler = h, err = err, at = ngx.now() }
+    entry = { handler = h, err = err, at = ngx.now(), shared = shared }
     built[key] = entry
     if not h then ngx.log(ngx.ERR, "close-scim: not configured: ", tostring(err)) end
   end
-  return entry.handler, entry.err
+  return entry.handler, entry.err, entry.shared
 end
 
 local function read_file(path, max)
@@ -215,10 +269,40 @@ function M.respond(res)
   if res.body and res.body ~= "" then ngx.print(res.body) end
 end
 
+--- bin/close-scim's check at start, outside nginx: CLOSE_REDIS_URL (and
+-- CLOSE_REDIS_PASSWORD) reach a Redis that answers PING. Prints HOST:PORT/DB
+-- and exits 0, or prints one line saying why and exits 1.
+function M.check_redis_env()
+  local r, err = redis_options{ redis = true }
+  if not r then
+    io.write("--redis: ", tostring(err), "\n")
+    os.exit(1)
+  end
+  local where = ("%s:%d/%d"):format(r.host, r.port, r.db)
+  local pong, why = redis_store(r).call("ping")
+  if pong == nil then
+    io.write(("Redis at %s cannot be used: %s\n"):format(where, (tostring(why):gsub("^redis [^ ]+:%d+: ", ""))))
+    os.exit(1)
+  end
+  io.write(where, "\n")
+  os.exit(0)
+end
+
+-- 503 with Retry-After: the state in Redis cannot be reached now
+local function unavailable()
+  local res = M.error_response(503, "the bridge's store (Redis) cannot be reached now; try again later")
+  res.headers["Retry-After"] = tostring(require("close.scim.errors").RETRY_AFTER)
+  return res
+end
+
 --- The content handler: see the module's description for opts.
 function M.serve(opts)
   local o = opts or {}
-  local h = handler_for(o)
+  local h, _, shared = handler_for(o)
+  if not h and o.redis then
+    -- with Redis, what fails here is most often Redis (the token pair): retried
+    return M.respond(unavailable())
+  end
   if not h then
     -- the reason is in the error log: the provider learns nothing of the host
     return M.respond(M.error_response(500, "the SCIM bridge is not configured; its error log says why"))
@@ -227,6 +311,13 @@ function M.serve(opts)
   if not req then
     local max = o.max_body or M.MAX_BODY
     return M.respond(M.error_response(413, ("the request body is larger than %d bytes"):format(max)))
+  end
+  -- Redis unreachable: 503 at once, before any read of Close or write
+  local up, why = true, nil
+  if shared then up, why = shared:prefetch() end
+  if not up then
+    ngx.log(ngx.ERR, "close-scim: ", tostring(why))
+    return M.respond(unavailable())
   end
   local ok, res = pcall(h.handle, h, req)
   if not ok or type(res) ~= "table" then
