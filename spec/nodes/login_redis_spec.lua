@@ -46,9 +46,9 @@ describe("close-provision login --redis", function()
     local inst = assert(scim.start{ args = { "--redis", ("redis://:login-pass-42@127.0.0.1:%d/2"):format(r.port) },
       env = ("CLOSE_CLIENT_SECRET=%s CLOSE_BASE_URL=%s CLOSE_SCIM_TOKEN=%s")
         :format(server.oauth_client_secret, server.http_url, scim.TOKEN) })
+    finally(function() scim.cleanup(inst) end)
     local status, doc = scim.request("POST", inst.base .. "/Users", nodes.user("viaredis@acme.com", "Via Redis"))
     assert.equal(201, status, nodes.json.encode(doc))
-    scim.cleanup(inst)
   end)
 
   it("says Redis cannot be used before asking for an approval; exit 1", function()
