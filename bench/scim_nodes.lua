@@ -64,56 +64,68 @@ local function line(label, r)
   return ("    %-44s %6.1f/s  p50 %6.2f ms  p99 %6.2f ms%s"):format(label, r.rps, r.p50, r.p99, r.note)
 end
 
-local rows = {}
--- one node, the embedded store
-local single = assert(scim.start{ args = { "--workers", "2" }, env = nodes.API_ENV })
-warm(single.base)
-local origin = single.base:gsub("/scim/v2$", "")
-rows[#rows + 1] = line("reads, one node, embedded store (SQLite)", load(origin, "read"))
-rows[#rows + 1] = line("writes, one node, embedded store (SQLite)", load(origin, "write"))
-scim.cleanup(single)
+local rows, single, t = {}, nil, nil
+local first_ok, failed, gap, killed, answers
 
--- two --redis nodes: one of them directly, then both behind the balancer
-local t = nodes.start{ workers = 2 }
-warm(t.nodes[1].base)
-origin = t.nodes[1].base:gsub("/scim/v2$", "")
-rows[#rows + 1] = line("reads, one node, Redis", load(origin, "read"))
-rows[#rows + 1] = line("writes, one node, Redis", load(origin, "write"))
-local lb = nodes.balance(t)
-warm(t.nodes[2].base)
-origin = lb.base:gsub("/scim/v2$", "")
-rows[#rows + 1] = line("reads, two nodes behind nginx (TLS), Redis", load(origin, "read"))
-rows[#rows + 1] = line("writes, two nodes behind nginx (TLS), Redis", load(origin, "write"))
+local function measure()
+  -- one node, the embedded store
+  single = assert(scim.start{ args = { "--workers", "2" }, env = nodes.API_ENV })
+  warm(single.base)
+  local origin = single.base:gsub("/scim/v2$", "")
+  rows[#rows + 1] = line("reads, one node, embedded store (SQLite)", load(origin, "read"))
+  rows[#rows + 1] = line("writes, one node, embedded store (SQLite)", load(origin, "write"))
+  scim.cleanup(single)
+  single = nil
 
--- failover: sequential PATCHes through the balancer (the provider's way,
--- retried after a failure), node 1 killed with -9 one second in
-local master = assert(scim.master(t.nodes[1]))
-local workers = scim.capture("pgrep -P " .. master):gsub("%s+", " ")
-local killed_file = dir .. "/killed"
-assert(scim.sh(("(sleep 1; date +%%s.%%N >%s; kill -9 %d %s) >/dev/null 2>&1 &")
-  :format(killed_file, master, workers)))
-local answers, first_id = {}, ids[1]:match("^(%S+)")
-local t_end = core.now() + 4
-for _ = 1, 4000 do
-  if core.now() > t_end then break end
-  local status = nodes.try("PATCH", lb.base .. "/Users/" .. first_id, { schemas = { nodes.PATCH },
-    Operations = { { op = "replace", path = "displayName", value = "Failover" } } }, { ca_file = lb.ca })
-  answers[#answers + 1] = { at = core.time(), status = status }
-end
-local killed = tonumber(scim.read(killed_file) or "")
--- core.time is the wall clock in seconds, as date +%s.%N wrote the kill's
-local first_ok, failed, gap, last_ok = nil, 0, 0, nil
-for _, a in ipairs(answers) do
-  if a.status == 200 then
-    if last_ok then gap = math.max(gap, a.at - last_ok) end
-    last_ok = a.at
-    if killed and a.at > killed and not first_ok then first_ok = a.at end
-  else
-    failed = failed + 1
+  -- two --redis nodes: one of them directly, then both behind the balancer
+  t = nodes.start{ workers = 2 }
+  warm(t.nodes[1].base)
+  origin = t.nodes[1].base:gsub("/scim/v2$", "")
+  rows[#rows + 1] = line("reads, one node, Redis", load(origin, "read"))
+  rows[#rows + 1] = line("writes, one node, Redis", load(origin, "write"))
+  local lb = nodes.balance(t)
+  warm(t.nodes[2].base)
+  origin = lb.base:gsub("/scim/v2$", "")
+  rows[#rows + 1] = line("reads, two nodes behind nginx (TLS), Redis", load(origin, "read"))
+  rows[#rows + 1] = line("writes, two nodes behind nginx (TLS), Redis", load(origin, "write"))
+
+  -- failover: sequential PATCHes through the balancer (the provider's way,
+  -- retried after a failure), node 1 killed with -9 one second in
+  local master = assert(scim.master(t.nodes[1]))
+  local workers = scim.capture("pgrep -P " .. master):gsub("%s+", " ")
+  local killed_file = dir .. "/killed"
+  assert(scim.sh(("(sleep 1; date +%%s.%%N >%s; kill -9 %d %s) >/dev/null 2>&1 &")
+    :format(killed_file, master, workers)))
+  answers = {}
+  local first_id = ids[1]:match("^(%S+)")
+  local t_end = core.now() + 4
+  for _ = 1, 4000 do
+    if core.now() > t_end then break end
+    local status = nodes.try("PATCH", lb.base .. "/Users/" .. first_id, { schemas = { nodes.PATCH },
+      Operations = { { op = "replace", path = "displayName", value = "Failover" } } }, { ca_file = lb.ca })
+    answers[#answers + 1] = { at = core.time(), status = status }
+  end
+  killed = tonumber(scim.read(killed_file) or "")
+  -- core.time is the wall clock in seconds, as date +%s.%N wrote the kill's
+  failed, gap = 0, 0
+  local last_ok
+  for _, a in ipairs(answers) do
+    if a.status == 200 then
+      if last_ok then gap = math.max(gap, a.at - last_ok) end
+      last_ok = a.at
+      if killed and a.at > killed and not first_ok then first_ok = a.at end
+    else
+      failed = failed + 1
+    end
   end
 end
-nodes.stop(t)
+
+-- what was started is stopped, also when a step fails
+local ok, err = pcall(measure)
+if single then scim.cleanup(single) end
+if t then nodes.stop(t) end
 scim.sh("rm -rf " .. dir)
+if not ok then error(err, 0) end
 
 print(("SCIM on two nodes, %d members (the local server over loopback; %d requests/s asked for %d s, %d "
   .. "connections, wrk -t 1 paced by bench/scim_nodes_wrk.lua):"):format(MEMBERS, RATE, SECONDS, CONNECTIONS))
