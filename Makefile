@@ -174,6 +174,7 @@ build/bare_curl: bench/bare_curl.c
 bench: $(CORE) $(CORE_JIT) build/bare_curl
 	bench/run.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/scim.lua
+	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/scim_nodes.lua
 
 # API docs from the sources; an LDoc warning (undocumented or malformed) fails.
 # LDoc runs on Lua 5.1, where Debian's lua-markdown lives, so that the

@@ -146,6 +146,29 @@ if cosocket then
   http:close()
 end
 
+-- 3c. instructions per create (callgrind: the count at 1,500 calls less
+-- the count at 500, over 1,000), close against bare_curl: what the machine's
+-- load cannot change. BENCH_CALLGRIND=0 skips it (it takes a minute).
+if os.getenv("BENCH_CALLGRIND") ~= "0" then
+  local function instructions(command, env)
+    local p = assert(io.popen((env or "") .. " valgrind --tool=callgrind --callgrind-out-file=/dev/null "
+      .. command .. " 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    local n = out:match("I%s+refs:%s+([%d,]+)")
+    assert(n, "callgrind: " .. out)
+    return tonumber((n:gsub(",", "")))
+  end
+  local env = ("LUA_PATH=%q LUA_CPATH=%q"):format(package.path, package.cpath)
+  local lua = ("%s bench/loop.lua '%s'"):format(arg[-1], url)
+  local per_close = (instructions(lua .. " 1500", env) - instructions(lua .. " 500", env)) / 1000
+  local before, after = cmd:match("^(.-) " .. CALLS .. " (.*)$")
+  local function bare_n(n) return before .. " " .. n .. " " .. after end
+  local per_bare = (instructions(bare_n(1500)) - instructions(bare_n(500))) / 1000
+  print(("instructions per create over libcurl (callgrind): close %.0f%s, bare C %.0f: ratio %.2f"):format(
+    per_close, was("instructions_per_call"), per_bare, per_close / per_bare))
+end
+
 -- 4. memory and descriptors (bench/memory.lua)
 print("memory and descriptors (after a warm-up; target: RSS grows < 1024 KiB, descriptors equal):")
 for _, r in ipairs(require("bench.memory").run((url:gsub("/api/v1$", "/free/api/v1")))) do

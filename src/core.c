@@ -69,6 +69,16 @@ static void push_roles(lua_State *L) {
     }
 }
 
+/* BODY_METHODS: the methods whose requests carry a body, as a set (wire.c) */
+static void push_body_methods(lua_State *L) {
+    int i;
+    lua_createtable(L, 0, CLOSE_BODY_METHODS);
+    for (i = 0; i < CLOSE_BODY_METHODS; i++) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, close_body_methods[i]);
+    }
+}
+
 #if defined(__GNUC__)
 __attribute__((visibility("default")))
 #endif
@@ -88,5 +98,7 @@ int luaopen_close_core(lua_State *L) {
     lua_setfield(L, -2, "limits");
     push_roles(L);
     lua_setfield(L, -2, "ROLES");
+    push_body_methods(L);
+    lua_setfield(L, -2, "BODY_METHODS");
     return 1;
 }

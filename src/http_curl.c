@@ -162,11 +162,6 @@ static const char *kind_of(CURLcode rc, const char *message) {
     }
 }
 
-/* Methods whose requests say how long their body is, even when empty. */
-static int has_body(const char *method) {
-    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
-}
-
 #define SETOPT(opt, val) \
     do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
 
@@ -222,7 +217,7 @@ CURLcode close_xfer_setup(CURL *e, const close_http_request *r, struct curl_slis
     SETOPT(CURLOPT_WRITEDATA, io);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, io);
-    if (r->body || has_body(r->method)) {
+    if (r->body || close_wire_method_has_body(r->method)) {
         SETOPT(CURLOPT_POSTFIELDSIZE, (long)(r->body ? r->body_len : 0));
         /* the blocking call keeps the body alive itself; a concurrent one may outlive it */
         SETOPT(copy_body ? CURLOPT_COPYPOSTFIELDS : CURLOPT_POSTFIELDS, r->body ? r->body : "");

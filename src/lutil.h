@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "http_curl.h"
+#include "wire.h"
 
 /* Pushes a failure and returns the count of values: nil and a reason when
  * kind is NULL (a check: `nil, "reason"`), else nil and {kind=, message=}
@@ -42,8 +44,6 @@ void close_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lu
  * lower-cased, repeats joined), a wire reason with the line it refused, and
  * a request table read into the struct of the libcurl transports (a table
  * keeping header lines alive is pushed) and a transfer's outcome pushed. */
-#include "http_curl.h"
-#include "wire.h"
 void close_push_fields(lua_State *L, const close_wire_field *f, size_t n);
 const char *close_head_reason(lua_State *L, const char *why, const close_wire_head *head);
 void close_read_request(lua_State *L, int idx, close_http_request *r, const char **block, size_t *blen);

@@ -18,6 +18,16 @@ int close_wire_is_token(const char *s, size_t len) {
     return 1;
 }
 
+const char *const close_body_methods[CLOSE_BODY_METHODS] = {"POST", "PUT", "PATCH"};
+
+int close_wire_method_has_body(const char *method) {
+    int i;
+    for (i = 0; i < CLOSE_BODY_METHODS; i++) {
+        if (strcmp(method, close_body_methods[i]) == 0) return 1;
+    }
+    return 0;
+}
+
 static int is_ws(char c) { return c == ' ' || c == '\t'; }
 
 /* field-content: visible characters, obs-text, SP and HTAB; no other control */

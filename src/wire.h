@@ -53,6 +53,13 @@ const char *close_wire_chunk_size(const char *line, size_t len, unsigned long *s
 /* Whether s[0..len) is an HTTP token (a field name, a method). */
 int close_wire_is_token(const char *s, size_t len);
 
+/* The methods whose requests carry a body and say its length, even when it
+ * is empty: POST, PUT, PATCH (close.core.BODY_METHODS, for the cosocket
+ * transport and the SCIM handler). */
+#define CLOSE_BODY_METHODS 3
+extern const char *const close_body_methods[CLOSE_BODY_METHODS];
+int close_wire_method_has_body(const char *method);
+
 /* A request header we send: NULL when the name is a token and the value has
  * no CR, LF or NUL; else CLOSE_WIRE_BAD_NAME or CLOSE_WIRE_BAD_VALUE (the
  * callers name the header in their messages, never echo its value). */

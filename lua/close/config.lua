@@ -12,8 +12,8 @@ local M = {}
 M.DEFAULTS = core.defaults
 
 --- The longest timeout or connect_timeout, in seconds: C's cap
--- (`defaults.h`) when close.core exposes it, else the same day.
-M.MAX_SECONDS = core.defaults.max_seconds or 86400
+-- (`CLOSE_MAX_SECONDS` in defaults.h, a day).
+M.MAX_SECONDS = core.defaults.max_seconds
 
 --- How long a cached read (roles, the organization id) is used, in seconds.
 M.CACHE_MAX_AGE = 300

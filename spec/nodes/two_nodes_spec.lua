@@ -15,6 +15,7 @@ describe("two close-scim nodes on one Redis", function()
 
   it("read at once what the other wrote: attributes, deletes, the index", function()
     local t = nodes.start()
+    finally(function() nodes.stop(t) end)
     local a, b = t.nodes[1].base, t.nodes[2].base
     -- both have read the organization before the write (their index is warm)
     assert.equal(200, (scim.request("GET", a .. "/Users?count=1")))
@@ -41,7 +42,6 @@ describe("two close-scim nodes on one Redis", function()
     -- the state is in Redis, not in either state directory
     assert.is_nil(scim.read(t.nodes[1].state .. "/scim.db"))
     assert.is_nil(scim.read(t.nodes[2].state .. "/scim.db"))
-    nodes.stop(t)
   end)
 
   it("refuse to start when Redis cannot be reached: one line, exit 2, no password", function()
@@ -56,7 +56,13 @@ describe("two close-scim nodes on one Redis", function()
 
   it("refuse to start with a wrong Redis password or a bad URL: one line, exit 2", function()
     local r = redis_server.start{ password = "right-pass-1" }
-    local inst, out, i2 = scim.start{ args = { "--redis", ("redis://:wrong-pass-2@127.0.0.1:%d/0"):format(r.port) },
+    local inst
+    finally(function()
+      scim.cleanup(inst)
+      r:destroy()
+    end)
+    local out, i2
+    inst, out, i2 = scim.start{ args = { "--redis", ("redis://:wrong-pass-2@127.0.0.1:%d/0"):format(r.port) },
       env = nodes.API_ENV }
     assert.is_nil(inst)
     assert.equal(2, scim.status(i2))
@@ -70,12 +76,16 @@ describe("two close-scim nodes on one Redis", function()
     inst = assert(scim.start{ args = { "--redis", ("redis://127.0.0.1:%d/0"):format(r.port) },
       env = nodes.API_ENV .. " CLOSE_REDIS_PASSWORD=right-pass-1" })
     assert.equal(200, (scim.request("GET", inst.base .. "/Users?count=1")))
-    scim.cleanup(inst)
-    r:destroy()
   end)
 
   describe("behind examples/scim-two-nodes.conf", function()
     local t
+
+    it("which is README's load balancer block, line for line", function()
+      local section = scim.read("README.md"):match("\n### Two nodes behind a load balancer\n(.-)\n## ")
+      assert.is_string(section, "README has no section 'Two nodes behind a load balancer'")
+      assert.equal(scim.read("examples/scim-two-nodes.conf"), section:match("```nginx\n(.-)```"))
+    end)
     after_each(function() if t then nodes.stop(t) end t = nil end)
 
     it("keeps answering when one node is killed with -9 mid-run; each change reaches Close once", function()
@@ -158,7 +168,10 @@ describe("two close-scim nodes on one Redis", function()
       for _, s in ipairs(unavailable) do assert.equal("5", s.retry_after) end
       -- the same nodes, never restarted, and nothing half applied: one
       -- membership each, and the store holds what the provider sent
-      for _, inst in ipairs(t.nodes) do assert.is_true(scim.alive(inst.pid)) end
+      for _, inst in ipairs(t.nodes) do
+        assert.is_true(scim.alive(inst.pid))
+        assert.equal(200, (scim.request("GET", inst.base .. "/Users?count=1")))
+      end
       r.pid = tonumber((scim.read(r.dir .. "/redis.pid") or ""):match("%d+"))
       for i = 1, n do
         local email = ("outage%d@acme.com"):format(i)

@@ -160,6 +160,7 @@ describe("bin/close-scim", function()
 
   it("stops on SIGINT too", function()
     local inst = assert(scim.start{ env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN })
+    finally(function() scim.cleanup(inst) end)
     assert.is_true(scim.stop(inst, "INT"))
     assert.equal(0, scim.status(inst))
     scim.cleanup(inst)
@@ -167,6 +168,7 @@ describe("bin/close-scim", function()
 
   it("exits 1 naming the address when the port is taken", function()
     local first = assert(scim.start{ env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN })
+    finally(function() scim.cleanup(first) end)
     local second, why, inst = scim.start{ port = first.port, env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN }
     assert.is_nil(second)
     assert.equal(1, scim.status(inst))
@@ -181,6 +183,7 @@ describe("bin/close-scim", function()
     local certs = scim.make_certs(dir)
     local inst = assert(scim.start{ dir = dir, args = { "--tls-cert", certs.cert, "--tls-key", certs.key },
                                     env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN })
+    finally(function() scim.cleanup(inst) end)
     assert.equal(("https://127.0.0.1:%d/scim/v2"):format(inst.port), inst.base)
     local status = scim.request("GET", "https://127.0.0.1:" .. inst.port .. "/healthz", nil,
       { auth = false, ca_file = certs.ca })

@@ -27,11 +27,13 @@ describe("the SCIM bridge's durability", function()
 
   it("keeps what it answered across a restart on the same state directory", function()
     local inst = assert(scim.start{ args = { "--workers", "4" }, env = ENV })
+    finally(function() scim.cleanup(inst) end)
     local status, doc = scim.request("POST", inst.base .. "/Users", new_user("restart@acme.com", "Re Start"))
     assert.equal(201, status)
     local id = doc.id
     assert.is_true(scim.stop(inst))
     local again = assert(scim.start{ dir = inst.dir, state_dir = inst.state, args = { "--workers", "4" }, env = ENV })
+    finally(function() scim.cleanup(again) end)
     status, doc = scim.request("GET", again.base .. "/Users/" .. id)
     assert.equal(200, status)
     assert.equal("Re Start", doc.displayName)
@@ -42,6 +44,7 @@ describe("the SCIM bridge's durability", function()
   it("loses nothing it answered when nginx is killed with -9 mid-run", function()
     server.config{ latency = 0.15 }
     local inst = assert(scim.start{ args = { "--workers", "4" }, env = ENV })
+    finally(function() scim.cleanup(inst) end)
     local n = 24
     local dir = scim.burst(inst.base, n, "crash", new_user)
     -- kill once some answers are out and others are in flight
@@ -56,6 +59,7 @@ describe("the SCIM bridge's durability", function()
     local got = scim.answers(dir, n)
     server.config{ latency = 0 }
     local again = assert(scim.start{ dir = inst.dir, state_dir = inst.state, args = { "--workers", "4" }, env = ENV })
+    finally(function() scim.cleanup(again) end)
     local acked, retried = 0, 0
     for i, a in ipairs(got) do
       local email = ("crash%d@acme.com"):format(i)
@@ -84,6 +88,7 @@ describe("the SCIM bridge's durability", function()
   it("answers 50 concurrent creates under Close's rate limit with no 429, each reaching Close once", function()
     server.config{ rate_limit = 10, rate_window = 1 }
     local inst = assert(scim.start{ args = { "--workers", "4" }, env = ENV })
+    finally(function() scim.cleanup(inst) end)
     local n = 50
     local dir = scim.burst(inst.base, n, "burst", new_user)
     local got = scim.answers(dir, n)

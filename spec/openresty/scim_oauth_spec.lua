@@ -28,6 +28,7 @@ describe("bin/close-scim with a token file", function()
       local inst = assert(scim.start{ dir = dir, args = { "--workers", "4" },
         env = ("CLOSE_TOKEN_FILE=%s CLOSE_CLIENT_SECRET=%s CLOSE_BASE_URL=%s CLOSE_SCIM_TOKEN=%s")
           :format(file, server.oauth_client_secret, server.http_url, scim.TOKEN) })
+      finally(function() scim.cleanup(inst) end)
       local started = core.now()
       local rounds = 4
       for round = 1, rounds do

@@ -36,6 +36,11 @@ describe("one rule, one place", function()
     for _, p in ipairs(validate.PREDEFINED_NAMES) do assert.is_true(core.ROLES[p[1]], p[1]) end
   end)
 
+  it("methods that send a body: C's set (wire.c), used by the cosocket transport and the SCIM handler", function()
+    local core = require "close.core"
+    assert.same({ POST = true, PUT = true, PATCH = true }, core.BODY_METHODS)
+  end)
+
   it("the address key: Close matches addresses without regard to case", function()
     assert.equal("sam@acme.com", validate.address_key("Sam@ACME.com"))
     assert.equal("", validate.address_key(nil))

@@ -204,6 +204,10 @@ describe("scim PUT and DELETE /Groups/{id}", function()
     assert.is_nil(t.store.data["group:role_support"])
     local g = t:req("GET", "/Groups/role_support").json
     assert.is_nil(g.externalId)
+    assert.are.same({ "link_group", "unlink_group" }, { t.audits[1].operation, t.audits[2].operation })
+    -- a group never linked: 204, nothing to write or audit
+    assert.are.equal(204, t:req("DELETE", "/Groups/role_sales").status)
+    assert.are.equal(2, #t.audits)
     S.is_error(t:req("DELETE", "/Groups/role_nothing"), 404, nil, "no group (Close role)")
   end)
 end)

@@ -151,6 +151,8 @@ static void test_wire(void) {
     CHECK(streq(close_wire_chunk_size("", 0, &n), "malformed chunked body: bad chunk size"));
     CHECK(streq(close_wire_chunk_size("1x", 2, &n), "malformed chunked body: bad chunk size"));
     CHECK(close_wire_is_token("X-Rate-Limit", 12) && !close_wire_is_token("X Y", 3) && !close_wire_is_token("", 0));
+    CHECK(close_wire_method_has_body("POST") && close_wire_method_has_body("PUT") && close_wire_method_has_body("PATCH"));
+    CHECK(!close_wire_method_has_body("GET") && !close_wire_method_has_body("DELETE") && !close_wire_method_has_body("post"));
 }
 
 static void test_rand(void) {

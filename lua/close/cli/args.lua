@@ -76,13 +76,16 @@ Who the credentials act as: the organization, the caller, its role, and the
 credential (an API key, an access token, or OAuth tokens and when the access
 token expires); nothing secret.]],
   login = [[
-usage: close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
+usage: close-provision login --client-id ID [--token-file TOKENS | --redis URL] [--port N] [--timeout SECONDS]
 
 login gets the first OAuth tokens: it prints the URL where you approve the
 app, takes Close's redirect once on 127.0.0.1 (--port, default any free
 port; register http://127.0.0.1:PORT/callback with the app), exchanges the
 code and writes TOKENS (default $XDG_CONFIG_HOME/close/tokens.json, mode 0600).
 It uses PKCE (S256) and the state check, and asks for offline_access.
+--redis redis://[:PASSWORD@]HOST[:PORT][/DB] writes the tokens into that
+Redis instead (the pair close-scim --redis nodes share; the password also
+from CLOSE_REDIS_PASSWORD).
 
 The approval page is CLOSE_AUTHORIZE_URL when set; else, when CLOSE_BASE_URL
 points at a loopback address (the local Close-compatible server), that
@@ -95,7 +98,7 @@ usage: close-provision [OPTIONS] FILE          create the members FILE lists
        close-provision sync [OPTIONS] FILE     the plan to make the team FILE; --apply carries it out
        close-provision deactivate [OPTIONS] FILE   deactivate the members FILE lists (emails)
        close-provision export [-o FILE [--force]] [--ids]  the active members, as CSV
-       close-provision login --client-id ID [--token-file TOKENS] [--port N] [--timeout SECONDS]
+       close-provision login --client-id ID [--token-file TOKENS | --redis URL] [--port N] [--timeout SECONDS]
        close-provision whoami [--json] [--token-file TOKENS]   who the credentials act as
        close-provision help COMMAND            that command's options (also COMMAND --help)
 

@@ -37,6 +37,8 @@ function M.default_token_file(getenv)
   return base .. "/close/tokens.json", base
 end
 
+local function nonempty(v) return v ~= "" and v or nil end
+
 local PAGE = "<!doctype html><title>close-provision</title>"
   .. "<p>close-provision got Close's answer: see your terminal. You may close this tab.</p>"
 
@@ -48,6 +50,7 @@ local function parse(argv)
     local a, v = argv[i], argv[i + 1]
     if a == "--client-id" then o.client_id = v
     elseif a == "--token-file" then o.token_file = v
+    elseif a == "--redis" then o.redis = v
     elseif a == "--port" then o.port = tonumber(v)
     elseif a == "--timeout" then o.timeout = tonumber(v)
     elseif a == "-h" or a == "--help" then o.help = true return o
@@ -59,6 +62,7 @@ local function parse(argv)
     i = i + 2
   end
   if not o.client_id then return nil, "--client-id is required (the OAuth app's client id)" end
+  if o.redis and o.token_file then return nil, "--redis and --token-file go to different places: give one" end
   return o
 end
 
@@ -72,6 +76,20 @@ local function token_file(o, getenv)
     if not ok then return nil, d .. " " .. why end
   end
   return path
+end
+
+-- --redis URL: the store of the nodes' pair in Redis (password from the URL
+-- or CLOSE_REDIS_PASSWORD), read once so that a new login replaces the
+-- pair there; or nil, why and the exit status
+local function redis_store(o, getenv)
+  local r, why = require("close.redis").parse_url(o.redis)
+  if not r then return nil, "--redis: " .. why, 2 end
+  r.password = r.password or nonempty(getenv("CLOSE_REDIS_PASSWORD"))
+  o.where = ("Redis %s:%d/%d"):format(r.host, r.port, r.db)
+  local store = close.oauth.redis_store{ host = r.host, port = r.port, db = r.db, password = r.password }
+  local _, err = store.load()
+  if err then return nil, o.where .. " cannot be used: " .. tostring(err), 1 end
+  return store
 end
 
 -- Waits for the redirect carrying `state`: the code, or nil and why (the
@@ -98,8 +116,6 @@ local function wait_for_code(listener, state, timeout, errout)
   end
   return nil, ("no redirect came within %gs"):format(timeout)
 end
-
-local function nonempty(v) return v ~= "" and v or nil end
 
 --- Where the user approves the app: CLOSE_AUTHORIZE_URL; else, when
 -- CLOSE_BASE_URL points at a loopback host (the local Close-compatible
@@ -134,7 +150,7 @@ local function authorize(env, o, secret, out, errout)
   if not code then return nil, why, 1 end
   local tokens, err = close.oauth.exchange_code{ client_id = o.client_id, client_secret = secret, code = code,
     redirect_uri = redirect_uri, code_verifier = pkce.verifier, base_url = nonempty(getenv("CLOSE_BASE_URL")),
-    ca_file = nonempty(getenv("CLOSE_CA_FILE")), store = close.oauth.file_store(o.token_file) }
+    ca_file = nonempty(getenv("CLOSE_CA_FILE")), store = o.store or close.oauth.file_store(o.token_file) }
   if not tokens then return nil, tostring(err), 1 end
   return tokens
 end
@@ -151,10 +167,22 @@ function M.run(env, out, errout, usage)
   if o.help then out(usage) return 0 end
   local secret = getenv("CLOSE_CLIENT_SECRET")
   if not secret or secret == "" then return fail("set CLOSE_CLIENT_SECRET to the OAuth app's client secret") end
-  o.token_file, why = token_file(o, getenv)
-  if not o.token_file then return fail(why) end
-  local tokens, aerr, code = authorize(env, o, secret, out, errout)
+  local code
+  if o.redis then
+    o.store, why, code = redis_store(o, getenv)
+    if not o.store then return fail(why, code) end
+  else
+    o.token_file, why = token_file(o, getenv)
+    if not o.token_file then return fail(why) end
+  end
+  local tokens, aerr
+  tokens, aerr, code = authorize(env, o, secret, out, errout)
   if not tokens then return fail(aerr, code) end
+  if o.redis then
+    out(("Logged in%s; tokens saved in %s for every close-scim --redis node."):format(
+      tokens.organization_id and (" to " .. tokens.organization_id) or "", o.where))
+    return 0
+  end
   out(("Logged in%s; tokens saved to %s (mode 0600)."):format(
     tokens.organization_id and (" to " .. tokens.organization_id) or "", o.token_file))
   out(("Run: CLOSE_CLIENT_SECRET=... close-provision --token-file %s FILE"):format(o.token_file))

@@ -61,9 +61,9 @@ function M.from_close(err, what)
     return M.value("Close refused it: " .. (#fe > 0 and table.concat(fe, "; ") or msg))
   elseif kind == "permission" then
     return M.new(403, nil, "Close refused it (permission): " .. msg)
-  elseif kind == "api" and tonumber(err.status) and err.status >= 400 and err.status < 500 then
+  elseif kind == "api" and (tonumber(err.status) or 0) >= 400 and tonumber(err.status) < 500 then
     -- e.g. 402, the plan's seats spent: retrying will not help, so not a 503
-    return M.new(403, nil, ("Close refused it (status %d): %s"):format(err.status, msg))
+    return M.new(403, nil, ("Close refused it (status %d): %s"):format(tonumber(err.status), msg))
   elseif kind == "not_found" then
     return M.not_found("Close has no such membership: " .. msg)
   elseif kind == "store" then

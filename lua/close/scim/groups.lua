@@ -232,8 +232,8 @@ function M.delete(h, snap, role)
     local ok, err = h.store:delete("group:" .. role.id)
     if not ok then return nil, errors.store(err, "delete failed") end
     h.index:record{ kind = "group", id = role.id, doc = false }
+    h:audit("unlink_group", role.name, nil, nil, "ok")
   end
-  h:audit("unlink_group", role.name, nil, nil, "ok")
   return true
 end
 

@@ -130,7 +130,7 @@ local function segments(self, path)
   return out
 end
 
-local BODY_METHODS = { POST = true, PUT = true, PATCH = true }
+local BODY_METHODS = require("close.core").BODY_METHODS -- POST, PUT, PATCH (wire.c)
 
 -- the body: size and media type
 function H:check_body(req)

@@ -154,42 +154,44 @@ local function header_block(headers)
 end
 
 -- The client's fixed header sets, checked once: a request that carries its
--- set as `header_lines` too (close's driver does) finds it here on every
--- later attempt. Bounded: an OAuth client makes a new set per token.
+-- set as `header_lines` too (close's driver does) finds it in its
+-- transport's handle `t` on every later attempt. Bounded: an OAuth client
+-- makes a new set per token.
 local MAX_BLOCKS = 16
-local blocks, nblocks = {}, 0
 
-local function cached_header_block(req)
+local function cached_header_block(t, req)
   local key = req.header_lines
-  local hb = type(key) == "string" and blocks[key]
+  local hb = type(key) == "string" and t.blocks[key]
   if hb then return hb end
   local why
   hb, why = header_block(req.headers)
   if hb and type(key) == "string" then
-    if nblocks >= MAX_BLOCKS then blocks, nblocks = {}, 0 end
-    blocks[key], nblocks = hb, nblocks + 1
+    if t.nblocks >= MAX_BLOCKS then t.blocks, t.nblocks = {}, 0 end
+    t.blocks[key], t.nblocks = hb, t.nblocks + 1
   end
   return hb, why
 end
 
-local BODY_METHODS = { POST = true, PUT = true, PATCH = true }
+local BODY_METHODS = core.BODY_METHODS -- the methods whose requests carry a body (wire.c)
 
--- The bytes of a request: its line, Host and Connection unless the set
--- gives them, the set's lines, the body's length and the body.
-local function build_request(req, u)
+-- The request to write: `{wire = its bytes (its line, Host and Connection
+-- unless the set gives them, the set's lines, the body's length and the
+-- body), close_asked = whether its headers ask to close}`; or nil and why
+-- it cannot be sent.
+local function build_request(t, req, u)
   local method = req.method
   if type(method) ~= "string" or not core.is_token(method) then
     return nil, "invalid method"
   end
-  local hb, why = cached_header_block(req)
+  local hb, why = cached_header_block(t, req)
   if not hb then return nil, why end
   local body = req.body
   if body ~= nil and type(body) ~= "string" then return nil, "body must be a string" end
   local length = body and ("Content-Length: " .. #body .. "\r\n") or (BODY_METHODS[method] and "Content-Length: 0\r\n")
-  return { method, " ", u.path, " HTTP/1.1\r\n",
+  return { wire = { method, " ", u.path, " HTTP/1.1\r\n",
     hb.host and "" or ("Host: " .. u.host_header .. "\r\n"),
     hb.connection and "" or "Connection: keep-alive\r\n",
-    hb.lines, length or "", "\r\n", body or "" }, hb.close_asked
+    hb.lines, length or "", "\r\n", body or "" }, close_asked = hb.close_asked }
 end
 
 -- -------------------------------------------------------------------------
@@ -482,7 +484,8 @@ function M.new(opts)
   elseif not (type(pool_size) == "number" and pool_size >= 1 and pool_size <= 100000 and pool_size % 1 == 0) then
     error("close.transport.ngx.new: option 'pool_size' must be a whole number from 1 to 100000", 2)
   end
-  local t = setmetatable({ pool_label = pool_label, pool_size = pool_size, connects = 0, reused = 0 }, Handle)
+  local t = setmetatable({ pool_label = pool_label, pool_size = pool_size, connects = 0, reused = 0,
+    blocks = {}, nblocks = 0 }, Handle)
   -- the URLs this transport sent to, split once with their pool's options
   -- (a client calls few; bounded all the same)
   local urls, nurls = {}, 0
@@ -504,14 +507,14 @@ function M.new(opts)
     if type(req) ~= "table" then error("close.transport.ngx: the request must be a table", 2) end
     local u, why = split(req.url)
     if not u then return fail("protocol", "bad URL: " .. why) end
-    local wire, close_asked = build_request(req, u)
-    if not wire then return fail("protocol", "bad request: " .. close_asked) end -- close_asked: the reason
+    local request, bad = build_request(t, req, u)
+    if not request then return fail("protocol", "bad request: " .. bad) end
     local res, err, stale
     for _ = 0, MAX_STALE_RETRIES do
       -- a pooled connection the server already closed fails before any
       -- response byte; that request never reached the server, so send it
       -- again on a new connection (as curl does)
-      res, err, stale = attempt(u, req, wire, close_asked, t)
+      res, err, stale = attempt(u, req, request.wire, request.close_asked, t)
       if res or not stale then break end
     end
     return res, err
