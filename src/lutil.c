@@ -56,7 +56,8 @@ double close_opt_num_field(lua_State *L, int t, const char *k, double dflt) {
 void close_set_number(lua_State *L, const char *k, double v) {
     if (v >= 0) {
         /* a whole number is an integer from Lua 5.3 on (999, not 999.0) */
-        if (v <= 9007199254740992.0 && v == (double)(lua_Integer)v) lua_pushinteger(L, (lua_Integer)v);
+        double most = sizeof(lua_Integer) >= 8 ? 9007199254740992.0 : 2147483647.0; /* no overflow in the cast */
+        if (v <= most && v == (double)(lua_Integer)v) lua_pushinteger(L, (lua_Integer)v);
         else lua_pushnumber(L, v);
         lua_setfield(L, -2, k);
     }

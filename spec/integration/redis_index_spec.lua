@@ -70,6 +70,24 @@ describe("close.store.redis_index", function()
     assert.equal("g2", cache:get("scim:index:gen"))
   end)
 
+  it("starts a new generation for every node when Redis lost the index's keys", function()
+    local a, b = redis_index(store, dict()), redis_index(store, dict())
+    assert.is_true(a:set("scim:index:gen", "g1"))
+    assert.equal(1, a:incr("scim:index:seq", 1))
+    assert.equal(2, a:incr("scim:index:seq", 1))
+    assert.equal("g1", b:get("scim:index:gen"))
+    assert.equal("2", b:get("scim:index:seq"))
+    local red = srv:client()
+    red:flushdb() -- as a Redis restarted without its append-only file
+    red:close()
+    assert.equal(1, a:incr("scim:index:seq", 1)) -- a change numbered 1 again
+    local gen = b:get("scim:index:gen")
+    assert.matches("^reset:%d+:", gen)
+    -- in Redis, for the other nodes too
+    assert.equal(gen, a:get("scim:index:gen"))
+    assert.equal(gen, b:get("scim:index:gen")) -- and only once
+  end)
+
   it("refuses what is not a store", function()
     assert.has_error(function() redis_index({}, dict()) end, "close.store.redis_index: expected a close.store.redis")
   end)

@@ -7,6 +7,7 @@ local close = require "close"
 local scim = require "spec.openresty.support.scim"
 local server = require "spec.support.server"
 local nodes = require "spec.nodes.support"
+local redis_server = require "spec.support.redis_server"
 
 describe("two nodes x 4 workers on one OAuth grant in Redis", function()
   local t, dir
@@ -58,5 +59,30 @@ describe("two nodes x 4 workers on one OAuth grant in Redis", function()
     local pair = close.oauth.redis_store{ port = t.redis.port }.load()
     assert.is_not.equal(g.refresh_token, pair.refresh_token)
     assert.equal(g.refresh_token, close.oauth.file_store(dir .. "/tokens.json").load().refresh_token)
+  end)
+
+  it("answer 503 with Retry-After while the pair in Redis cannot be read, then work without a restart", function()
+    server.config{ token_lifetime = 3600 }
+    local g = server.oauth_grant()
+    t = nodes.start{ env = ("CLOSE_CLIENT_ID=%s CLOSE_CLIENT_SECRET=%s CLOSE_BASE_URL=%s CLOSE_SCIM_TOKEN=%s")
+      :format(server.oauth_client_id, server.oauth_client_secret, server.http_url, scim.TOKEN) }
+    assert.is_true(close.oauth.redis_store{ port = t.redis.port }:save{ access_token = g.access_token,
+      refresh_token = g.refresh_token, expires_in = 3600, expires_at = g.expires_at })
+    -- Redis goes before the node's workers have read the pair
+    local r = t.redis
+    r:stop()
+    local status, doc, res = scim.request("POST", t.nodes[1].base .. "/Users", nodes.user("late@acme.com", "Late"))
+    assert.equal(503, status)
+    assert.equal("5", res.headers["retry-after"])
+    assert.equal("the bridge's store (Redis) cannot be reached now; try again later", doc.detail)
+    assert.equal(0, #nodes.memberships("late@acme.com"))
+    t.redis = redis_server.start{ port = r.port, dir = r.dir }
+    status = scim.wait_for(function()
+      local s = nodes.send("POST", t.nodes[1].base .. "/Users", nodes.user("late@acme.com", "Late"), { tries = 1 })
+      return s ~= 503 and s
+    end, 10)
+    assert.equal(201, status)
+    assert.equal(1, #nodes.memberships("late@acme.com"))
+    assert.equal(0, server.oauth_stats().families_revoked)
   end)
 end)

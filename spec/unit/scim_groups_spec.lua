@@ -24,7 +24,7 @@ describe("scim GET /Groups", function()
     assert.are.equal(6, res.json.totalResults)
     local names = {}
     for i, g in ipairs(res.json.Resources) do names[i] = g.id .. "=" .. g.displayName end
-    assert.are.same({ "admin=Admin", "superuser=Superuser", "user=User", "restricteduser=Restricted User",
+    assert.are.same({ "admin=Admin", "superuser=Super User", "user=User", "restricteduser=Restricted User",
       "role_sales=Sales Rep", "role_support=Support" }, names)
     local admin = res.json.Resources[1]
     assert.are.same({ GROUP }, admin.schemas)
@@ -89,7 +89,7 @@ describe("scim POST /Groups", function()
   it("any other name is a SCIM error that says groups are Close roles", function()
     local t = S.new()
     S.is_error(t:req("POST", "/Groups", { displayName = "Engineering" }), 400, "invalidValue",
-      "groups are Close roles: no role is named 'Engineering' (roles: Admin, Superuser, User, Restricted User, "
+      "groups are Close roles: no role is named 'Engineering' (roles: Admin, Super User, User, Restricted User, "
       .. "Sales Rep, Support)")
     S.is_error(t:req("POST", "/Groups", { members = {} }), 400, "invalidValue", "displayName is required")
     assert.are.same({}, t.store.data)

@@ -142,6 +142,24 @@ describe("scim index with spawn", function()
     assert.is_false(ix.reading)
   end)
 
+  it("builds a read behind in slices, letting the worker's requests run between them", function()
+    for i = 1, 1200 do
+      c.members[#c.members + 1] = { id = "memb_x" .. i, user_id = "user_x" .. i, email = ("x%d@acme.com"):format(i),
+                                    role_id = "user", active = true }
+    end
+    local slept = {}
+    local ix = index.new{ client = c, store = S.store(), cache = cache, clock = clock, max_age = 30, spawn = sp.spawn,
+                          sleep = function(s) slept[#slept + 1] = s end }
+    assert(ix:snapshot())
+    assert.same({}, slept)                      -- a read before answering is not sliced
+    now = 1031
+    c.members[5].role_id = "role_sales"
+    ix:snapshot()
+    sp.run()
+    assert.same({ 0, 0 }, slept)                -- 1,204 members: a yield every 500
+    assert.equal("role_sales", ix:snapshot().by_id.memb_x1.role_id)
+  end)
+
   it("without spawn (plain Lua) reads before answering, as before", function()
     local ix = index.new{ client = c, store = S.store(), cache = cache, clock = clock, max_age = 30 }
     local first = assert(ix:snapshot())

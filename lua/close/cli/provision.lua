@@ -68,12 +68,15 @@ local function reported(o)
 end
 
 -- A run that cannot go on: the line on stderr, with --json a summary on
--- stdout as well (`stopped` the reason's word, `message` its prose).
-local function fatal(run, reason, message, code)
+-- stdout as well (`stopped` the reason's word, `message` its prose, and
+-- `extra`'s fields).
+local function fatal(run, reason, message, code, extra)
   run.errout("close-provision: " .. message)
   if run.opts.json then
-    run.o.summary({ items = reported(run.o), command = run.opts.command, applied = false, stopped = reason,
-      message = message })
+    local s = { items = reported(run.o), command = run.opts.command, applied = false, stopped = reason,
+      message = message }
+    for k, v in pairs(extra or {}) do s[k] = v end
+    run.o.summary(s)
   end
   return code
 end
@@ -136,12 +139,14 @@ local function show_plan(run, plan)
   local o = run.o
   for _, item in ipairs(plan.items) do o.item(item, plan_status(item)) end
   local over = plan.over_limit and over_limit_text(plan)
+  local fields = { over_limit = plan.over_limit and true, max_deactivate = plan.max_deactivate,
+    organization_id = plan.organization_id }
   if over and run.opts.apply then
-    return fatal(run, "over_limit", over, CONFIG)
+    return fatal(run, "over_limit", over, CONFIG, fields)
   end
   if over then o.note(over) end
-  o.summary({ items = #plan.items, command = run.opts.command, applied = false, over_limit = plan.over_limit and true,
-    max_deactivate = plan.max_deactivate, organization_id = plan.organization_id })
+  fields.items, fields.command, fields.applied = #plan.items, run.opts.command, false
+  o.summary(fields)
   return (#run.left > 0 or over) and ITEMS or OK
 end
 

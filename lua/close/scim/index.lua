@@ -67,7 +67,10 @@ local function place(snap, m)
 end
 
 -- Builds the lookups from the raw parts.
-local function build(raw)
+-- (yield, when given, is called now and then: a read behind lets the
+-- worker's requests run between slices of a large organization)
+local YIELD_EVERY = 500
+local function build(raw, yield)
   -- seq is an integer (JSON gives 5.4 a float, and "1.0" names no change)
   local snap = { time = raw.time, gen = raw.gen, seq = math.floor(tonumber(raw.seq) or 0), members = {},
     roles = raw.roles, caller = raw.caller, users = {}, deleted = {}, groups = {}, by_email = {}, by_id = {},
@@ -78,7 +81,10 @@ local function build(raw)
     elseif kind == "deleted" then snap.deleted[id] = true
     elseif kind == "group" then snap.groups[id] = json.decode(v) end
   end
-  for _, m in ipairs(raw.members) do place(snap, m) end
+  for i, m in ipairs(raw.members) do
+    place(snap, m)
+    if yield and i % YIELD_EVERY == 0 then yield() end
+  end
   return snap
 end
 
@@ -227,8 +233,9 @@ function Index:snapshot()
 end
 
 -- Reads Close and the store into a new snapshot of generation gen, left in
--- the cache for the other workers; releases the lock when `locked`.
-function Index:reload(gen, locked)
+-- the cache for the other workers; releases the lock when `locked`; builds
+-- it in slices when given `yield` (a read behind).
+function Index:reload(gen, locked, yield)
   -- no pcall around the read: Lua 5.1 cannot yield across it (a read that
   -- raised leaves `reading` set and the lock held until LOCK_TTL; waiters
   -- give up on it after their bound)
@@ -241,7 +248,7 @@ function Index:reload(gen, locked)
     return nil, err
   end
   raw.gen, raw.seq = gen, seq
-  local snap = build(raw)
+  local snap = build(raw, yield)
   if self.cache then
     self.stamp = ("%s:%s"):format(tostring(raw.time), gen)
     self.cache:set(DATA_KEY, cjson.encode(raw))
@@ -271,7 +278,8 @@ function Index:refresh_behind(gen)
   if not locked then return end
   self.reading = true
   -- spawn answers false when it cannot (nginx: too many timers)
-  if not self.spawn(function() self:reload(gen, locked) end) then
+  local yield = self.sleep and function() self.sleep(0) end
+  if not self.spawn(function() self:reload(gen, locked, yield) end) then
     self.reading = false
     self:unlock(locked)
   end

@@ -6,10 +6,9 @@ local validate = require "close.validate"
 
 local M = {}
 
-M.PREDEFINED = {
-  { id = "admin", name = "Admin" }, { id = "superuser", name = "Superuser" },
-  { id = "user", name = "User" }, { id = "restricteduser", name = "Restricted User" },
-}
+-- the names Close's UI shows, as close-provision shows them (one list: close.validate's)
+M.PREDEFINED = {}
+for i, p in ipairs(validate.PREDEFINED_NAMES) do M.PREDEFINED[i] = { id = p[1], name = p[2] } end
 
 --- Every role of a snapshot: the predefined ones, then the custom ones.
 function M.all(snap)

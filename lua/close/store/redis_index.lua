@@ -45,10 +45,21 @@ end
 function Cache:prefetch()
   local res, err = self:call("mget", self:rkey(GEN), self:rkey(SEQ))
   if type(res) ~= "table" then return nil, err or "redis mget: an unexpected reply" end
+  local gen, seq = type(res[1]) == "string" and res[1] or false, tonumber(res[2]) or 0
+  if seq < self.seen_seq or (not gen and self.seen_gen) then gen = self:reset() end
+  self.seen_seq, self.seen_gen = seq, gen or nil
   local m = memo(self)
-  m.close_index_gen = type(res[1]) == "string" and res[1] or false
-  m.close_index_seq = type(res[2]) == "string" and res[2] or "0"
+  m.close_index_gen, m.close_index_seq = gen, tostring(seq)
   return true
+end
+
+-- Redis lost the index's keys (restarted without its files, flushed): the
+-- changes this worker has seen are numbered again from 1, so every node
+-- must read the organization again: a new generation for all of them.
+function Cache:reset()
+  local gen = ("reset:%d:%s"):format(os.time(), tostring(self):match("0x%x+") or tostring(self))
+  self:call("set", self:rkey(GEN), gen)
+  return gen
 end
 
 function Cache:get(k)
@@ -95,5 +106,5 @@ return function(store, dict)
   assert(type(store) == "table" and type(store.call) == "function" and type(store.prefix) == "string",
     "close.store.redis_index: expected a close.store.redis")
   assert(type(dict) == "table" or type(dict) == "userdata", "close.store.redis_index: expected a dict")
-  return setmetatable({ store = store, dict = dict }, Cache)
+  return setmetatable({ store = store, dict = dict, seen_seq = 0 }, Cache)
 end
