@@ -89,6 +89,20 @@ end
 -- but proxies and servers cap bodies and logs, so stay well under 8 KiB.
 local BULK_IDS_BYTES = 4000
 
+-- the field errors of a bulk update's ids: none, holes, bad or duplicate ids
+local function bulk_id_errors(ids)
+  local errs, seen = {}, {}
+  if #ids == 0 then errs.ids = "must name at least one membership" end
+  for i = 1, #ids do -- not ipairs: a hole must be reported, not end the list
+    local id = ids[i]
+    local why = memb_id(id)
+    if why then errs["ids[" .. i .. "]"] = why
+    elseif seen[id] then errs["ids[" .. i .. "]"] = "duplicate of ids[" .. seen[id] .. "]"
+    else seen[id] = i end
+  end
+  return errs
+end
+
 --- Updates many memberships (PUT /membership/ with `_params.id__in`). Long
 -- lists are split into several calls and the counts summed.
 -- @return `{count = N}`, nil, meta (`calls`) ; or nil, err where
@@ -100,15 +114,7 @@ function Client:bulk_update_memberships(ids, fields)
   end
   check_args("bulk_update_memberships", fields)
   local url = parts.base_url .. MEMBERSHIP
-  local errs, seen = {}, {}
-  if #ids == 0 then errs.ids = "must name at least one membership" end
-  for i = 1, #ids do -- not ipairs: a hole must be reported, not end the list
-    local id = ids[i]
-    local why = memb_id(id)
-    if why then errs["ids[" .. i .. "]"] = why
-    elseif seen[id] then errs["ids[" .. i .. "]"] = "duplicate of ids[" .. seen[id] .. "]"
-    else seen[id] = i end
-  end
+  local errs = bulk_id_errors(ids)
   if next(fields) == nil then errs.fields = "give at least one field to update" end
   if next(errs) then return nil, Error.validation(errs, "PUT", url) end
   local checked, err = prepare(self, "PUT", url, fields, validate.UPDATE)

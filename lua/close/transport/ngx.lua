@@ -463,6 +463,24 @@ function Handle:stats()
   return { connects = self.connects, reused = self.reused }
 end
 
+-- new's options, checked (raising at new's caller): the pool label and size
+local function check_options(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("close.transport.ngx.new: expected a table of options or nothing", 3)
+  end
+  local pool_label = opts and opts.pool
+  if pool_label ~= nil and type(pool_label) ~= "string" then
+    error("close.transport.ngx.new: option 'pool' must be a string", 3)
+  end
+  local pool_size = opts and opts.pool_size
+  if pool_size == nil then
+    pool_size = DEFAULT_POOL_SIZE
+  elseif not (type(pool_size) == "number" and pool_size >= 1 and pool_size <= 100000 and pool_size % 1 == 0) then
+    error("close.transport.ngx.new: option 'pool_size' must be a whole number from 1 to 100000", 3)
+  end
+  return pool_label, pool_size
+end
+
 --- Creates a transport.
 -- @tparam[opt] table opts `pool`: a label added to the connection pool
 --   names, for locations that trust different CAs (a pooled connection is
@@ -471,19 +489,7 @@ end
 -- @return `transport` (a function `request -> response | nil, err`) and its
 --   handle (`handle:stats()`)
 function M.new(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("close.transport.ngx.new: expected a table of options or nothing", 2)
-  end
-  local pool_label = opts and opts.pool
-  if pool_label ~= nil and type(pool_label) ~= "string" then
-    error("close.transport.ngx.new: option 'pool' must be a string", 2)
-  end
-  local pool_size = opts and opts.pool_size
-  if pool_size == nil then
-    pool_size = DEFAULT_POOL_SIZE
-  elseif not (type(pool_size) == "number" and pool_size >= 1 and pool_size <= 100000 and pool_size % 1 == 0) then
-    error("close.transport.ngx.new: option 'pool_size' must be a whole number from 1 to 100000", 2)
-  end
+  local pool_label, pool_size = check_options(opts)
   local t = setmetatable({ pool_label = pool_label, pool_size = pool_size, connects = 0, reused = 0,
     blocks = {}, nblocks = 0 }, Handle)
   -- the URLs this transport sent to, split once with their pool's options
