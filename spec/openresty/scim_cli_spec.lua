@@ -181,6 +181,7 @@ describe("bin/close-scim", function()
   it("takes the SCIM token from --scim-token-file (its line, without the newline)", function()
     local dir = scim.tmpdir()
     scim.write(dir .. "/scim-token", TOKEN .. "\n")
+    scim.sh("chmod 600 " .. dir .. "/scim-token") -- a secret: its owner's alone, or close-scim refuses it
     local inst = assert(scim.start{ dir = dir, args = { "--scim-token-file", dir .. "/scim-token" }, env = CREDS })
     finally(function() scim.cleanup(inst) end)
     assert.equal(200, (scim.request("GET", inst.base .. "/ServiceProviderConfig")))

@@ -21,6 +21,17 @@ local DEFAULTED = { userName = true, name = true, displayName = true, emails = t
 -- attributes the bridge computes (never stored) and one it never keeps
 local COMPUTED = { id = true, meta = true, groups = true, active = true, schemas = true, password = true }
 
+-- Whether `roles` as the provider sent them still say the member's one Close
+-- role: a single entry naming it, whose display (if any) names it too (a
+-- PATCH of the value alone leaves the old display behind).
+local function sent_roles_hold(snap, list, role)
+  if type(list) ~= "table" or #list ~= 1 then return false end
+  local sent = roles.from_scim(snap, list)
+  if not (sent and sent.id == role.id) then return false end
+  local display = type(list[1]) == "table" and list[1].display
+  return display == nil or (roles.resolve(snap, display) or {}).id == role.id
+end
+
 --- The SCIM resource of membership m in snapshot snap.
 function M.resource(h, snap, m)
   local doc = snap.users[m.id]
@@ -47,8 +58,7 @@ function M.resource(h, snap, m)
     r.emails = json.array({ { value = m.email, type = "work", primary = true } })
   end
   local role = roles.by_id(snap, m.role_id) or { id = m.role_id, name = m.role_id }
-  local sent = roles.from_scim(snap, r.roles)
-  if not (sent and sent.id == role.id) and role.id then
+  if not sent_roles_hold(snap, r.roles, role) and role.id then
     r.roles = json.array({ { value = role.id, display = role.name, primary = true } })
   end
   if role.id then
