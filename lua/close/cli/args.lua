@@ -237,6 +237,32 @@ local function help_of(opts, words)
   return opts
 end
 
+-- a path as a comparable string: absolute (from $PWD), without "." parts or
+-- doubled slashes (".." and links are left as they are)
+local function plain_path(p)
+  if p:sub(1, 1) ~= "/" then p = (os.getenv("PWD") or ".") .. "/" .. p end
+  p = p:gsub("/+", "/")
+  local n
+  repeat p, n = p:gsub("/%./", "/") until n == 0
+  return (p:gsub("/%.$", ""))
+end
+
+-- What a run writes must not be what it reads: --failed replaces its file,
+-- the journal is appended to.
+local function outputs_apart(opts)
+  if not opts.file or opts.file == "-" then return opts end
+  local file = plain_path(opts.file)
+  for _, name in ipairs({ "failed", "journal" }) do
+    if opts[name] and plain_path(opts[name]) == file then
+      return nil, ("--%s names FILE itself (%s): give another path"):format(name, opts.file)
+    end
+  end
+  if plain_path(opts.failed) == plain_path(opts.journal) then
+    return nil, "--journal and --failed name the same file: give each its own"
+  end
+  return opts
+end
+
 --- argv -> options (`command`, `file`, `help` with its `topic`, `version`,
 -- and each option by its name), or nil and the one-line reason.
 function M.parse(argv)
@@ -255,7 +281,7 @@ function M.parse(argv)
   local base = opts.file and (opts.file == "-" and "stdin" or opts.file)
   opts.journal = opts.journal or (base and base .. ".journal") or nil
   opts.failed = opts.failed or (base and base .. ".failed") or nil
-  return opts
+  return outputs_apart(opts)
 end
 
 --- The usage text to print for --help: the topic's, or the whole.
