@@ -264,15 +264,20 @@ end
 -- ---------------------------------------------------------------------------
 -- The converge rule: an address ends with an active membership with the role
 
---- The memberships of `list` by address (validate.address_key): where an
--- address has several, the active one wins, else the first.
+--- Whether membership m takes its address's place from `held`, the one an
+-- index holds so far (or nil): the active membership wins, else the first.
+function M.wins(m, held)
+  return not held or (m.active == true and not held.active)
+end
+
+--- The memberships of `list` by address (validate.address_key), as M.wins
+-- picks them.
 function M.by_address(list)
   local index = {}
   for _, m in ipairs(list) do
     if type(m.email) == "string" then
       local k = validate.address_key(m.email)
-      local held = index[k]
-      if not held or (m.active and not held.active) then index[k] = m end
+      if M.wins(m, index[k]) then index[k] = m end
     end
   end
   return index

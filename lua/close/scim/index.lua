@@ -18,6 +18,8 @@ local json = require "close.scim.json"
 -- of close.scim.json's ordered encoder (10,000 members: about 60 ms against
 -- 260 ms, which the worker spends blocked)
 local cjson = require "cjson.safe"
+local key = require("close.validate").address_key -- the one address key
+local wins = require("close.memberships").wins     -- the active membership wins
 
 local M = {}
 
@@ -43,7 +45,6 @@ function M.new(opts)
     seq = 0 }, Index)
 end
 
-local function key(email) return type(email) == "string" and email:lower() or "" end
 
 -- Puts member m (a new table) into the lookups, replacing the one with its id.
 local function place(snap, m)
@@ -56,8 +57,8 @@ local function place(snap, m)
   snap.by_id[m.id] = m
   local k = key(m.email)
   local cur = snap.by_email[k]
-  -- the active membership of an address wins over an inactive one
-  if not cur or cur.id == m.id or (m.active and not cur.active) then snap.by_email[k] = m end
+  -- the one rule (close.memberships.wins); a member replaces its own old entry
+  if (cur and cur.id == m.id) or wins(m, cur) then snap.by_email[k] = m end
   -- a member Close shows active was reactivated: a DELETE of ours is over
   if m.active then snap.deleted[m.id] = nil end
   local doc = snap.users[m.id]

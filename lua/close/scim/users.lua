@@ -14,6 +14,7 @@ local guard = require "close.guard"
 local M = {}
 
 local function lower(s) return type(s) == "string" and s:lower() or "" end
+local address_key = require("close.validate").address_key
 
 -- attributes M.resource fills in from Close when the store has none
 local DEFAULTED = { userName = true, name = true, displayName = true, emails = true, roles = true }
@@ -48,7 +49,7 @@ function M.resource(h, snap, m)
   for _, k in ipairs(ext) do r.schemas[#r.schemas + 1] = k end
   r.id = m.id
   -- the address as the provider wrote it, while it is Close's (case aside)
-  if lower(r.userName) ~= lower(m.email) then r.userName = m.email end
+  if address_key(r.userName) ~= address_key(m.email) then r.userName = m.email end
   r.active = m.active == true
   if not r.name and (m.first_name or m.last_name) then
     r.name = { givenName = m.first_name, familyName = m.last_name, formatted = m.name }
@@ -106,7 +107,7 @@ function M.indexed(snap, ast)
   if ast.attr.schema and lower(ast.attr.schema) ~= lower(schemas.USER) then return nil end
   local name, v = lower(ast.attr.name), ast.value
   local m
-  if name == "username" then m = type(v) == "string" and snap.by_email[lower(v)]
+  if name == "username" then m = type(v) == "string" and snap.by_email[address_key(v)]
   elseif name == "externalid" then m = type(v) == "string" and snap.by_external[v]
   elseif name == "id" then m = type(v) == "string" and snap.by_id[v]
   else return nil end
@@ -222,7 +223,7 @@ end
 -- by the guard, the store written before Close and put back if Close
 -- refuses, so nothing is half applied. Returns the new resource.
 function M.commit(h, snap, m, r)
-  if lower(r.userName) ~= lower(m.email) then
+  if address_key(r.userName) ~= address_key(m.email) then
     return nil, errors.mutability(("userName is the Close member's address (%s): Close cannot change it; "
       .. "provision the new address as a new user"):format(m.email))
   end
@@ -343,7 +344,7 @@ function M.create(h, req)
   local snap
   snap, err = h:snapshot()
   if not snap then return nil, err end
-  local existing = snap.by_email[lower(r.userName)]
+  local existing = snap.by_email[address_key(r.userName)]
   if existing and existing.active then
     return nil, errors.uniqueness(("userName %s is already an active member (id %s)"):format(r.userName, existing.id))
   end
