@@ -69,4 +69,20 @@ describe("close-provision, as a new user tries it", function()
     assert.equal(before, #server.requests())
     assert.is_nil(members()["qa1@acme.com"])
   end)
+
+  it("login: a --port or --timeout out of range is one line and exit 2, not a traceback", function()
+    local cases = {
+      { "--port 99999", "--port needs a whole number from 0 to 65535 (0: any free port)" },
+      { "--port 1.5", "--port needs a whole number from 0 to 65535 (0: any free port)" },
+      { "--timeout -1", "--timeout needs a number of seconds over 0" },
+      { "--timeout 0", "--timeout needs a number of seconds over 0" },
+    }
+    for _, case in ipairs(cases) do
+      local code, out, err = run("login --client-id cid --token-file /nonexistent/t.json " .. case[1],
+        { vars = "CLOSE_CLIENT_SECRET=s" })
+      assert.equal(2, code, case[1])
+      assert.equal("", out)
+      assert.equal("close-provision login: " .. case[2] .. "\n", err)
+    end
+  end)
 end)
