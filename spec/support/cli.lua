@@ -2,6 +2,7 @@
 -- (spec.support.server): a real process, its exit status and its output.
 local server = require "spec.support.server"
 local files = require "spec.support.files"
+local cjson = require "cjson"
 
 local M = {}
 
@@ -20,20 +21,49 @@ function M.env_words(env)
     M.quote(env.base_url or server.http_url), env.vars or "")
 end
 
---- Runs `bin/close-provision ARGS`; returns exit status, stdout, stderr.
-function M.run(args, env)
-  env = env or {}
+--- Runs the shell command `cmd` (stderr is taken here); returns exit
+-- status, stdout, stderr.
+function M.shell(cmd)
   local errf = os.tmpname()
-  local cmd = ("%s env %s %s bin/close-provision %s 2>%s; echo \"exit=$?\""):format(
-    env.stdin and ("printf '%s' " .. M.quote(env.stdin) .. " |"):format("%s") or "", M.env_words(env), M.lua, args,
-    errf)
-  local p = assert(io.popen(cmd))
+  local p = assert(io.popen(("%s 2>%s; echo \"exit=$?\""):format(cmd, errf)))
   local out = p:read("*a")
   p:close()
   local err = files.read(errf) or ""
   os.remove(errf)
   local code = tonumber(out:match("exit=(%d+)%s*$"))
   return code, (out:gsub("exit=%d+%s*$", "")), err
+end
+
+--- Runs `bin/close-provision ARGS`; returns exit status, stdout, stderr.
+function M.run(args, env)
+  env = env or {}
+  return M.shell(("%s env %s %s bin/close-provision %s"):format(
+    env.stdin and ("printf '%s' " .. M.quote(env.stdin) .. " |"):format("%s") or "", M.env_words(env), M.lua, args))
+end
+
+--- One JSON document a line (--json output), decoded.
+function M.json_lines(out)
+  local docs = {}
+  for line in out:gmatch("[^\n]+") do docs[#docs + 1] = cjson.decode(line) end
+  return docs
+end
+
+--- The members files of a describe: made.file(content) writes one and
+-- remembers it with its .journal and .failed, made.add(path) remembers any
+-- other file, made.clean() (an after_each) removes them all.
+function M.made_files()
+  local list, made = {}, {}
+  function made.add(path) list[#list + 1] = path end
+  function made.file(content)
+    local f = files.tmpfile(content)
+    for _, x in ipairs({ f, f .. ".journal", f .. ".failed" }) do made.add(x) end
+    return f
+  end
+  function made.clean()
+    for _, f in ipairs(list) do os.remove(f) end
+    list = {}
+  end
+  return made
 end
 
 --- Starts the tool in the background, sends `signal` after `after`
