@@ -6,13 +6,7 @@
 
 #include "scim_filter.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (cond) passed++;                                                     \
-        else { failed++; fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); } \
-    } while (0)
+#include "check.h"
 
 static close_scim_node nodes[CLOSE_SCIM_MAX_NODES], nodes2[CLOSE_SCIM_MAX_NODES];
 static char text[CLOSE_SCIM_MAX_INPUT], text2[CLOSE_SCIM_MAX_INPUT];
