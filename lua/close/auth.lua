@@ -75,7 +75,7 @@ function Static.rejected() return false end
 --- The provider of the `oauth` option (checked by close.config), which
 -- refreshes and rotates its tokens.
 -- @tparam table o the `oauth` option
--- @tparam table c the client's settings (clock, wallclock, user_agent, base_url)
+-- @tparam table parts the client's parts (clock, wallclock, user_agent, base_url)
 function M.oauth(o, parts)
   parts.secrets = M.secrets({ o.client_secret })
   local p = oauth.provider(o, parts)

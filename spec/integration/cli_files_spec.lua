@@ -4,32 +4,18 @@
 local server = require "spec.support.server"
 local cli = require "spec.support.cli"
 local files = require "spec.support.files"
-local cjson = require "cjson"
 
 local run, members, quote = cli.run, cli.members, cli.quote
 local AM = "role_3WbpmlYSKRFDXdPd2em3vSyQ6c5iRYIUmW95yp4i9zH" -- Account Manager
 local SALES = "role_WBTAHxOVMWwfjkaBi4UWpkPXhW7wjsYbNCTCpmbjFug" -- Sales Rep
 
-local function json_lines(out)
-  local docs = {}
-  for line in out:gmatch("[^\n]+") do docs[#docs + 1] = cjson.decode(line) end
-  return docs
-end
+local json_lines = cli.json_lines
 
 describe("close-provision and the files people give it", function()
-  local made
-  local function file(content)
-    local f = files.tmpfile(content)
-    for _, x in ipairs({ f, f .. ".journal", f .. ".failed" }) do made[#made + 1] = x end
-    return f
-  end
-  before_each(function()
-    server.reset()
-    made = {}
-  end)
-  after_each(function()
-    for _, f in ipairs(made) do os.remove(f) end
-  end)
+  local made = cli.made_files()
+  local file = made.file
+  before_each(function() server.reset() end)
+  after_each(made.clean)
 
   describe("role names (item 14)", function()
     it("an unknown role's message lists every role a user may type, the predefined ones by their UI names", function()

@@ -2,34 +2,23 @@
 -- bin/close-provision as a process against the local server. Its seed
 -- organization: admin@acme.com (admin, the key's user), sam@acme.com (user).
 local close = require "close"
-local cjson = require "cjson"
 local server = require "spec.support.server"
 local cli = require "spec.support.cli"
 local files = require "spec.support.files"
 
 local run, members = cli.run, cli.members
 
-local function json_docs(out)
-  local docs = {}
-  for line in out:gmatch("[^\n]+") do docs[#docs + 1] = cjson.decode(line) end
-  return docs
-end
+local json_docs = cli.json_lines
 
 describe("close-provision, as a new user tries it", function()
-  local created, client
-  local function file(content)
-    local f = files.tmpfile(content)
-    for _, x in ipairs({ f, f .. ".journal", f .. ".failed" }) do created[#created + 1] = x end
-    return f
-  end
+  local client
+  local made = cli.made_files()
+  local file = made.file
   before_each(function()
     server.reset()
-    created = {}
     client = close.new{ api_key = server.api_key, base_url = server.http_url }
   end)
-  after_each(function()
-    for _, f in ipairs(created) do os.remove(f) end
-  end)
+  after_each(made.clean)
 
   it("--json: a refused --apply over --max-deactivate still says over_limit and the limit, as the plan did", function()
     for i = 1, 3 do assert(client:create_membership{ email = ("q%d@acme.com"):format(i), role_id = "user" }) end
@@ -68,5 +57,21 @@ describe("close-provision, as a new user tries it", function()
     assert.equal(text, files.read(f))
     assert.equal(before, #server.requests())
     assert.is_nil(members()["qa1@acme.com"])
+  end)
+
+  it("login: a --port or --timeout out of range is one line and exit 2, not a traceback", function()
+    local cases = {
+      { "--port 99999", "--port needs a whole number from 0 to 65535 (0: any free port)" },
+      { "--port 1.5", "--port needs a whole number from 0 to 65535 (0: any free port)" },
+      { "--timeout -1", "--timeout needs a number of seconds over 0" },
+      { "--timeout 0", "--timeout needs a number of seconds over 0" },
+    }
+    for _, case in ipairs(cases) do
+      local code, out, err = run("login --client-id cid --token-file /nonexistent/t.json " .. case[1],
+        { vars = "CLOSE_CLIENT_SECRET=s" })
+      assert.equal(2, code, case[1])
+      assert.equal("", out)
+      assert.equal("close-provision login: " .. case[2] .. "\n", err)
+    end
   end)
 end)

@@ -5,32 +5,18 @@ local server = require "spec.support.server"
 local cjson = require "cjson"
 
 local files = require "spec.support.files"
-local tmpfile, read = files.tmpfile, files.read
+local cli = require "spec.support.cli"
+local read = files.read
 
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
--- Runs the tool with the test server's credentials; returns exit status,
--- stdout, stderr.
+-- Runs the tool with the test server's credentials (or `key`); returns exit
+-- status, stdout, stderr.
 local function run(args, key, stdin)
-  local lua = arg and arg[-1] or "lua"
-  local errf = os.tmpname()
-  local cmd = ("%sCLOSE_API_KEY=%s CLOSE_BASE_URL=%s %s bin/close-provision %s 2>%s; echo \"exit=$?\""):format(
-    stdin and ("printf '%s' " .. sh_quote(stdin) .. " | "):format("%s") or "", sh_quote(key or server.api_key),
-    sh_quote(server.http_url), lua, args, errf)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  local err = read(errf) or ""
-  os.remove(errf)
-  local code = tonumber(out:match("exit=(%d+)%s*$"))
-  return code, (out:gsub("exit=%d+%s*$", "")), err
+  return cli.run(args, { key = key, stdin = stdin })
 end
 
-local function members()
-  local by = {}
-  for _, m in ipairs(server.state().memberships) do by[m.email] = m end
-  return by
-end
+local members = cli.members
 
 local function count_lines(s) return select(2, (s or ""):gsub("\n", "")) end
 
@@ -42,19 +28,10 @@ local function team(n, tag)
 end
 
 describe("close-provision", function()
-  local created
-  local function file(content)
-    local f = tmpfile(content)
-    for _, x in ipairs({ f, f .. ".journal", f .. ".failed" }) do created[#created + 1] = x end
-    return f
-  end
-  before_each(function()
-    server.reset()
-    created = {}
-  end)
-  after_each(function()
-    for _, f in ipairs(created) do os.remove(f) end
-  end)
+  local made = cli.made_files()
+  local file = made.file
+  before_each(function() server.reset() end)
+  after_each(made.clean)
 
   it("provisions every line, names the file's lines, prints a summary, exits 0", function()
     local f = file("# team\njane@acme.com,user\n\njoe@acme.com, Sales Rep\nkim@acme.com,superuser\n")

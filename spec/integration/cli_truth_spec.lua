@@ -18,27 +18,17 @@ local function lines_of(n, tag, role)
   return table.concat(t)
 end
 
-local function json_docs(out)
-  local docs = {}
-  for line in out:gmatch("[^\n]+") do docs[#docs + 1] = cjson.decode(line) end
-  return docs
-end
+local json_docs = cli.json_lines
 
 describe("close-provision (issue 14)", function()
-  local created, client
-  local function file(content)
-    local f = files.tmpfile(content)
-    for _, x in ipairs({ f, f .. ".journal", f .. ".failed" }) do created[#created + 1] = x end
-    return f
-  end
+  local client
+  local made = cli.made_files()
+  local file = made.file
   before_each(function()
     server.reset()
-    created = {}
     client = close.new{ api_key = server.api_key, base_url = server.http_url }
   end)
-  after_each(function()
-    for _, f in ipairs(created) do os.remove(f) end
-  end)
+  after_each(made.clean)
 
   describe("1: the organization's state decides; the journal is a record", function()
     it("a member removed, added back and removed again is deactivated again", function()
@@ -208,7 +198,7 @@ describe("close-provision (issue 14)", function()
 
     it("SIGINT while export reads the organization: one line, no traceback, nothing written", function()
       local out_file = file("") .. ".export"
-      created[#created + 1] = out_file
+      made.add(out_file)
       os.remove(out_file)
       server.faults{ { mode = "delay", seconds = 2, times = 1 } }
       local code, out = cli.run_signalled("export -o " .. out_file, "INT", 0.7)

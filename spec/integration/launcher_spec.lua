@@ -3,24 +3,17 @@
 -- or a runtime not built is refused, naming the builds there are.
 local server = require "spec.support.server"
 local files = require "spec.support.files"
+local cli = require "spec.support.cli"
 
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local sh_quote = cli.quote
 
 -- LUA_INIT runs in the interpreter the launcher starts: it says which one
 local PROBE = 'io.stderr:write("runtime=", jit and jit.version or _VERSION, "\\n")'
 
 -- Runs a launcher with CLOSE_LUA_VERSION=version; returns exit status, stdout, stderr.
 local function launch(launcher, version, args)
-  local errf = os.tmpname()
-  local cmd = ("CLOSE_LUA_VERSION=%s LUA_INIT=%s CLOSE_API_KEY=%s CLOSE_BASE_URL=%s %s %s 2>%s; echo \"exit=$?\"")
-    :format(sh_quote(version), sh_quote(PROBE), sh_quote(server.api_key), sh_quote(server.http_url), launcher, args,
-      errf)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  local err = files.read(errf) or ""
-  os.remove(errf)
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", "")), err
+  return cli.shell(("CLOSE_LUA_VERSION=%s LUA_INIT=%s CLOSE_API_KEY=%s CLOSE_BASE_URL=%s %s %s")
+    :format(sh_quote(version), sh_quote(PROBE), sh_quote(server.api_key), sh_quote(server.http_url), launcher, args))
 end
 
 local function exists(path) return os.execute("test -e " .. sh_quote(path)) == true

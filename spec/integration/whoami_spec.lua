@@ -3,32 +3,26 @@
 -- secret, for an API key, an access token and OAuth tokens in a file.
 local server = require "spec.support.server"
 local files = require "spec.support.files"
+local cli = require "spec.support.cli"
 local core = require "close.core"
 local cjson = require "cjson"
 
 local ORG = "orga_yPVZsGazVKgng0gEEYRSyzKDNQz8C2vSz27FKNsHfCK"
 local ADMIN = "user_zOWTHY3H5X907FSCrl76CkpR22M1C3wzPmtiDxShlix"
 
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local sh_quote = cli.quote
 
 -- Runs `close-provision whoami ARGS` with the environment `env`; returns exit status, stdout, stderr.
 local function whoami(args, env)
   local parts = { "CLOSE_API_KEY= CLOSE_ACCESS_TOKEN= CLOSE_TOKEN_FILE=",
     "CLOSE_BASE_URL=" .. sh_quote(server.http_url) }
   for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. sh_quote(v) end
-  local errf = os.tmpname()
-  local p = assert(io.popen(("%s %s bin/close-provision whoami %s 2>%s; echo \"exit=$?\""):format(
-    table.concat(parts, " "), arg and arg[-1] or "lua", args, errf)))
-  local out = p:read("*a")
-  p:close()
-  local err = files.read(errf) or ""
-  os.remove(errf)
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", "")), err
+  return cli.shell(("%s %s bin/close-provision whoami %s"):format(table.concat(parts, " "), cli.lua, args))
 end
 
 -- the tool with the API key and these words, as written
 local function run_words(words)
-  return require("spec.support.cli").run(words)
+  return cli.run(words)
 end
 
 local function assert_no_secret(text, secrets)

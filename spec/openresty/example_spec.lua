@@ -4,6 +4,7 @@
 local core = require "close.core"
 local cjson = require "cjson.safe"
 local server = require "spec.support.server"
+local files = require "spec.support.files"
 
 local ROOT = assert(io.popen("pwd")):read("*l")
 local http = core.http()
@@ -20,12 +21,7 @@ local function sh(cmd)
   return ok == true or ok == 0
 end
 
-local function free_port()
-  local p = assert(io.popen("bash -c '. test/lib/ports.sh; free_ports 1'"))
-  local port = p:read("*l")
-  p:close()
-  return assert(tonumber(port))
-end
+local free_port = files.free_port
 
 -- Starts the example with env; returns base URL and a stop function.
 local function start(env)

@@ -5,22 +5,7 @@
 local app = require "spec.openresty.support.app"
 local redis_server = require "spec.support.redis_server"
 
-local LUA = os.getenv("CLOSE_TEST_LUA") or "lua5.4"
-
-local function replay(records)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  for _, r in ipairs(records) do f:write(r[1], " ", #r[2], "\n", r[2], "\n") end
-  f:close()
-  local p = assert(io.popen(LUA .. " spec/support/resp_replay.lua " .. path))
-  local port = tonumber((p:read("*l") or ""):match("^port (%d+)$"))
-  assert(port, "resp_replay did not start")
-  return port, function()
-    p:read("*a")
-    p:close()
-    os.remove(path)
-  end
-end
+local replay = redis_server.replay
 
 describe("close.redis in nginx", function()
   local srv

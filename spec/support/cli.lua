@@ -2,6 +2,7 @@
 -- (spec.support.server): a real process, its exit status and its output.
 local server = require "spec.support.server"
 local files = require "spec.support.files"
+local cjson = require "cjson"
 
 local M = {}
 
@@ -23,14 +24,11 @@ function M.env_words(env)
     M.quote(env.base_url or server.http_url), env.vars or "")
 end
 
---- Runs `bin/close-provision ARGS`; returns exit status, stdout, stderr.
-function M.run(args, env)
-  env = env or {}
+--- Runs the shell command `cmd` (stderr is taken here); returns exit
+-- status, stdout, stderr.
+function M.shell(cmd)
   local errf = os.tmpname()
-  local cmd = ("%s env %s %s bin/close-provision %s 2>%s; echo \"exit=$?\""):format(
-    env.stdin and ("printf '%s' " .. M.quote(env.stdin) .. " |"):format("%s") or "", M.env_words(env), M.lua, args,
-    errf)
-  local p = assert(io.popen(cmd))
+  local p = assert(io.popen(("%s 2>%s; echo \"exit=$?\""):format(cmd, errf)))
   local out = p:read("*a")
   p:close()
   local err = files.read(errf) or ""
@@ -39,13 +37,43 @@ function M.run(args, env)
   return code, (out:gsub("exit=%d+%s*$", "")), err
 end
 
---- Starts the tool in the background, sends `signal` after `after`
--- seconds; returns exit status and its output (stdout and stderr).
-function M.run_signalled(args, signal, after, env)
+--- Runs `bin/close-provision ARGS`; returns exit status, stdout, stderr.
+function M.run(args, env)
+  env = env or {}
+  return M.shell(("%s env %s %s bin/close-provision %s"):format(
+    env.stdin and ("printf '%s' " .. M.quote(env.stdin) .. " |"):format("%s") or "", M.env_words(env), M.lua, args))
+end
+
+--- One JSON document a line (--json output), decoded.
+function M.json_lines(out)
+  local docs = {}
+  for line in out:gmatch("[^\n]+") do docs[#docs + 1] = cjson.decode(line) end
+  return docs
+end
+
+--- The members files of a describe: made.file(content) writes one and
+-- remembers it with its .journal and .failed, made.add(path) remembers any
+-- other file, made.clean() (an after_each) removes them all.
+function M.made_files()
+  local list, made = {}, {}
+  function made.add(path) list[#list + 1] = path end
+  function made.file(content)
+    local f = files.tmpfile(content)
+    for _, x in ipairs({ f, f .. ".journal", f .. ".failed" }) do made.add(x) end
+    return f
+  end
+  function made.clean()
+    for _, f in ipairs(list) do os.remove(f) end
+    list = {}
+  end
+  return made
+end
+
+-- Runs the shell command cmd_for(outf), which leaves the tool's output in
+-- the file outf and echoes "exit=N"; returns N and that output.
+local function via_file(cmd_for)
   local outf = os.tmpname()
-  local cmd = ("env %s %s bin/close-provision %s > %s 2>&1 & pid=$!; sleep %s; kill -%s $pid; wait $pid; "
-    .. "echo \"exit=$?\""):format(M.env_words(env), M.lua, args, outf, after, signal)
-  local p = assert(io.popen(cmd))
+  local p = assert(io.popen(cmd_for(outf)))
   local status = p:read("*a")
   p:close()
   local out = files.read(outf) or ""
@@ -53,18 +81,22 @@ function M.run_signalled(args, signal, after, env)
   return tonumber(status:match("exit=(%d+)")), out
 end
 
+--- Starts the tool in the background, sends `signal` after `after`
+-- seconds; returns exit status and its output (stdout and stderr).
+function M.run_signalled(args, signal, after, env)
+  return via_file(function(outf)
+    return ("env %s %s bin/close-provision %s > %s 2>&1 & pid=$!; sleep %s; kill -%s $pid; wait $pid; "
+      .. "echo \"exit=$?\""):format(M.env_words(env), M.lua, args, outf, after, signal)
+  end)
+end
+
 --- Runs the tool on a pseudo-terminal (script(1)): its output as a
 -- terminal shows it, stdout and stderr together.
 function M.run_tty(args, env)
-  local outf = os.tmpname()
   local inner = ("env %s %s bin/close-provision %s"):format(M.env_words(env), M.lua, args)
-  local p = assert(io.popen(("script -q -e -c %s %s >/dev/null 2>&1; echo \"exit=$?\""):format(M.quote(inner),
-    outf)))
-  local status = p:read("*a")
-  p:close()
-  local out = files.read(outf) or ""
-  os.remove(outf)
-  return tonumber(status:match("exit=(%d+)")), out
+  return via_file(function(outf)
+    return ("script -q -e -c %s %s >/dev/null 2>&1; echo \"exit=$?\""):format(M.quote(inner), outf)
+  end)
 end
 
 --- The state's memberships by address.

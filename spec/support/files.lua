@@ -1,4 +1,5 @@
--- Temporary files for the specs of file-reading code.
+-- Temporary files for the specs of file-reading code, and free loopback
+-- ports for the servers specs start.
 local M = {}
 
 --- Writes content to a new temporary file; returns its path.
@@ -25,6 +26,14 @@ function M.read(path)
   local s = f:read("*a")
   f:close()
   return s
+end
+
+--- A free loopback port (test/lib/ports.sh).
+function M.free_port()
+  local p = assert(io.popen("bash -c '. test/lib/ports.sh; free_ports 1'"))
+  local port = p:read("*l")
+  p:close()
+  return assert(tonumber(port))
 end
 
 return M

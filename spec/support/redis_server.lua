@@ -1,32 +1,33 @@
 -- Debian's redis-server as the specs run it: a free loopback port, a
 -- private directory (AOF on, no RDB snapshots), optionally a password;
--- started, waited for (bounded) and stopped by its pid.
+-- started, waited for (bounded) and stopped by its pid. And a scripted
+-- server that answers broken replies (spec/support/resp_replay.lua).
 local core = require "close.core"
 local redis = require "close.redis"
+local files = require "spec.support.files"
 
 local M = {}
 
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local read = files.read
+M.free_port, M.tmpdir = files.free_port, files.tmpdir
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
+local LUA = os.getenv("CLOSE_TEST_LUA") or "lua5.4"
+
+--- Starts spec/support/resp_replay.lua for records {after, bytes}; returns
+-- its port and a function that waits for it to end and cleans up.
+function M.replay(records)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  for _, r in ipairs(records) do f:write(r[1], " ", #r[2], "\n", r[2], "\n") end
   f:close()
-  return s
-end
-
-function M.free_port()
-  return assert(tonumber(capture("bash -c '. test/lib/ports.sh; free_ports 1'")))
-end
-
-function M.tmpdir()
-  return (capture("mktemp -d"):gsub("%s+$", ""))
+  local p = assert(io.popen(LUA .. " spec/support/resp_replay.lua " .. path))
+  local port = tonumber((p:read("*l") or ""):match("^port (%d+)$"))
+  assert(port, "resp_replay did not start")
+  return port, function()
+    p:read("*a")
+    p:close()
+    os.remove(path)
+  end
 end
 
 -- true once PING answers PONG (with the password, if any)

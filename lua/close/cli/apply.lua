@@ -68,6 +68,30 @@ local function wants_progress(env, opts)
   return env.out == nil and not opts.json and not opts.quiet and core.isatty(1) and core.isatty(2)
 end
 
+-- One finished item: journaled before it is reported; a failed one is kept
+-- for .failed.
+local function record(run, item, result, err, meta)
+  if result then
+    local id = type(result) == "table" and result.id or item.membership_id
+    if run.journal then run.journal.record(item, "done", id) end
+    run.o.item(item, "done", { id = id, attempts = meta and meta.attempts })
+  else
+    if run.journal then run.journal.record(item, "failed:" .. tostring(err.kind)) end
+    run.left[#run.left + 1] = item.text or item.email
+    run.o.item(item, "failed", { err = err })
+  end
+end
+
+-- The items a stop left unstarted: reported, and kept for .failed.
+local function not_started(run, outcomes)
+  for _, oc in ipairs(outcomes) do
+    if oc.err and oc.err.kind == "not_started" then
+      run.left[#run.left + 1] = oc.item.text or oc.item.email
+      run.o.item(oc.item, "not_started")
+    end
+  end
+end
+
 --- Carries out `items` (the plan's writes). `run` = `{env=, opts=, client=,
 -- o= (the output), journal= (an open journal or nil), left= (lines for
 -- .failed, appended to)}`. Returns why the run stopped (see `interrupted`),
@@ -79,17 +103,8 @@ function M.run(run, items)
   o.progress = progress and true
   local function on_result(item, result, err, meta)
     if progress then progress.finished() end
-    if result then
-      rule.succeeded()
-      local id = type(result) == "table" and result.id or item.membership_id
-      if run.journal then run.journal.record(item, "done", id) end
-      o.item(item, "done", { id = id, attempts = meta and meta.attempts })
-    else
-      if run.journal then run.journal.record(item, "failed:" .. tostring(err.kind)) end
-      run.left[#run.left + 1] = item.text or item.email
-      o.item(item, "failed", { err = err })
-      stopped = stopped or rule.failed(err)
-    end
+    record(run, item, result, err, meta)
+    if result then rule.succeeded() else stopped = stopped or rule.failed(err) end
     if progress then progress.draw() end
   end
   local outcomes = client:apply_plan({ items = items }, {
@@ -105,12 +120,7 @@ function M.run(run, items)
   })
   if progress then io.stderr:write("\n") end
   o.progress = nil
-  for _, oc in ipairs(outcomes) do
-    if oc.err and oc.err.kind == "not_started" then
-      run.left[#run.left + 1] = oc.item.text or oc.item.email
-      o.item(oc.item, "not_started")
-    end
-  end
+  not_started(run, outcomes)
   return stopped
 end
 

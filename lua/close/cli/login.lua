@@ -61,6 +61,10 @@ local function parse(argv)
     end
     i = i + 2
   end
+  if o.port % 1 ~= 0 or o.port < 0 or o.port > 65535 then
+    return nil, "--port needs a whole number from 0 to 65535 (0: any free port)"
+  end
+  if not (o.timeout > 0 and o.timeout < math.huge) then return nil, "--timeout needs a number of seconds over 0" end
   if not o.client_id then return nil, "--client-id is required (the OAuth app's client id)" end
   if o.redis and o.token_file then return nil, "--redis and --token-file go to different places: give one" end
   return o

@@ -188,6 +188,29 @@ local UNSUPPORTED = {
   Me = "/Me is not supported: the bridge's token is not a user's",
 }
 
+-- POST on a collection: create through kind (users or groups), 201 with Location
+local function create(self, kind, rtype, req, params)
+  local r, status = kind.create(self, req)
+  if not r then return nil, status end
+  return query.project(r, rtype, params), 201, { Location = r.meta.location }
+end
+
+-- DELETE, PUT or PATCH of one resource `it` through kind (users or groups)
+local function change(self, kind, rtype, snap, it, req, params)
+  local method = req.method
+  if method == "DELETE" then
+    local ok, err = kind.delete(self, snap, it)
+    if not ok then return nil, err end
+    return nil, nil, nil, 204
+  end
+  local r, err
+  if method == "PUT" then r, err = kind.replace(self, snap, it, req)
+  elseif method == "PATCH" then r, err = kind.patch(self, snap, it, req)
+  else return nil, errors.new(405, nil, ("use GET, PUT, PATCH or DELETE on /%ss/{id}"):format(rtype)) end
+  if not r then return nil, err end
+  return query.project(r, rtype, params)
+end
+
 -- /Users and /Users/{id}
 function H:users(req, seg, params)
   local method = req.method
@@ -203,9 +226,7 @@ function H:users(req, seg, params)
       local function build(m) return users.resource(self, snap, m) end
       return self:list("User", params, candidates, build)
     elseif method == "POST" then
-      local r, status = users.create(self, req)
-      if not r then return nil, status end
-      return query.project(r, "User", params), 201, { Location = r.meta.location }
+      return create(self, users, "User", req, params)
     end
     return nil, errors.new(405, nil, "use GET or POST on /Users")
   end
@@ -215,17 +236,7 @@ function H:users(req, seg, params)
   local m = users.find(snap, seg[2])
   if not m then return nil, errors.not_found(("no user has id '%s'"):format(seg[2])) end
   if method == "GET" then return query.project(users.resource(self, snap, m), "User", params) end
-  if method == "DELETE" then
-    local ok, derr = users.delete(self, snap, m)
-    if not ok then return nil, derr end
-    return nil, nil, nil, 204
-  end
-  local r, uerr
-  if method == "PUT" then r, uerr = users.replace(self, snap, m, req)
-  elseif method == "PATCH" then r, uerr = users.patch(self, snap, m, req)
-  else return nil, errors.new(405, nil, "use GET, PUT, PATCH or DELETE on /Users/{id}") end
-  if not r then return nil, uerr end
-  return query.project(r, "User", params)
+  return change(self, users, "User", snap, m, req, params)
 end
 
 -- /Groups and /Groups/{id}
@@ -241,9 +252,7 @@ function H:groups(req, seg, params)
       local function build(role) return groups.resource(self, snap, role, lean) end
       return self:list("Group", params, candidates, build)
     elseif method == "POST" then
-      local r, status = groups.create(self, req)
-      if not r then return nil, status end
-      return query.project(r, "Group", params), 201, { Location = r.meta.location }
+      return create(self, groups, "Group", req, params)
     end
     return nil, errors.new(405, nil, "use GET or POST on /Groups")
   end
@@ -258,17 +267,7 @@ function H:groups(req, seg, params)
   if method == "GET" then
     return query.project(groups.resource(self, snap, role, query.excludes(params, "members")), "Group", params)
   end
-  if method == "DELETE" then
-    local ok, derr = groups.delete(self, snap, role)
-    if not ok then return nil, derr end
-    return nil, nil, nil, 204
-  end
-  local r, gerr
-  if method == "PUT" then r, gerr = groups.replace(self, snap, role, req)
-  elseif method == "PATCH" then r, gerr = groups.patch(self, snap, role, req)
-  else return nil, errors.new(405, nil, "use GET, PUT, PATCH or DELETE on /Groups/{id}") end
-  if not r then return nil, gerr end
-  return query.project(r, "Group", params)
+  return change(self, groups, "Group", snap, role, req, params)
 end
 
 -- discovery: /ServiceProviderConfig, /ResourceTypes[/id], /Schemas[/id]

@@ -3,6 +3,7 @@
 -- directory, and SCIM requests to it over close.core's libcurl handle.
 local core = require "close.core"
 local cjson = require "cjson.safe"
+local files = require "spec.support.files"
 
 local M = {}
 
@@ -23,13 +24,7 @@ local function capture(cmd)
 end
 M.capture = capture
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+M.read = files.read
 
 function M.write(path, text)
   local f = assert(io.open(path, "wb"))
@@ -37,13 +32,7 @@ function M.write(path, text)
   f:close()
 end
 
-function M.tmpdir()
-  return (capture("mktemp -d"):gsub("%s+$", ""))
-end
-
-function M.free_port()
-  return assert(tonumber(capture("bash -c '. test/lib/ports.sh; free_ports 1'")))
-end
+M.tmpdir, M.free_port = files.tmpdir, files.free_port
 
 function M.sleep(s)
   core.sleep(s)
