@@ -1,0 +1,41 @@
+-- close-provision, defects a QA pass found after issue 14: an empty file with
+-- --deactivate-missing, header rows that name nothing known and
+-- tab-separated files, quoted addresses with spaces, "1 items", an empty
+-- journal. Seed organization: admin@acme.com (admin, the caller),
+-- sam@acme.com (user), old@acme.com (inactive).
+local server = require "spec.support.server"
+local cli = require "spec.support.cli"
+local files = require "spec.support.files"
+
+local run, members, read = cli.run, cli.members, files.read
+
+local HEADERS = "line 1 looks like a header row but names no known column: name the email "
+  .. "column email, e-mail, email address, e-mail address or mail (and a role column role, role name, "
+  .. "rolename, role id or roleid)\n"
+
+describe("close-provision (QA fixes)", function()
+  local made = cli.made_files()
+  local file = made.file
+  before_each(function() server.reset() end)
+  after_each(made.clean)
+
+  describe("4: counts agree in number", function()
+    it("1 item, 2 items; 1 line to do again", function()
+      local code, out = run("sync " .. file("sam@acme.com,user\n"))
+      assert.equal(0, code)
+      assert.equal("1 item: 1 unchanged\n", out)
+      code, out = run("sync " .. file("sam@acme.com,user\nadmin@acme.com,admin\n"))
+      assert.equal(0, code)
+      assert.equal("2 items: 2 unchanged\n", out)
+      local f = file("jo@acme.com,user\nbad,user\n")
+      code, out = run(f)
+      assert.equal(1, code)
+      assert.matches("\n1 line to do again (failed, invalid or not started) is in " .. f .. ".failed\n", out, 1, true)
+      code, out = run("deactivate --max-deactivate 0 " .. file("sam@acme.com\n"))
+      assert.equal(1, code)
+      assert.matches("over the limit: the plan deactivates 1 member, more than --max-deactivate 0 (sam@acme.com)",
+        out, 1, true)
+    end)
+  end)
+
+end)
