@@ -19,6 +19,51 @@ describe("close-provision (QA fixes)", function()
   before_each(function() server.reset() end)
   after_each(made.clean)
 
+  describe("1: --deactivate-missing and a file that lists nobody", function()
+    local REFUSED = "close-provision: %s lists nobody: with --deactivate-missing every active member would be "
+      .. "deactivated; refused\n"
+
+    it("is refused (exit 2, one line) before the organization is read, with --apply and --json alike", function()
+      server.add_members{ { email = "ann@acme.com", role_id = "user", active = true } }
+      for _, content in ipairs({ "", "email,role\n", "# nobody\n\n", ",,\n" }) do
+        local f = file(content)
+        for _, flags in ipairs({ "", "--apply ", "--max-deactivate 100 --apply ", "--json " }) do
+          local code, out, err = run("sync --deactivate-missing " .. flags .. f)
+          assert.equal(2, code, content .. flags)
+          assert.equal(REFUSED:format(f), err)
+          if flags == "--json " then
+            local doc = cli.json_lines(out)[1]
+            assert.same({ true, "configuration", 0 }, { doc.summary, doc.stopped, doc.items })
+          else
+            assert.equal("", out)
+          end
+        end
+      end
+      assert.equal(0, server.stats().requests)
+      assert.is_true(members()["ann@acme.com"].active)
+      assert.is_true(members()["sam@acme.com"].active)
+    end)
+
+    it("a file of invalid lines only lists nobody as well; without credentials too", function()
+      local f = file("email\nnot-an-address\n")
+      local code, out, err = run("sync --deactivate-missing " .. f)
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal(REFUSED:format(f), err)
+      code, out, err = run("sync --deactivate-missing " .. f, { key = false })
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal(REFUSED:format(f), err)
+      assert.equal(0, server.stats().requests)
+    end)
+
+    it("an empty file without --deactivate-missing is nothing to do", function()
+      local code, out = run("sync " .. file("email,role\n"))
+      assert.equal(0, code)
+      assert.equal("0 items: nothing to do\n", out)
+    end)
+  end)
+
   describe("4: counts agree in number", function()
     it("1 item, 2 items; 1 line to do again", function()
       local code, out = run("sync " .. file("sam@acme.com,user\n"))

@@ -60,6 +60,15 @@ local function read_inputs(opts)
   return { rows = rows, info = info, keep = keep }
 end
 
+-- A file without one valid address (empty, a header alone, unreadable
+-- lines or invalid addresses only).
+local function lists_nobody(rows)
+  for _, row in ipairs(rows) do
+    if row.email and core.validate_email(row.email) then return false end
+  end
+  return true
+end
+
 -- the items reported so far
 local function reported(o)
   local n = 0
@@ -212,6 +221,11 @@ function M.run(env, opts, errout)
   local input, why = read_inputs(opts)
   if not input then return fatal(run, "configuration", why, CONFIG) end
   run.info = input.info
+  if opts["deactivate-missing"] and lists_nobody(input.rows) then
+    -- every active member but the caller would be missing from it
+    return fatal(run, "configuration", opts.file .. " lists nobody: with --deactivate-missing every active member "
+      .. "would be deactivated; refused", CONFIG)
+  end
   local client, cerr, absent = credentials.make(env, opts)
   if not client then
     if opts["dry-run"] and absent then return file_alone(run.o, opts, input.rows) end
