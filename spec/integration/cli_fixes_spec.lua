@@ -64,6 +64,40 @@ describe("close-provision (QA fixes)", function()
     end)
   end)
 
+  describe("2: a header row that names no known column, and tab-separated files", function()
+    it("refuses a header of unknown names with the accepted names, nothing read as data", function()
+      for _, content in ipairs({ "Work Email,Level\njo@acme.com,user\n", "Work Email\njo@acme.com\n" }) do
+        local f = file(content)
+        local code, out, err = run("sync " .. f)
+        assert.equal(2, code)
+        assert.equal("", out)
+        assert.equal("close-provision: cannot read " .. f .. ": " .. HEADERS, err)
+      end
+      assert.equal(0, server.stats().requests)
+    end)
+
+    it("refuses a tab-separated file, header or not, saying fields are separated by , or ;", function()
+      local TABS = "line 1 is separated by tabs: separate the fields with ',' or ';' (save as CSV)\n"
+      for _, content in ipairs({ "email\trole\njo@acme.com\tuser\n", "jo@acme.com\tuser\n",
+        "Work Email\tRole\njo@acme.com\tuser\n" }) do
+        local f = file(content)
+        local code, out, err = run("sync " .. f)
+        assert.equal(2, code)
+        assert.equal("", out)
+        assert.equal("close-provision: cannot read " .. f .. ": " .. TABS, err)
+      end
+    end)
+
+    it("a first line with an address is data, as before; a known header still works", function()
+      local code, out = run("sync " .. file("jo@acme.com,user\n"))
+      assert.equal(0, code, out)
+      assert.equal("line 1: jo@acme.com: create (User)\n1 item: 1 planned\n", out)
+      code, out = run("sync " .. file("Email Address;Role Name\njo@acme.com;user\n"))
+      assert.equal(0, code, out)
+      assert.equal("line 2: jo@acme.com: create (User)\n1 item: 1 planned\n", out)
+    end)
+  end)
+
   describe("4: counts agree in number", function()
     it("1 item, 2 items; 1 line to do again", function()
       local code, out = run("sync " .. file("sam@acme.com,user\n"))
