@@ -8,7 +8,8 @@
 --   more of outside quotes (`,` on a tie or when it holds neither);
 -- * a field may be double-quoted, `""` being a quote inside it; a quoted field
 --   may hold separators and line breaks; spaces around a quoted field and
---   around an unquoted one are dropped (inside the quotes they are kept);
+--   around an unquoted one are dropped (inside the quotes they are kept,
+--   but in the email column: an address never has spaces);
 -- * lines end with LF or CRLF, the last one may have no line end, and a UTF-8
 --   BOM at the start is ignored;
 -- * a line whose first non-blank character is `#` is a comment (a `#` anywhere
@@ -349,7 +350,8 @@ function M.parse(text)
           info.header, info.header_text, info.columns = true, raw, cols
         else
           cols = info.columns
-          local email = fields[cols.email]
+          -- an address never has spaces: quoted ones are trimmed too
+          local email = fields[cols.email] and fields[cols.email]:match("^%s*(.-)%s*$")
           local row = { line = line, text = raw }
           if not email then
             row.error = ("no email column (the header puts it in column %d; this record has %d field%s)")

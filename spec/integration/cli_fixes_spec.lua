@@ -98,6 +98,22 @@ describe("close-provision (QA fixes)", function()
     end)
   end)
 
+  it("3: a quoted address is trimmed as an unquoted one is; as the role is", function()
+    local f = file('" jo@acme.com ",user\n"ann@acme.com\t", user \n"  ",user\n" bob@acme.com ","Sales Rep "\n')
+    local code, out = run("--concurrency 1 " .. f)
+    assert.equal(1, code)
+    local m = members()
+    assert.equal("line 3: INVALID empty email (column 1)\n"
+      .. "line 1: jo@acme.com: created " .. m["jo@acme.com"].id .. "\n"
+      .. "line 2: ann@acme.com: created " .. m["ann@acme.com"].id .. "\n"
+      .. "line 4: bob@acme.com: created " .. m["bob@acme.com"].id .. "\n"
+      .. "4 items: 3 done, 1 invalid\n"
+      .. "1 line to do again (failed, invalid or not started) is in " .. f .. ".failed\n", out)
+    assert.equal("user", m["jo@acme.com"].role_id)
+    assert.equal("user", m["ann@acme.com"].role_id)
+    assert.matches("^role_", m["bob@acme.com"].role_id)
+  end)
+
   describe("4: counts agree in number", function()
     it("1 item, 2 items; 1 line to do again", function()
       local code, out = run("sync " .. file("sam@acme.com,user\n"))
