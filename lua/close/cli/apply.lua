@@ -77,15 +77,23 @@ function M.run(run, items)
   local rule, stopped = stop_rule(), nil
   local progress = wants_progress(run.env, run.opts) and progress_line(client, #items)
   o.progress = progress and true
+  local function journal(item, outcome, id)
+    if not run.journal then return end
+    local ok, jerr = run.journal.record(item, outcome, id)
+    if not ok and not stopped then
+      -- what is done must be on record: no write goes on without it
+      stopped = { reason = "journal", message = "stopped: cannot write the journal (" .. tostring(jerr) .. ")" }
+    end
+  end
   local function on_result(item, result, err, meta)
     if progress then progress.finished() end
     if result then
       rule.succeeded()
       local id = type(result) == "table" and result.id or item.membership_id
-      if run.journal then run.journal.record(item, "done", id) end
+      journal(item, "done", id)
       o.item(item, "done", { id = id, attempts = meta and meta.attempts })
     else
-      if run.journal then run.journal.record(item, "failed:" .. tostring(err.kind)) end
+      journal(item, "failed:" .. tostring(err.kind))
       run.left[#run.left + 1] = item.text or item.email
       o.item(item, "failed", { err = err })
       stopped = stopped or rule.failed(err)

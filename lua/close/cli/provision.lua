@@ -20,7 +20,7 @@ local OK, ITEMS, CONFIG = 0, 1, 2
 -- the status of a plan's item that is no write
 local STATUS_OF = { invalid = "invalid", unchanged = "unchanged", duplicate = "duplicate" }
 -- errors of the setup, not of the items: the key, the token, the TLS setup
-local CONFIG_KINDS = { auth = true, tls = true, validation = true }
+local CONFIG_KINDS = { auth = true, tls = true, validation = true, journal = true }
 
 local function read_keep(path)
   local list, err = rows_mod.read(path)
