@@ -44,15 +44,15 @@ $(CORE): $(SRC) $(HDR) Makefile
 	$(CC) $(WARN) $(DEFS) $(CFLAGS) -fPIC -I$(LUA_INC) -shared -o $@ $(SRC) -lcurl -lsqlite3
 
 # C unit tests of the pure parts, with no Lua at all
-build/test_pure: test/c/test_pure.c $(PURE_SRC) $(HDR)
+build/test_pure: test/c/test_pure.c $(PURE_SRC) $(HDR) test/c/check.h
 	@mkdir -p build
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_pure.c $(PURE_SRC)
 
-build/test_scim_filter: test/c/test_scim_filter.c src/scim_filter.c src/scim_filter.h
+build/test_scim_filter: test/c/test_scim_filter.c src/scim_filter.c src/scim_filter.h test/c/check.h
 	@mkdir -p build
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_scim_filter.c src/scim_filter.c
 
-build/test_resp: test/c/test_resp.c src/resp.c src/resp.h
+build/test_resp: test/c/test_resp.c src/resp.c src/resp.h test/c/check.h
 	@mkdir -p build
 	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) -Isrc -o $@ test/c/test_resp.c src/resp.c
 

@@ -8,6 +8,7 @@ local close = require "close"
 local core = require "close.core"
 local server = require "spec.support.server"
 local scim = require "spec.openresty.support.scim"
+local figures = require "bench.wrk_figures"
 
 local MEMBERS = tonumber(os.getenv("SCIM_BENCH_MEMBERS") or 10000)
 local RATE = tonumber(os.getenv("SCIM_BENCH_RATE") or 200)
@@ -19,13 +20,7 @@ if not scim.sh("command -v wrk >/dev/null") then
 end
 
 server.reset()
-for first = 1, MEMBERS, 2000 do
-  local list = {}
-  for i = first, math.min(first + 1999, MEMBERS) do
-    list[#list + 1] = { email = ("bench%05d@acme.com"):format(i), role_id = "user" }
-  end
-  server.add_members(list)
-end
+figures.seed(MEMBERS, "bench")
 
 -- one organization read, the median of 5
 local client = close.new{ api_key = server.api_key, base_url = server.http_url }
@@ -48,25 +43,15 @@ for i = 1, 20 do
   assert(status == 200 and doc.totalResults == 1, "warm-up lookup failed: " .. tostring(status))
 end
 
-local function ms(s)
-  local v, unit = s:match("([%d.]+)(%a+)")
-  v = tonumber(v)
-  return unit == "us" and v / 1000 or unit == "s" and v * 1000 or v
-end
-
 -- wrk at RATE requests/s for SECONDS: {rps, p50, p90, p99 (ms), note}
 local function load(baseline)
   local cmd = ("SCIM_BASELINE=%s SCIM_TOKEN=%s SCIM_MEMBERS=%d SCIM_RATE=%d SCIM_CONNECTIONS=%d "
     .. "wrk -t 1 -c %d -d %ds --timeout 5s --latency -s bench/scim_wrk.lua http://127.0.0.1:%d/ 2>&1")
     :format(baseline and "1" or "0", scim.TOKEN, MEMBERS, RATE, CONNECTIONS, CONNECTIONS, SECONDS, inst.port)
-  local out = scim.capture(cmd)
-  local p50, p90, p99 = out:match("%s50%%%s+(%S+)"), out:match("%s90%%%s+(%S+)"), out:match("%s99%%%s+(%S+)")
-  local rps, non2xx = out:match("Requests/sec:%s+([%d.]+)"), out:match("Non%-2xx or 3xx responses: (%d+)")
-  local errors = out:match("Socket errors: ([^\n]+)")
-  assert(p99 and rps, "wrk: " .. out)
-  return { rps = tonumber(rps), p50 = ms(p50), p90 = ms(p90), p99 = ms(p99),
-           note = (non2xx and (", " .. non2xx .. " answers not 2xx") or "")
-             .. (errors and (", socket errors: " .. errors) or "") }
+  local r = figures.parse(scim.capture(cmd))
+  r.note = (r.non2xx and (", " .. r.non2xx .. " answers not 2xx") or "")
+    .. (r.errors and (", socket errors: " .. r.errors) or "")
+  return r
 end
 
 local lookup = load(false)

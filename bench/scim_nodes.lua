@@ -8,6 +8,7 @@
 local core = require "close.core"
 local server = require "spec.support.server"
 local scim = require "spec.openresty.support.scim"
+local figures = require "bench.wrk_figures"
 local nodes = require "spec.nodes.support"
 
 local MEMBERS = tonumber(os.getenv("SCIM_BENCH_MEMBERS") or 1000)
@@ -20,13 +21,7 @@ if not scim.sh("command -v wrk >/dev/null") then
 end
 
 server.reset()
-for first = 1, MEMBERS, 2000 do
-  local list = {}
-  for i = first, math.min(first + 1999, MEMBERS) do
-    list[#list + 1] = { email = ("node%05d@acme.com"):format(i), role_id = "user" }
-  end
-  server.add_members(list)
-end
+figures.seed(MEMBERS, "node")
 local dir = scim.tmpdir()
 local ids = {}
 for _, m in ipairs(server.state().memberships) do
@@ -34,22 +29,14 @@ for _, m in ipairs(server.state().memberships) do
 end
 scim.write(dir .. "/ids", table.concat(ids, "\n") .. "\n")
 
-local function ms(s)
-  local v, unit = s:match("([%d.]+)(%a+)")
-  v = tonumber(v)
-  return unit == "us" and v / 1000 or unit == "s" and v * 1000 or v
-end
-
 -- wrk at RATE requests/s for SECONDS against url: {rps, p50, p99 (ms), note}
 local function load(url, mode)
   local cmd = ("SCIM_MODE=%s SCIM_IDS=%s/ids SCIM_TOKEN=%s SCIM_RATE=%d SCIM_CONNECTIONS=%d "
     .. "wrk -t 1 -c %d -d %ds --timeout 5s --latency -s bench/scim_nodes_wrk.lua %s 2>&1")
     :format(mode, dir, scim.TOKEN, RATE, CONNECTIONS, CONNECTIONS, SECONDS, url)
-  local out = scim.capture(cmd)
-  local p50, p99 = out:match("%s50%%%s+(%S+)"), out:match("%s99%%%s+(%S+)")
-  local rps, non2xx = out:match("Requests/sec:%s+([%d.]+)"), out:match("Non%-2xx or 3xx responses: (%d+)")
-  assert(p99 and rps, "wrk: " .. out)
-  return { rps = tonumber(rps), p50 = ms(p50), p99 = ms(p99), note = non2xx and (", " .. non2xx .. " not 2xx") or "" }
+  local r = figures.parse(scim.capture(cmd))
+  r.note = r.non2xx and (", " .. r.non2xx .. " not 2xx") or ""
+  return r
 end
 
 local function warm(base, o)

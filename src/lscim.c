@@ -82,6 +82,10 @@ static void push_node(lua_State *L, const close_scim_node *n) {
         lua_setfield(L, -2, "attr");
         push_node(L, n->left);
         lua_setfield(L, -2, "filter");
+        if (n->right) {
+            push_node(L, n->right);
+            lua_setfield(L, -2, "test");
+        }
         break;
     default:
         push_attr(L, &n->attr);
@@ -222,8 +226,12 @@ static close_scim_node *to_node(conv *c, int idx) {
         lua_getfield(L, idx, "attr");
         to_attr(c, lua_gettop(L), &n->attr);
         lua_pop(L, 1);
-        if (op == CLOSE_SCIM_HAS) n->left = child(c, idx, "filter");
-        else if (op != CLOSE_SCIM_PR) {
+        if (op == CLOSE_SCIM_HAS) {
+            n->left = child(c, idx, "filter");
+            lua_getfield(L, idx, "test");
+            if (!lua_isnil(L, -1)) n->right = to_node(c, lua_gettop(L));
+            lua_pop(L, 1);
+        } else if (op != CLOSE_SCIM_PR) {
             lua_getfield(L, idx, "value");
             to_value(c, n);
             lua_pop(L, 1);

@@ -294,30 +294,44 @@ static close_scim_node *value_path(parser *p, const close_scim_attr *attr, size_
     return n;
 }
 
-/* attrPath "pr" / attrPath compareOp compValue / valuePath */
-static close_scim_node *attr_exp(parser *p) {
-    close_scim_attr attr;
+/* after attr: "pr" / compareOp compValue */
+static close_scim_node *comparison(parser *p, const close_scim_attr *attr) {
     close_scim_node *n;
     close_scim_str w;
-    size_t at = p->i;
+    size_t at;
     int op;
-    if (!split_attr(p, read_word(p), at, &attr)) return NULL;
     skip_ws(p);
-    if (p->i < p->len && p->in[p->i] == '[') {
-        if (!(n = value_path(p, &attr, at))) return NULL;
-        if (p->i < p->len && p->in[p->i] == '.')
-            return fail(p, p->i, "a filter's value path ends at ']' (a sub-attribute after it is a PATCH path)");
-        return n;
-    }
     at = p->i;
     w = read_word(p);
     if ((op = close_scim_op_from(w.s, w.len)) < 0)
         return fail(p, at, w.len ? "unknown operator (eq ne co sw ew gt ge lt le pr)"
                                  : "expected an operator (eq ne co sw ew gt ge lt le pr)");
     if (!(n = new_node(p, (close_scim_op)op))) return NULL;
-    n->attr = attr;
+    n->attr = *attr;
     if (op != CLOSE_SCIM_PR && !read_value(p, n)) return NULL;
     return n;
+}
+
+/* attrPath "pr" / attrPath compareOp compValue / valuePath ["." subAttr ("pr" / compareOp compValue)] */
+static close_scim_node *attr_exp(parser *p) {
+    close_scim_attr attr;
+    close_scim_node *n;
+    size_t at = p->i;
+    if (!split_attr(p, read_word(p), at, &attr)) return NULL;
+    skip_ws(p);
+    if (p->i < p->len && p->in[p->i] == '[') {
+        if (!(n = value_path(p, &attr, at))) return NULL;
+        if (p->i < p->len && p->in[p->i] == '.') {
+            memset(&attr, 0, sizeof attr);
+            at = ++p->i;
+            attr.name = read_word(p);
+            if (!close_scim_valid_name(attr.name.s, attr.name.len))
+                return fail(p, at, "invalid sub-attribute name after ']'");
+            if (!(n->right = comparison(p, &attr))) return NULL;
+        }
+        return n;
+    }
+    return comparison(p, &attr);
 }
 
 /* "(" filter ")" / "not" ["("] filter [")"] / attrExp / valuePath */
@@ -343,7 +357,13 @@ static close_scim_node *parse_unary(parser *p) {
         w = read_word(p);
         /* "not" is an attribute name only when an operator follows it */
         if (word_is(w.s, w.len, "not") && close_scim_op_from(peek_word(p).s, peek_word(p).len) < 0) {
+            /* "not (" is one level, as deep as "not x": the printer writes "not (x)" */
+            int shared;
+            skip_ws(p);
+            shared = p->i < p->len && p->in[p->i] == '(';
+            p->depth -= shared;
             if ((e = parse_unary(p)) && (n = new_node(p, CLOSE_SCIM_NOT))) n->left = e;
+            p->depth += shared;
         } else {
             p->i = at;
             n = attr_exp(p);
@@ -520,6 +540,33 @@ static int prec(const close_scim_node *n) { return n->op == CLOSE_SCIM_OR ? 1 : 
 
 static void print_node(sink *k, const close_scim_node *n, int depth, int in_vp);
 
+/* attr "pr" / attr op value */
+static void print_test(sink *k, const close_scim_node *n) {
+    if ((int)n->op < CLOSE_SCIM_PR || n->op > CLOSE_SCIM_LE) {
+        k->why = "unknown operator";
+        return;
+    }
+    put_attr(k, &n->attr);
+    puts_(k, " ");
+    puts_(k, OP_NAMES[n->op]);
+    if (n->op == CLOSE_SCIM_PR) return;
+    puts_(k, " ");
+    switch (n->kind) {
+    case CLOSE_SCIM_STRING: put_string(k, n->str); break;
+    case CLOSE_SCIM_NUMBER: put_number(k, n->num); break;
+    case CLOSE_SCIM_TRUE: puts_(k, "true"); break;
+    case CLOSE_SCIM_FALSE: puts_(k, "false"); break;
+    default: puts_(k, "null"); break;
+    }
+}
+
+/* ".sub op value" after a value path's ']' */
+static void print_element_test(sink *k, const close_scim_node *t) {
+    if (t->attr.schema.s || t->attr.sub.s) k->why = "the test after a value path names one sub-attribute";
+    puts_(k, ".");
+    print_test(k, t);
+}
+
 static void print_child(sink *k, const close_scim_node *c, int paren, int depth, int in_vp) {
     if (paren) puts_(k, "(");
     print_node(k, c, depth + 1, in_vp);
@@ -554,27 +601,9 @@ static void print_node(sink *k, const close_scim_node *n, int depth, int in_vp) 
         puts_(k, "[");
         print_node(k, n->left, depth + 1, 1);
         puts_(k, "]");
+        if (n->right) print_element_test(k, n->right);
         break;
-    case CLOSE_SCIM_PR:
-        put_attr(k, &n->attr);
-        puts_(k, " pr");
-        break;
-    default:
-        if ((int)n->op < CLOSE_SCIM_EQ || n->op > CLOSE_SCIM_LE) {
-            k->why = "unknown operator";
-            return;
-        }
-        put_attr(k, &n->attr);
-        puts_(k, " ");
-        puts_(k, OP_NAMES[n->op]);
-        puts_(k, " ");
-        switch (n->kind) {
-        case CLOSE_SCIM_STRING: put_string(k, n->str); break;
-        case CLOSE_SCIM_NUMBER: put_number(k, n->num); break;
-        case CLOSE_SCIM_TRUE: puts_(k, "true"); break;
-        case CLOSE_SCIM_FALSE: puts_(k, "false"); break;
-        default: puts_(k, "null"); break;
-        }
+    default: print_test(k, n);
     }
 }
 
@@ -634,7 +663,9 @@ int close_scim_equal(const close_scim_node *a, const close_scim_node *b) {
     case CLOSE_SCIM_AND:
     case CLOSE_SCIM_OR: return close_scim_equal(a->left, b->left) && close_scim_equal(a->right, b->right);
     case CLOSE_SCIM_NOT: return close_scim_equal(a->left, b->left);
-    case CLOSE_SCIM_HAS: return attr_eq(&a->attr, &b->attr) && close_scim_equal(a->left, b->left);
+    case CLOSE_SCIM_HAS:
+        return attr_eq(&a->attr, &b->attr) && close_scim_equal(a->left, b->left) &&
+               close_scim_equal(a->right, b->right);
     case CLOSE_SCIM_PR: return attr_eq(&a->attr, &b->attr);
     default:
         if (!attr_eq(&a->attr, &b->attr) || a->kind != b->kind) return 0;

@@ -18,7 +18,7 @@ typedef enum {
     CLOSE_SCIM_AND, CLOSE_SCIM_OR, CLOSE_SCIM_NOT, CLOSE_SCIM_PR,
     CLOSE_SCIM_EQ, CLOSE_SCIM_NE, CLOSE_SCIM_CO, CLOSE_SCIM_SW, CLOSE_SCIM_EW,
     CLOSE_SCIM_GT, CLOSE_SCIM_GE, CLOSE_SCIM_LT, CLOSE_SCIM_LE,
-    CLOSE_SCIM_HAS /* a value path: attr[filter] */
+    CLOSE_SCIM_HAS /* a value path: attr[filter], or attr[filter].sub op value */
 } close_scim_op;
 
 typedef enum { CLOSE_SCIM_STRING, CLOSE_SCIM_NUMBER, CLOSE_SCIM_TRUE, CLOSE_SCIM_FALSE, CLOSE_SCIM_NULL } close_scim_kind;
@@ -42,7 +42,9 @@ typedef struct close_scim_node {
     close_scim_str str;            /* kind STRING: the decoded bytes */
     double num;                    /* kind NUMBER: finite */
     struct close_scim_node *left;  /* and/or; not's operand; has's filter */
-    struct close_scim_node *right; /* and/or */
+    struct close_scim_node *right; /* and/or; has's test of a matching element or NULL: a pr or
+                                      comparison whose attr is the sub-attribute's bare name
+                                      (emails[type eq "work"].value ew "@x.com") */
 } close_scim_node;
 
 /* A PATCH path: attr (schema, name, sub) [filter] ("emails[type eq "work"].value"

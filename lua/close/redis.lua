@@ -51,27 +51,21 @@ Redis.__index = Redis
 
 --- A client, not yet connected.
 function M.new()
-  return setmetatable({ timeouts = { 1000, 1000, 1000 } }, Redis)
+  return setmetatable({ timeout = 1000 }, Redis)
 end
 
-local function apply_timeout(self, which)
+local function apply_timeout(self)
   if not self.sock then return end
   if self.cosocket then
-    self.sock:settimeouts(self.timeouts[1], self.timeouts[2], self.timeouts[3])
+    self.sock:settimeouts(self.timeout, self.timeout, self.timeout)
   else
-    self.sock:settimeout(self.timeouts[which or 3] / 1000)
+    self.sock:settimeout(self.timeout / 1000)
   end
 end
 
 --- Connect, send and read timeouts in milliseconds, all alike.
 function Redis:set_timeout(ms)
-  self.timeouts = { ms, ms, ms }
-  apply_timeout(self)
-end
-
---- Connect, send and read timeouts in milliseconds.
-function Redis:set_timeouts(connect, send, read)
-  self.timeouts = { connect, send, read }
+  self.timeout = ms
   apply_timeout(self)
 end
 
@@ -113,7 +107,7 @@ function Redis:connect(host, port, opts)
   end
   local sock = lib.tcp()
   self.sock, self.reused = sock, 0
-  apply_timeout(self, 1)
+  apply_timeout(self)
   local ok, err = sock:connect(host, port)
   if not ok then
     sock:close()
@@ -198,7 +192,7 @@ local function receive_some(self, need)
   if not data then return nil, err end
   sock:settimeout(0)
   local more, _, partial = sock:receive(16384) -- ... and what else is there now
-  sock:settimeout(self.timeouts[3] / 1000)
+  sock:settimeout(self.timeout / 1000)
   return data .. (more or partial or "")
 end
 

@@ -2,17 +2,12 @@
 -- locally"): a second start, from another shell, gives the same settings and
 -- keeps what the first session made.
 local close = require "close"
-local files = require "spec.support.files"
+local cli = require "spec.support.cli"
 
 -- runs a shell line; its stdout, stderr and exit status
 local function sh(line)
-  local errf = os.tmpname()
-  local p = assert(io.popen(("%s 2>%s; echo \"exit=$?\""):format(line, errf)))
-  local out = p:read("*a")
-  p:close()
-  local err = files.read(errf) or ""
-  os.remove(errf)
-  return (out:gsub("exit=%d+%s*$", "")), err, tonumber(out:match("exit=(%d+)%s*$"))
+  local code, out, err = cli.shell(line)
+  return out, err, code
 end
 
 describe("scripts/local-server.sh", function()

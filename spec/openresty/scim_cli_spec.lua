@@ -50,6 +50,14 @@ describe("bin/close-scim", function()
         "close-scim: cannot read the SCIM token file 'no-such-file'" },
       { "--listen 127.0.0.1:1 --state-dir state --bogus", "close-scim: unknown argument '--bogus' (see --help)" },
       { "--listen", "close-scim: --listen needs a value (see --help)" },
+      -- the default role: a mistake of the operator's at start, not a 400 on every POST /Users later
+      { "--listen 127.0.0.1:1 --state-dir state --default-role nosuch", "close-scim: --default-role: unknown role "
+        .. "'nosuch' (roles: Admin, Super User, User, Restricted User, Account Manager, Sales Rep, Support)" },
+      { "--listen 127.0.0.1:1 --state-dir state --default-role 'role_bad!x'",
+        "close-scim: --default-role: 'role_bad!x' is not a valid role id" },
+      { "--listen 127.0.0.1:1 --state-dir state --default-role role_" .. ("a"):rep(43),
+        "close-scim: --default-role: Close has no role with the id 'role_" .. ("a"):rep(43) .. "'" },
+      { "--listen 127.0.0.1:1 --state-dir state --default-role ' '", "close-scim: --default-role is empty" },
     }
     for _, case in ipairs(cases) do
       it(case[1] == "" and "(no arguments)" or case[1], function()
@@ -115,6 +123,29 @@ describe("bin/close-scim", function()
       assert.equal(2, rc)
       assert.equal("close-scim: the token file no-such-file does not exist: run close-provision login first\n", err)
     end)
+  end)
+
+  it("takes a custom --default-role Close has, and a predefined one without asking Close", function()
+    local inst = assert(scim.start{ args = { "--default-role", "sales rep" },
+      env = CREDS .. " CLOSE_SCIM_TOKEN=" .. TOKEN })
+    finally(function() scim.cleanup(inst) end)
+    assert.equal("", scim.read(inst.err))
+    scim.cleanup(inst)
+    local down = ("CLOSE_API_KEY=%s CLOSE_BASE_URL=http://127.0.0.1:1/api/v1 CLOSE_SCIM_TOKEN=%s")
+      :format(server.api_key, TOKEN)
+    local offline = assert(scim.start{ args = { "--default-role", "Super User" }, env = down })
+    finally(function() scim.cleanup(offline) end)
+    assert.equal("", scim.read(offline.err))
+  end)
+
+  it("starts with a warning when Close's roles cannot be read to check a custom --default-role", function()
+    local down = ("CLOSE_API_KEY=%s CLOSE_BASE_URL=http://127.0.0.1:1/api/v1 CLOSE_SCIM_TOKEN=%s")
+      :format(server.api_key, TOKEN)
+    local inst = assert(scim.start{ args = { "--default-role", "Sales Rep" }, env = down })
+    finally(function() scim.cleanup(inst) end)
+    assert.matches("^close%-scim: warning: %-%-default%-role 'Sales Rep' not checked: close: network: [^\n]*"
+      .. "%(GET http://127%.0%.0%.1:1/api/v1/role/, 2 attempts%)\n$", scim.read(inst.err))
+    assert.is_nil(scim.read(inst.err):find(server.api_key, 1, true))
   end)
 
   it("--help prints the usage and exits 0", function()

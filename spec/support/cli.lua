@@ -66,13 +66,11 @@ function M.made_files()
   return made
 end
 
---- Starts the tool in the background, sends `signal` after `after`
--- seconds; returns exit status and its output (stdout and stderr).
-function M.run_signalled(args, signal, after, env)
+-- Runs the shell command cmd_for(outf), which leaves the tool's output in
+-- the file outf and echoes "exit=N"; returns N and that output.
+local function via_file(cmd_for)
   local outf = os.tmpname()
-  local cmd = ("env %s %s bin/close-provision %s > %s 2>&1 & pid=$!; sleep %s; kill -%s $pid; wait $pid; "
-    .. "echo \"exit=$?\""):format(M.env_words(env), M.lua, args, outf, after, signal)
-  local p = assert(io.popen(cmd))
+  local p = assert(io.popen(cmd_for(outf)))
   local status = p:read("*a")
   p:close()
   local out = files.read(outf) or ""
@@ -80,18 +78,22 @@ function M.run_signalled(args, signal, after, env)
   return tonumber(status:match("exit=(%d+)")), out
 end
 
+--- Starts the tool in the background, sends `signal` after `after`
+-- seconds; returns exit status and its output (stdout and stderr).
+function M.run_signalled(args, signal, after, env)
+  return via_file(function(outf)
+    return ("env %s %s bin/close-provision %s > %s 2>&1 & pid=$!; sleep %s; kill -%s $pid; wait $pid; "
+      .. "echo \"exit=$?\""):format(M.env_words(env), M.lua, args, outf, after, signal)
+  end)
+end
+
 --- Runs the tool on a pseudo-terminal (script(1)): its output as a
 -- terminal shows it, stdout and stderr together.
 function M.run_tty(args, env)
-  local outf = os.tmpname()
   local inner = ("env %s %s bin/close-provision %s"):format(M.env_words(env), M.lua, args)
-  local p = assert(io.popen(("script -q -e -c %s %s >/dev/null 2>&1; echo \"exit=$?\""):format(M.quote(inner),
-    outf)))
-  local status = p:read("*a")
-  p:close()
-  local out = files.read(outf) or ""
-  os.remove(outf)
-  return tonumber(status:match("exit=(%d+)")), out
+  return via_file(function(outf)
+    return ("script -q -e -c %s %s >/dev/null 2>&1; echo \"exit=$?\""):format(M.quote(inner), outf)
+  end)
 end
 
 --- The state's memberships by address.

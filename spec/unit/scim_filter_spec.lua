@@ -61,6 +61,11 @@ describe("close.scim.filter.parse", function()
       left = { op = "eq", attr = { name = "type" }, value = "work" },
       right = { op = "eq", attr = { name = "primary" }, value = true } } },
       filter.parse('emails[type eq "work" and primary eq true]'))
+    assert.same({ op = "has", attr = { name = "emails" }, filter = { op = "eq", attr = { name = "type" },
+      value = "work" }, test = { op = "ew", attr = { name = "value" }, value = "@acme.com" } },
+      filter.parse('emails[type eq "work"].value ew "@acme.com"'))
+    assert.same({ op = "has", attr = { name = "emails" }, filter = { op = "pr", attr = { name = "type" } },
+      test = { op = "pr", attr = { name = "display" } } }, filter.parse("emails[type pr].display pr"))
     assert.same({ op = "eq", attr = { schema = ENT, name = "manager", sub = "value" }, value = "m1" },
       filter.parse(ENT .. ':manager.value eq "m1"'))
     assert.equal(filter.null, filter.parse("a eq null").value)
@@ -75,9 +80,10 @@ describe("close.scim.filter.parse", function()
       { "userName", "invalid filter at character 9: expected an operator (eq ne co sw ew gt ge lt le pr)" },
       { 'userName eq "x', "invalid filter at character 13: unterminated string" },
       { "(a pr", "invalid filter at character 6: expected ')'" },
-      { 'emails[type eq "work"].value eq "x"',
-        "invalid filter at character 23: a filter's value path ends at ']' "
-          .. "(a sub-attribute after it is a PATCH path)" },
+      { 'emails[type eq "work"].value', "invalid filter at character 29: expected an operator "
+          .. "(eq ne co sw ew gt ge lt le pr)" },
+      { 'emails[type eq "work"].value.x eq "x"',
+        "invalid filter at character 24: invalid sub-attribute name after ']'" },
       { ("("):rep(40) .. "a pr", "invalid filter at character 33: nested too deeply" },
       { "a pr" .. (" "):rep(8200), "invalid filter at character 8193: longer than 8192 bytes" },
     }
@@ -145,6 +151,13 @@ describe("close.scim.filter.tostring", function()
       { { op = "and", left = { op = "pr", attr = { name = "a" } } }, "a filter node must be a table" },
       { { op = "has", attr = { name = "a" }, filter = { op = "has", attr = { name = "b" },
         filter = { op = "pr", attr = { name = "c" } } } }, "a value path inside a value path" },
+      { { op = "has", attr = { name = "a" }, filter = { op = "pr", attr = { name = "b" } },
+        test = { op = "and", left = { op = "pr", attr = { name = "c" } },
+          right = { op = "pr", attr = { name = "d" } } } },
+        "unknown operator" },
+      { { op = "has", attr = { name = "a" }, filter = { op = "pr", attr = { name = "b" } },
+        test = { op = "pr", attr = { name = "c", sub = "d" } } },
+        "the test after a value path names one sub-attribute" },
     }
     for _, c in ipairs(bad) do
       local s, err = filter.tostring(c[1])
@@ -194,6 +207,17 @@ describe("close.scim.filter.match", function()
     assert.is_false(m('emails[type eq "home" and primary eq true]'))
     assert.is_true(m('emails[type eq "work"] and not (emails[type eq "other"])'))
     assert.is_true(m('EMAILS[TYPE eq "Work"]'))
+    -- a value path, then a test of the same element's sub-attribute
+    assert.is_true(m('emails[type eq "work"].value ew "@example.com"'))
+    assert.is_false(m('emails[type eq "work"].value ew "@jensen.org"'))
+    assert.is_true(m('emails[type eq "home"].value ew "@JENSEN.org"'))
+    assert.is_true(m('emails[type eq "work" and primary eq true].value eq "bjensen@example.com"'))
+    assert.is_false(m('emails[type eq "home"].primary eq true'))
+    assert.is_false(m('emails[type eq "home"].primary pr'))
+    assert.is_true(m('emails[primary eq true].type pr'))
+    assert.is_true(filter.parse('emails[type eq "work"].value ew "@acme.com"') ~= nil)
+    assert.equal('emails[type eq "work"].value ew "@acme.com"',
+      filter.tostring(filter.parse('emails[ type eq work ].value EW "@acme.com"')))
   end)
 
   it("evaluates value paths on members of a group", function()
@@ -253,6 +277,7 @@ describe("close.scim.filter.match", function()
       { 'userName[value eq "x"]', "userName is not a complex attribute" },
       { 'name eq "x"', "name is complex: filter on one of its sub-attributes" },
       { 'userName eq "x" or emails[type eq "work"] and active ge true', "active: ge does not apply to a boolean" },
+      { 'emails[type eq "work"].primary gt true', "emails[primary]: gt does not apply to a boolean" },
     }
     for _, c in ipairs(cases) do
       local ok, err = m(c[1])
@@ -263,6 +288,14 @@ describe("close.scim.filter.match", function()
       attr = { name = "x" }, filter = { op = "pr", attr = { name = "y" } } } }, bjensen, schema)
     assert.is_nil(ok)
     assert.equal("emails[x]: a value path inside a value path", err.detail)
+    ok, err = filter.match({ op = "has", attr = { name = "emails" }, filter = { op = "pr", attr = { name = "type" } },
+      test = { op = "not", expr = { op = "pr", attr = { name = "value" } } } }, bjensen, schema)
+    assert.is_nil(ok)
+    assert.equal("emails: the test after ']' must be pr or a comparison", err.detail)
+    ok, err = filter.match({ op = "has", attr = { name = "emails" }, filter = { op = "pr", attr = { name = "type" } },
+      test = { op = "pr", attr = { name = "value", sub = "x" } } }, bjensen, schema)
+    assert.is_nil(ok)
+    assert.equal("emails: the test after ']' names one sub-attribute", err.detail)
     ok, err = filter.match({ op = "eq" }, bjensen, schema)
     assert.is_nil(ok)
     assert.equal("filter node without attr", err.detail)

@@ -108,6 +108,9 @@ describe("scim GET /Users (list)", function()
     res = t:req("GET", "/Users", nil,
       { query = 'filter=emails[type eq "work" and value ew "@acme.com"] and not (active eq true)' })
     assert.are.same({ "memb_old" }, ids(res.json.Resources))
+    res = t:req("GET", "/Users", nil,
+      { query = 'filter=emails[type eq "work"].value ew "@acme.com" and not (active eq true)' })
+    assert.are.same({ "memb_old" }, ids(res.json.Resources))
     res = t:req("GET", "/Users", nil, { query = 'filter=roles.value eq "admin"' })
     assert.are.same({ "memb_caller", "memb_boss" }, ids(res.json.Resources))
   end)

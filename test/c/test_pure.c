@@ -14,13 +14,7 @@
 #include "validate.h"
 #include "wire.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (cond) passed++;                                                     \
-        else { failed++; fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); } \
-    } while (0)
+#include "check.h"
 
 static int streq(const char *a, const char *b) {
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);

@@ -5,13 +5,7 @@
 
 #include "resp.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (cond) passed++;                                                     \
-        else { failed++; fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); } \
-    } while (0)
+#include "check.h"
 
 static close_resp_item items[64];
 static size_t count, n;

@@ -6,13 +6,7 @@
 
 #include "scim_filter.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (cond) passed++;                                                     \
-        else { failed++; fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); } \
-    } while (0)
+#include "check.h"
 
 static close_scim_node nodes[CLOSE_SCIM_MAX_NODES], nodes2[CLOSE_SCIM_MAX_NODES];
 static char text[CLOSE_SCIM_MAX_INPUT], text2[CLOSE_SCIM_MAX_INPUT];
@@ -65,6 +59,14 @@ static int error_at(const char *s, size_t pos, const char *reason) {
     return 1;
 }
 
+/* a value path with a test after ']' differs from the bare value path */
+static void test_element_test_equality(void) {
+    close_scim_node *a = parse("emails[type eq \"work\"].value ew \"@acme.com\""), *b;
+    reset(nodes2, text2);
+    b = close_scim_parse_filter("emails[type eq \"work\"]", 22, &arena, &err);
+    CHECK(a && b && a->right && !b->right && !close_scim_equal(a, b) && !close_scim_equal(b, a));
+}
+
 static void test_grammar(void) {
     CHECK(canon("userName eq \"x@y.com\"", "userName eq \"x@y.com\""));
     CHECK(canon("externalId eq \"00u1abcd\"", "externalId eq \"00u1abcd\""));
@@ -108,6 +110,12 @@ static void test_grammar(void) {
                 "ims[type eq \"xmpp\" and value co \"@foo.com\"]",
                 "userType eq \"Employee\" and emails[type eq \"work\" and value co \"@example.com\"] or "
                 "ims[type eq \"xmpp\" and value co \"@foo.com\"]"));
+    /* a value path, then a test of the matching element's sub-attribute */
+    CHECK(canon("emails[type eq \"work\"].value ew \"@acme.com\"", "emails[type eq \"work\"].value ew \"@acme.com\""));
+    CHECK(canon("emails[type eq work and primary eq true].Value EW @acme.com and active eq true",
+                "emails[type eq \"work\" and primary eq true].Value ew \"@acme.com\" and active eq true"));
+    CHECK(canon("not (emails[primary eq true].display pr)", "not (emails[primary eq true].display pr)"));
+    test_element_test_equality();
     /* liberal: unquoted values, any-case booleans, extra whitespace */
     CHECK(canon("userName eq x@y.com", "userName eq \"x@y.com\""));
     CHECK(canon("active eq True", "active eq true"));
@@ -155,8 +163,10 @@ static void test_errors(void) {
     CHECK(error_at("a pr b pr", 6, "expected 'and', 'or' or the end"));
     CHECK(error_at("a eq x y", 8, "expected 'and', 'or' or the end"));
     CHECK(error_at("emails[type eq \"work\"", 22, "expected ']'"));
-    CHECK(error_at("emails[type eq \"work\"].value eq \"x\"", 23,
-                   "a filter's value path ends at ']' (a sub-attribute after it is a PATCH path)"));
+    CHECK(error_at("emails[type eq \"work\"]. eq \"x\"", 24, "invalid sub-attribute name after ']'"));
+    CHECK(error_at("emails[type eq \"work\"].value.x eq \"x\"", 24, "invalid sub-attribute name after ']'"));
+    CHECK(error_at("emails[type eq \"work\"].value", 29, "expected an operator (eq ne co sw ew gt ge lt le pr)"));
+    CHECK(error_at("emails[type eq \"work\"].value and a pr", 30, "unknown operator (eq ne co sw ew gt ge lt le pr)"));
     CHECK(error_at("a[b[c pr]]", 4, "a value path inside a value path"));
     CHECK(error_at("name.x[c pr]", 1, "a value path's attribute has no sub-attribute"));
     CHECK(error_at(")", 1, "expected an attribute name, '(' or 'not'"));
@@ -171,6 +181,17 @@ static void test_errors(void) {
     strcpy(big + 31, "a pr");
     for (i = 0; i < 31; i++) strcat(big, ")");
     CHECK(parse(big) != NULL);
+    /* "not x" nested as deep as the parser takes prints as "not (x)", which parses back */
+    big[0] = '\0';
+    for (i = 0; i < 31; i++) strcat(big, "not ");
+    strcat(big, "a pr");
+    CHECK(parse(big) != NULL && close_scim_print_filter(parse(big), out, sizeof out, NULL) != (size_t)-1);
+    strcpy(big, out);
+    CHECK(parse(big) != NULL);
+    big[0] = '\0';
+    for (i = 0; i < 32; i++) strcat(big, "not ");
+    strcat(big, "a pr");
+    CHECK(error_at(big, 129, "nested too deeply"));
     memset(big, ' ', CLOSE_SCIM_MAX_INPUT + 1);
     memcpy(big, "a pr", 4);
     big[CLOSE_SCIM_MAX_INPUT + 1] = '\0';
@@ -255,6 +276,16 @@ static void test_printer(void) {
     n[2].left = &n[2];
     CHECK(close_scim_print_filter(&n[2], out, sizeof out, &why) == (size_t)-1 &&
           strcmp(why, "a value path inside a value path") == 0);
+    n[2].left = &n[0];
+    n[2].right = &n[1];
+    CHECK(close_scim_print_filter(&n[2], out, sizeof out, &why) == (size_t)-1 && strcmp(why, "unknown operator") == 0);
+    n[2].right = &n[0];
+    n[0].attr.sub = n[0].attr.name;
+    CHECK(close_scim_print_filter(&n[2], out, sizeof out, &why) == (size_t)-1 &&
+          strcmp(why, "the test after a value path names one sub-attribute") == 0);
+    n[0].attr.sub.s = NULL;
+    CHECK(close_scim_print_filter(&n[2], out, sizeof out, &why) == 28 &&
+          strcmp(out, "a[a eq 12345.5].a eq 12345.5") == 0);
     CHECK(close_scim_op_from("GE", 2) == CLOSE_SCIM_GE && close_scim_op_from("and", 3) == -1);
     CHECK(strcmp(close_scim_op_name(CLOSE_SCIM_HAS), "has") == 0);
     CHECK(close_scim_valid_name("$ref", 4) && !close_scim_valid_name("_a", 2) && close_scim_valid_name("a-b_1", 5));

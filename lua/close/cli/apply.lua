@@ -68,6 +68,42 @@ local function wants_progress(env, opts)
   return env.out == nil and not opts.json and not opts.quiet and core.isatty(1) and core.isatty(2)
 end
 
+-- Journals an outcome; when the journal cannot be written, the stop:
+-- what is done must be on record, so no write goes on without it.
+local function journal(run, item, outcome, id)
+  if not run.journal then return nil end
+  local ok, jerr = run.journal.record(item, outcome, id)
+  if not ok then
+    return { reason = "journal", message = "stopped: cannot write the journal (" .. tostring(jerr) .. ")" }
+  end
+end
+
+-- One finished item: journaled before it is reported; a failed one is kept
+-- for .failed. Returns the stop a journal that cannot be written makes.
+local function record(run, item, result, err, meta)
+  local stop
+  if result then
+    local id = type(result) == "table" and result.id or item.membership_id
+    stop = journal(run, item, "done", id)
+    run.o.item(item, "done", { id = id, attempts = meta and meta.attempts })
+  else
+    stop = journal(run, item, "failed:" .. tostring(err.kind))
+    run.left[#run.left + 1] = item.text or item.email
+    run.o.item(item, "failed", { err = err })
+  end
+  return stop
+end
+
+-- The items a stop left unstarted: reported, and kept for .failed.
+local function not_started(run, outcomes)
+  for _, oc in ipairs(outcomes) do
+    if oc.err and oc.err.kind == "not_started" then
+      run.left[#run.left + 1] = oc.item.text or oc.item.email
+      run.o.item(oc.item, "not_started")
+    end
+  end
+end
+
 --- Carries out `items` (the plan's writes). `run` = `{env=, opts=, client=,
 -- o= (the output), journal= (an open journal or nil), left= (lines for
 -- .failed, appended to)}`. Returns why the run stopped (see `interrupted`),
@@ -77,27 +113,11 @@ function M.run(run, items)
   local rule, stopped = stop_rule(), nil
   local progress = wants_progress(run.env, run.opts) and progress_line(client, #items)
   o.progress = progress and true
-  local function journal(item, outcome, id)
-    if not run.journal then return end
-    local ok, jerr = run.journal.record(item, outcome, id)
-    if not ok and not stopped then
-      -- what is done must be on record: no write goes on without it
-      stopped = { reason = "journal", message = "stopped: cannot write the journal (" .. tostring(jerr) .. ")" }
-    end
-  end
   local function on_result(item, result, err, meta)
     if progress then progress.finished() end
-    if result then
-      rule.succeeded()
-      local id = type(result) == "table" and result.id or item.membership_id
-      journal(item, "done", id)
-      o.item(item, "done", { id = id, attempts = meta and meta.attempts })
-    else
-      journal(item, "failed:" .. tostring(err.kind))
-      run.left[#run.left + 1] = item.text or item.email
-      o.item(item, "failed", { err = err })
-      stopped = stopped or rule.failed(err)
-    end
+    local jstop = record(run, item, result, err, meta)
+    if result then rule.succeeded() else stopped = stopped or rule.failed(err) end
+    stopped = stopped or jstop
     if progress then progress.draw() end
   end
   local outcomes = client:apply_plan({ items = items }, {
@@ -113,12 +133,7 @@ function M.run(run, items)
   })
   if progress then io.stderr:write("\n") end
   o.progress = nil
-  for _, oc in ipairs(outcomes) do
-    if oc.err and oc.err.kind == "not_started" then
-      run.left[#run.left + 1] = oc.item.text or oc.item.email
-      o.item(oc.item, "not_started")
-    end
-  end
+  not_started(run, outcomes)
   return stopped
 end
 

@@ -29,7 +29,6 @@ function M.filter(detail) return M.new(400, "invalidFilter", detail) end
 function M.path(detail) return M.new(400, "invalidPath", detail) end
 function M.no_target(detail) return M.new(400, "noTarget", detail) end
 function M.mutability(detail) return M.new(400, "mutability", detail) end
-function M.too_many(detail) return M.new(400, "tooMany", detail) end
 function M.uniqueness(detail) return M.new(409, "uniqueness", detail) end
 function M.not_found(detail) return M.new(404, nil, detail) end
 

@@ -4,7 +4,10 @@
 --
 -- AST nodes: `{op="and"|"or", left=, right=}`, `{op="not", expr=}`,
 -- `{op="pr", attr=}`, `{op="eq"|"ne"|"co"|"sw"|"ew"|"gt"|"ge"|"lt"|"le", attr=, value=}`,
--- `{op="has", attr=, filter=}` (a value path); attr = `{schema=?, name=, sub=?}`;
+-- `{op="has", attr=, filter=, test=?}` (a value path: some element of attr
+-- matches filter, and with test, that element also passes test, a "pr" or
+-- comparison node whose attr is `{name=<sub-attribute>}`: the AST of
+-- `emails[type eq "work"].value ew "@acme.com"`); attr = `{schema=?, name=, sub=?}`;
 -- a PATCH path is `{schema=?, name=, filter=?, sub=?}`. Values are strings,
 -- numbers, booleans or `filter.null`.
 -- @module close.scim.filter
@@ -92,6 +95,7 @@ local function present(v)
 end
 
 local ORDERING = { gt = true, ge = true, lt = true, le = true }
+local TESTS = { eq = true, ne = true, co = true, sw = true, ew = true, gt = true, ge = true, lt = true, le = true }
 local DOMAIN = { boolean = "boolean", integer = "number", decimal = "number", dateTime = "dateTime" }
 
 -- Seconds since 1970 of an RFC 3339 dateTime (xsd:dateTime), or nil.
@@ -166,7 +170,8 @@ local eval
 local function eval_has(node, obj, schema)
   for _, item in ipairs(values(obj, node.attr)) do
     local element = type(item) == "table" and item or { value = item }
-    if eval(node.filter, element, schema, node.attr) then return true end
+    if eval(node.filter, element, schema, node.attr)
+        and (node.test == nil or eval(node.test, element, schema, node.attr)) then return true end
   end
   return false
 end
@@ -201,9 +206,22 @@ end
 
 local function invalid(fmt, ...) return nil, failure("invalidFilter", fmt:format(...)) end
 
+local check
+
+-- The test after a value path's ']': pr or a comparison on one sub-attribute.
+local function check_test(node, schema, parent, depth)
+  if type(node) ~= "table" or not (node.op == "pr" or TESTS[node.op]) then
+    return invalid("%s: the test after ']' must be pr or a comparison", name_of(parent))
+  end
+  if type(node.attr) == "table" and (node.attr.schema or node.attr.sub) then
+    return invalid("%s: the test after ']' names one sub-attribute", name_of(parent))
+  end
+  return check(node, schema, parent, depth)
+end
+
 -- What RFC 7644 refuses, found once per tree: ordering booleans or binary,
 -- null beyond eq/ne, a value path on a simple attribute, a bare complex one.
-local function check(node, schema, parent, depth)
+function check(node, schema, parent, depth)
   if type(node) ~= "table" or depth > 1100 then return invalid("not a filter") end
   local op = node.op
   if op == "and" or op == "or" then
@@ -218,7 +236,9 @@ local function check(node, schema, parent, depth)
   if op == "has" then
     if parent then return invalid("%s: a value path inside a value path", name) end
     if def and def.type ~= "complex" then return invalid("%s is not a complex attribute", name) end
-    return check(node.filter, schema, node.attr, depth + 1)
+    local ok, err = check(node.filter, schema, node.attr, depth + 1)
+    if not ok or node.test == nil then return ok, err end
+    return check_test(node.test, schema, node.attr, depth + 1)
   end
   if op == "pr" or not def then return true end
   local t = def.type

@@ -54,14 +54,6 @@ local function named(snap, name)
   end
 end
 
-local function parse_body(body)
-  local v, err = json.decode(body or "")
-  if type(v) ~= "table" or json.is_array(v) then
-    return nil, errors.syntax("the body must be a JSON object" .. (err and (": " .. err) or ""))
-  end
-  return v
-end
-
 -- The role changes that make `wanted` (a set of membership ids) the members
 -- of role: who joins gets the role; with `replace`, who leaves gets the
 -- default role.
@@ -180,7 +172,7 @@ end
 
 --- POST /Groups: links to the role the displayName names.
 function M.create(h, req)
-  local body, err = parse_body(req.body)
+  local body, err = patch.object(req.body)
   if not body then return nil, err end
   local r
   r, err = patch.normalize(body, "Group")
@@ -202,7 +194,7 @@ end
 
 --- PUT /Groups/{id}: members replaced when given (absent: unchanged).
 function M.replace(h, snap, role, req)
-  local body, err = parse_body(req.body)
+  local body, err = patch.object(req.body)
   if not body then return nil, err end
   local r
   r, err = patch.normalize(body, "Group")
@@ -215,7 +207,7 @@ end
 
 --- PATCH /Groups/{id}
 function M.patch(h, snap, role, req)
-  local body, err = parse_body(req.body)
+  local body, err = patch.object(req.body)
   if not body then return nil, err end
   local r = M.resource(h, snap, role)
   local new

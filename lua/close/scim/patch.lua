@@ -247,6 +247,16 @@ local function apply_object(r, rtype, op, value)
   return true
 end
 
+--- A request body (POST, PUT, PATCH) that must be one JSON object: the
+-- decoded table, or nil and a SCIM invalidSyntax error.
+function M.object(body)
+  local v, err = json.decode(body or "")
+  if type(v) ~= "table" or json.is_array(v) then
+    return nil, errors.syntax("the body must be a JSON object" .. (err and (": " .. err) or ""))
+  end
+  return v
+end
+
 --- Applies a PatchOp body (decoded) to a copy of r; returns the new resource
 -- or nil and a SCIM error. Nothing of r changes.
 function M.apply(r, rtype, body)

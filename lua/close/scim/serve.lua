@@ -35,6 +35,7 @@ local sqlite = require "close.store.sqlite"
 local redis = require "close.redis"
 local redis_store = require "close.store.redis"
 local redis_index = require "close.store.redis_index"
+local validate = require "close.validate"
 
 local M = {}
 
@@ -104,9 +105,9 @@ local function redis_token_store(r)
 end
 
 -- The Close client from the environment (close.from_env's variables).
-local function client_from_env(r)
+local function client_from_env(r, options)
   local extra = { token_store = r and redis_token_store(r) or token_store }
-  for k, v in pairs(M.CLIENT_OPTIONS) do extra[k] = v end
+  for k, v in pairs(options or M.CLIENT_OPTIONS) do extra[k] = v end
   local getenv = os.getenv
   if r then
     getenv = function(k)
@@ -285,6 +286,50 @@ function M.check_redis_env()
     os.exit(1)
   end
   io.write(where, "\n")
+  os.exit(0)
+end
+
+-- The check of --default-role at start is quick: a stuck Close delays the start this long at most.
+local ROLE_CHECK_OPTIONS = { max_retries = 1, deadline = 15 }
+
+-- The role id a default role names without Close's list (a predefined role's
+-- id or name), false when only Close's list can tell, or nil and why.
+local function default_role_offline(role)
+  if role:match("^%s*$") then return nil, "--default-role is empty" end
+  if validate.reads_as_role_id(role) and core.validate_role(role) ~= true then
+    return nil, ("--default-role: '%s' is not a valid role id"):format(role)
+  end
+  return validate.role_named(role, {}) or (validate.PREDEFINED_ROLES[role] and role) or false
+end
+
+--- bin/close-scim's check of its --default-role at start, outside nginx: a
+-- predefined role passes; a custom one must be in Close's role list (GET
+-- /role/ with the environment's credentials). Exits 1 printing one line
+-- when the role is invalid or not Close's; prints a warning line and exits 0
+-- when Close's list cannot be read now (the handler checks it per request).
+-- The role: CLOSE_SCIM_DEFAULT_ROLE.
+function M.check_default_role_env()
+  local role = os.getenv("CLOSE_SCIM_DEFAULT_ROLE") or ""
+  local ok, why = default_role_offline(role)
+  if ok == nil then io.write(why, "\n"); os.exit(1) end
+  if ok then os.exit(0) end
+  local r = os.getenv("CLOSE_REDIS_URL") and redis_options{ redis = true } or nil
+  local client, cerr = client_from_env(r, ROLE_CHECK_OPTIONS)
+  local roles, err
+  if client then roles, err = client:roles() end
+  if not roles then
+    io.write(("warning: --default-role '%s' not checked: %s\n"):format(role, tostring(cerr or err)))
+    os.exit(0)
+  end
+  for _, x in ipairs(roles) do
+    if x.id == role then os.exit(0) end
+  end
+  if validate.reads_as_role_id(role) then
+    io.write(("--default-role: Close has no role with the id '%s'\n"):format(role))
+    os.exit(1)
+  end
+  ok, why = validate.role_named(role, roles)
+  if not ok then io.write("--default-role: ", why, "\n"); os.exit(1) end
   os.exit(0)
 end
 

@@ -263,10 +263,8 @@ function M.commit(h, snap, m, r)
 end
 
 local function parse_body(body)
-  local v, err = json.decode(body or "")
-  if type(v) ~= "table" or json.is_array(v) then
-    return nil, errors.syntax("the body must be a JSON object" .. (err and (": " .. err) or ""))
-  end
+  local v, err = patch.object(body)
+  if not v then return nil, err end
   return patch.normalize(v, "User")
 end
 
