@@ -100,6 +100,11 @@ function Error.validation(field_errors, method, url)
   return Error.new("validation", msg, { field_errors = field_errors, method = method, url = url })
 end
 
+--- A state store's failure (close.store.*): what the call was and why.
+function Error.store(what, why)
+  return Error.new("store", ("store %s: %s"):format(what, tostring(why)))
+end
+
 --- Whether v is an error of this module.
 function Error.is(v)
   return getmetatable(v) == Error

@@ -8,7 +8,8 @@
 --   more of outside quotes (`,` on a tie or when it holds neither);
 -- * a field may be double-quoted, `""` being a quote inside it; a quoted field
 --   may hold separators and line breaks; spaces around a quoted field and
---   around an unquoted one are dropped (inside the quotes they are kept);
+--   around an unquoted one are dropped (inside the quotes they are kept,
+--   but in the email column: an address never has spaces);
 -- * lines end with LF or CRLF, the last one may have no line end, and a UTF-8
 --   BOM at the start is ignored;
 -- * a line whose first non-blank character is `#` is a comment (a `#` anywhere
@@ -20,6 +21,10 @@
 --   column, `role_id` or `Role ID`, else a role column, `role` or
 --   `Role Name`, in any order; others ignored). Without a header a record
 --   is `email[,role]`;
+-- * a first record that is no header but has no `@` in any field and a
+--   first field (a header of unknown names) is refused naming the accepted names, and so is a
+--   tab-separated one (a single field holding tabs): fields are separated
+--   by `,` or `;` only (a tab is a space around a field);
 -- * a UTF-16 text (a byte order mark FF FE or FE FF, or NULs at every other
 --   byte) is refused with "save it as UTF-8", not read as bytes.
 --
@@ -241,6 +246,30 @@ local function header_columns(fields)
   if at.email then return { email = at.email, role = at.role_id or at.role } end
 end
 
+local function names_text(list)
+  return table.concat(list, ", ", 1, #list - 1) .. " or " .. list[#list]
+end
+
+local ROLE_NAMES = {}
+for _, name in ipairs(M.ROLE_HEADERS) do ROLE_NAMES[#ROLE_NAMES + 1] = name end
+for _, name in ipairs(M.ROLE_ID_HEADERS) do ROLE_NAMES[#ROLE_NAMES + 1] = name end
+
+-- Why a first record that is no header cannot be data either, or nil: a
+-- tab-separated line (one field holding tabs), or one that looks like a
+-- header (no address anywhere) naming no known column; read as data, it
+-- would give "INVALID email" for a header and every line after it.
+local function not_data(fields, line)
+  if #fields == 1 and find(fields[1], "\t") then
+    return ("line %d is separated by tabs: separate the fields with ',' or ';' (save as CSV)"):format(line)
+  end
+  if fields[1] == "" then return nil end -- an empty email: a record missing its address
+  for _, f in ipairs(fields) do
+    if find(f, "@", 1, true) then return nil end
+  end
+  return ("line %d looks like a header row but names no known column: name the email column %s (and a role " ..
+    "column %s)"):format(line, names_text(M.EMAIL_HEADERS), names_text(ROLE_NAMES))
+end
+
 local UTF16 = "the file is UTF-16 (Excel's \"Unicode Text\" and some exports write it): save it as UTF-8 " ..
   "(\"CSV UTF-8\") and try again"
 
@@ -312,12 +341,17 @@ function M.parse(text)
         first = false
       else
         local cols = first and header_columns(fields)
+        if first and not cols then
+          local why = not_data(fields, line)
+          if why then return nil, why end
+        end
         first = false
         if cols then
           info.header, info.header_text, info.columns = true, raw, cols
         else
           cols = info.columns
-          local email = fields[cols.email]
+          -- an address never has spaces: quoted ones are trimmed too
+          local email = fields[cols.email] and fields[cols.email]:match("^%s*(.-)%s*$")
           local row = { line = line, text = raw }
           if not email then
             row.error = ("no email column (the header puts it in column %d; this record has %d field%s)")

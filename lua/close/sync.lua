@@ -215,8 +215,8 @@ function M.plan(client, rows, opts)
   local plan = { items = items, counts = counts, organization_id = org.me.organization_id, organization_size = active,
     max_deactivate = max }
   if (counts.deactivate or 0) > max then
-    plan.over_limit = ("the plan deactivates %d members, more than max_deactivate %d%s"):format(counts.deactivate,
-      max, why)
+    plan.over_limit = ("the plan deactivates %d member%s, more than max_deactivate %d%s"):format(counts.deactivate,
+      counts.deactivate == 1 and "" or "s", max, why)
   end
   return plan, nil, { organization_size = active }
 end

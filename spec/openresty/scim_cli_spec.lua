@@ -182,6 +182,23 @@ describe("bin/close-scim", function()
                     detail = "SCIM is served under /scim/v2" }, doc)
     end)
 
+    it("answers nginx's own errors in SCIM's shape: a NUL in the URI, a 20 KB header, a 9 KB URI", function()
+      local base = "http://127.0.0.1:" .. inst.port
+      local cases = {
+        { base .. "/scim/v2/Users/%00", nil, 400, "the request is malformed (its request line, URI or headers)" },
+        { base .. "/scim/v2/Users", { ["X-Big"] = ("a"):rep(20000) }, 400,
+          "the request headers are too large (8 KiB a line, 32 KiB in all)" },
+        { base .. "/scim/v2/Users?filter=" .. ("a"):rep(9000), nil, 414, "the request URI is longer than 8 KiB" },
+      }
+      for _, c in ipairs(cases) do
+        local status, doc, res = scim.request("GET", c[1], nil, { headers = c[2] })
+        assert.equal(c[3], status)
+        assert.equal("application/scim+json", res.headers["content-type"])
+        assert.same({ schemas = { "urn:ietf:params:scim:api:messages:2.0:Error" }, status = tostring(c[3]),
+                      detail = c[4] }, doc)
+      end
+    end)
+
     it("keeps its nginx.conf and logs in the state directory (mode 700), without a secret", function()
       assert.equal("700", (scim.capture("stat -c %a " .. inst.state):gsub("%s", "")))
       local conf = scim.read(inst.state .. "/nginx.conf")

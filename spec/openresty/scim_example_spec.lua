@@ -81,5 +81,19 @@ describe("examples/scim-nginx.conf", function()
       assert.equal("application/scim+json", res.headers["content-type"])
       assert.equal("413", doc.status)
     end)
+
+    it("answers nginx's own 400s in SCIM's shape: a NUL in the URI, a 20 KB header", function()
+      local cases = {
+        { base .. "/Users/%00", nil, "the request is malformed (its request line, URI or headers)" },
+        { base .. "/Users", { ["X-Big"] = ("a"):rep(20000) },
+          "the request headers are too large (8 KiB a line, 32 KiB in all)" },
+      }
+      for _, c in ipairs(cases) do
+        local status, doc, res = scim.request("GET", c[1], nil, { ca_file = certs.ca, headers = c[2] })
+        assert.equal(400, status)
+        assert.equal("application/scim+json", res.headers["content-type"])
+        assert.same({ schemas = { "urn:ietf:params:scim:api:messages:2.0:Error" }, status = "400", detail = c[3] }, doc)
+      end
+    end)
   end)
 end)

@@ -127,11 +127,20 @@ describe("close.rows", function()
     assert.equal("jo@x.com", list[1].email)
     info = select(2, rows.parse("Email Address,E-mail\nx,y\n"))
     assert.same({ email = 2 }, info.columns)
-    -- names that are not an email column's: no header
+    -- names that are not an email column's: no header, and not data either (QA item 2)
     for _, h in ipairs({ "Emails,Role", "email2,role", "my email,role" }) do
-      _, info = rows.parse(h .. "\n")
-      assert.is_false(info.header, h)
+      local none, why = rows.parse(h .. "\njo@x.com,user\n")
+      assert.is_nil(none, h)
+      assert.equal("line 1 looks like a header row but names no known column: name the email column email, "
+        .. "e-mail, email address, e-mail address or mail (and a role column role, role name, rolename, role id "
+        .. "or roleid)", why)
     end
+    -- after comments the first record's line is named; a tab-separated file is refused as such
+    assert.same({ nil, "line 2 looks like a header row but names no known column: name the email column email, "
+      .. "e-mail, email address, e-mail address or mail (and a role column role, role name, rolename, role id "
+      .. "or roleid)" }, { rows.parse("# team\nWork Email\n") })
+    assert.same({ nil, "line 1 is separated by tabs: separate the fields with ',' or ';' (save as CSV)" },
+      { rows.parse("jo@x.com\tuser\n") })
   end)
 
   it("refuses a UTF-16 text (BOM FF FE / FE FF, or NUL-interleaved) with 'save it as UTF-8' (issue 14 item 15)",

@@ -185,16 +185,53 @@ describe("scim PATCH /Users/{id}: refusals", function()
     assert.are.same({}, close_calls(t))
   end)
 
-  it("readOnly attributes (meta, groups) and the same id are ignored; userName in another case is kept", function()
+  it("readOnly attributes (meta, groups) left as they are and the same id pass; userName in another case is kept",
+    function()
     local t, id = with_jane()
+    local groups = t:req("GET", "/Users/" .. id).json.groups -- sent back as they are
     local res = t:req("PATCH", "/Users/" .. id, ops(
-      { op = "replace", value = { id = id, meta = { created = "1999-01-01T00:00:00Z" } } },
-      { op = "add", path = "groups", value = { { value = "admin" } } },
+      { op = "replace", value = { id = id, meta = { created = "2026-12-23T04:26:40Z" } } },
+      { op = "add", path = "groups", value = groups },
       { op = "replace", path = "userName", value = "Jane@ACME.com" }))
     assert.are.equal(200, res.status, res.body)
     assert.are.equal("Jane@ACME.com", res.json.userName)
     assert.are.equal("user", res.json.groups[1].value)
     assert.are.equal("2026-12-23T04:26:40Z", res.json.meta.created)
+  end)
+
+  it("changing a readOnly attribute (meta.created, groups) is 400 mutability (RFC 7644 3.5.2); nothing is written",
+    function()
+    local t, id = with_jane()
+    local sets = t.store.sets
+    local p = "/Users/" .. id
+    S.is_error(t:req("PATCH", p, ops({ op = "replace", path = "meta.created", value = "1999-01-01T00:00:00Z" })),
+      400, "mutability", "'meta.created' is readOnly: Close or the bridge sets it")
+    S.is_error(t:req("PATCH", p, ops({ op = "replace", value = { meta = { created = "1999-01-01T00:00:00Z" } } })),
+      400, "mutability", "'meta' is readOnly: Close or the bridge sets it")
+    S.is_error(t:req("PATCH", p, ops({ op = "remove", path = "meta.created" })),
+      400, "mutability", "'meta.created' is readOnly: Close or the bridge sets it")
+    S.is_error(t:req("PATCH", p, ops({ op = "add", path = "groups", value = { { value = "admin" } } })),
+      400, "mutability", "'groups' is readOnly: Close or the bridge sets it")
+    assert.are.equal(sets, t.store.sets)
+    assert.are.same({}, close_calls(t))
+    assert.are.equal("2026-12-23T04:26:40Z", t:req("GET", p).json.meta.created)
+  end)
+
+  it("null where Close needs a value is 400 invalidValue naming it: active null, roles [{value: null}]", function()
+    local t, id = with_jane()
+    local sets = t.store.sets
+    local p = "/Users/" .. id
+    local null = require("cjson").null
+    S.is_error(t:req("PATCH", p, ops({ op = "replace", value = { active = null } })), 400, "invalidValue",
+      "'active' must be a boolean (true or false), not null")
+    S.is_error(t:req("PATCH", p, ops({ op = "replace", path = "active", value = null })), 400, "invalidValue",
+      "'active' must be a boolean (true or false), not null")
+    S.is_error(t:req("PATCH", p, ops({ op = "replace", path = "roles", value = { { value = null } } })), 400,
+      "invalidValue", "'roles': value 1 is null or empty")
+    S.is_error(t:req("PATCH", p, ops({ op = "add", path = "roles", value = { { value = "admin" }, null } })), 400,
+      "invalidValue", "'roles': value 2 is null or empty")
+    assert.are.equal(sets, t.store.sets)
+    assert.are.same({}, close_calls(t))
   end)
 
   it("an unknown id is 404; so is a deleted one", function()

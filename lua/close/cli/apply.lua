@@ -68,18 +68,30 @@ local function wants_progress(env, opts)
   return env.out == nil and not opts.json and not opts.quiet and core.isatty(1) and core.isatty(2)
 end
 
+-- Journals an outcome; when the journal cannot be written, the stop:
+-- what is done must be on record, so no write goes on without it.
+local function journal(run, item, outcome, id)
+  if not run.journal then return nil end
+  local ok, jerr = run.journal.record(item, outcome, id)
+  if not ok then
+    return { reason = "journal", message = "stopped: cannot write the journal (" .. tostring(jerr) .. ")" }
+  end
+end
+
 -- One finished item: journaled before it is reported; a failed one is kept
--- for .failed.
+-- for .failed. Returns the stop a journal that cannot be written makes.
 local function record(run, item, result, err, meta)
+  local stop
   if result then
     local id = type(result) == "table" and result.id or item.membership_id
-    if run.journal then run.journal.record(item, "done", id) end
+    stop = journal(run, item, "done", id)
     run.o.item(item, "done", { id = id, attempts = meta and meta.attempts })
   else
-    if run.journal then run.journal.record(item, "failed:" .. tostring(err.kind)) end
+    stop = journal(run, item, "failed:" .. tostring(err.kind))
     run.left[#run.left + 1] = item.text or item.email
     run.o.item(item, "failed", { err = err })
   end
+  return stop
 end
 
 -- The items a stop left unstarted: reported, and kept for .failed.
@@ -103,8 +115,9 @@ function M.run(run, items)
   o.progress = progress and true
   local function on_result(item, result, err, meta)
     if progress then progress.finished() end
-    record(run, item, result, err, meta)
+    local jstop = record(run, item, result, err, meta)
     if result then rule.succeeded() else stopped = stopped or rule.failed(err) end
+    stopped = stopped or jstop
     if progress then progress.draw() end
   end
   local outcomes = client:apply_plan({ items = items }, {

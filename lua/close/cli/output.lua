@@ -64,7 +64,8 @@ local function summary_text(o, fields)
   for k in pairs(o.tally) do kinds[#kinds + 1] = k end
   table.sort(kinds)
   for i, k in ipairs(kinds) do parts[i] = o.tally[k] .. " " .. k:gsub("_", " ") end
-  return ("%d items: %s"):format(fields.items, #parts > 0 and table.concat(parts, ", ") or "nothing to do")
+  return ("%d item%s: %s"):format(fields.items, fields.items == 1 and "" or "s",
+    #parts > 0 and table.concat(parts, ", ") or "nothing to do")
 end
 
 --- The output of a run: `o.item(item, status, extra)`, `o.note(text)`,
@@ -102,8 +103,9 @@ function M.new(env, opts)
     -- from stdin no FILE tells where they are: say it
     if fields.journal and opts.file == "-" then out("the journal is " .. fields.journal) end
     if fields.failed_file then
-      out(("%s lines to do again (failed, invalid or not started) are in %s"):format(
-        (o.counts.failed or 0) + (o.counts.invalid or 0) + (o.counts.not_started or 0), fields.failed_file))
+      local n = (o.counts.failed or 0) + (o.counts.invalid or 0) + (o.counts.not_started or 0)
+      out(("%d %s to do again (failed, invalid or not started) %s in %s"):format(n, n == 1 and "line" or "lines",
+        n == 1 and "is" or "are", fields.failed_file))
     end
   end
   return o

@@ -20,7 +20,7 @@ local OK, ITEMS, CONFIG = 0, 1, 2
 -- the status of a plan's item that is no write
 local STATUS_OF = { invalid = "invalid", unchanged = "unchanged", duplicate = "duplicate" }
 -- errors of the setup, not of the items: the key, the token, the TLS setup
-local CONFIG_KINDS = { auth = true, tls = true, validation = true }
+local CONFIG_KINDS = { auth = true, tls = true, validation = true, journal = true }
 
 local function read_keep(path)
   local list, err = rows_mod.read(path)
@@ -58,6 +58,15 @@ local function read_inputs(opts)
     if not keep then return nil, "cannot read " .. opts.keep .. ": " .. tostring(kerr) end
   end
   return { rows = rows, info = info, keep = keep }
+end
+
+-- A file without one valid address (empty, a header alone, unreadable
+-- lines or invalid addresses only).
+local function lists_nobody(rows)
+  for _, row in ipairs(rows) do
+    if row.email and core.validate_email(row.email) then return false end
+  end
+  return true
 end
 
 -- the items reported so far
@@ -212,6 +221,11 @@ function M.run(env, opts, errout)
   local input, why = read_inputs(opts)
   if not input then return fatal(run, "configuration", why, CONFIG) end
   run.info = input.info
+  if opts["deactivate-missing"] and lists_nobody(input.rows) then
+    -- every active member but the caller would be missing from it
+    return fatal(run, "configuration", opts.file .. " lists nobody: with --deactivate-missing every active member "
+      .. "would be deactivated; refused", CONFIG)
+  end
   local client, cerr, absent = credentials.make(env, opts)
   if not client then
     if opts["dry-run"] and absent then return file_alone(run.o, opts, input.rows) end

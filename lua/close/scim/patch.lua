@@ -194,25 +194,59 @@ local function readonly(def, urn, rtype)
   return def.mutability == "readOnly" and (urn == nil or urn == core)
 end
 
--- one operation with a parsed path
-local function apply_path(r, rtype, op, p, value)
-  if p.schema and not p.name then
-    return nil, errors.path("a path names an attribute")
+-- A value add/replace cannot set on a whole attribute (raw: before nulls are
+-- dropped), or nil: null for a boolean (Close's active has no unset state),
+-- a null or empty item of a multi-valued one (roles [{"value": null}]).
+local function unsettable(def, raw, value)
+  if def.type == "boolean" and value == nil then
+    return ("'%s' must be a boolean (true or false), not null"):format(def.name)
   end
-  local holder, k, def, urn = slot(r, rtype, p.schema, p.name)
-  if readonly(def, urn, rtype) then
-    if def.name == "id" and value ~= nil and value ~= r.id then
-      return nil, errors.mutability("'id' is readOnly")
+  if def.multiValued and type(raw) == "table" and next(raw) ~= nil then -- {} or []: no values
+    local items = json.is_array(raw) and raw or { raw }
+    for i = 1, #items do
+      if json.clean(items[i]) == nil then
+        return ("'%s': value %d is null or empty"):format(def.name, i)
+      end
     end
-    return true -- meta, groups: readOnly, ignored (RFC 7644 section 3.5.2)
   end
-  if def and def.name == "password" then
-    return nil, errors.new(501, nil, "password changes are not supported: Close users sign in through Close")
-  end
+end
+
+-- the operation on holder[k], by the path's form
+local function apply_at(r, rtype, op, p, value)
+  local holder, k, def, urn = slot(r, rtype, p.schema, p.name)
   if op ~= "remove" and not p.sub and not p.filter and def and not def.multiValued then value = shaped(def, value) end
   if p.filter then return apply_filtered(op, holder, k, def, urn, p, value, rtype) end
   if p.sub then return apply_sub(op, holder, k, def, p, value) end
   return apply_whole(op, holder, k, def, value)
+end
+
+-- A readOnly attribute: the operation is refused with 400 mutability
+-- (RFC 7644 section 3.5.2) unless it leaves the value as it is (Okta sends
+-- the id back).
+local function apply_readonly(r, rtype, op, p, value, holder, k, def)
+  local scratch = json.copy(r)
+  local ok, err = apply_at(scratch, rtype, op, p, value)
+  if not ok then return nil, err end
+  local sh, sk = slot(scratch, rtype, p.schema, p.name)
+  if deep_equal(json.clean(sh[sk]), json.clean(holder[k])) then return true end
+  return nil, errors.mutability(("'%s' is readOnly%s"):format(def.name .. (p.sub and "." .. p.sub or ""),
+    def.name == "id" and "" or ": Close or the bridge sets it"))
+end
+
+-- one operation with a parsed path; raw is the value as sent (nulls kept)
+local function apply_path(r, rtype, op, p, raw)
+  if p.schema and not p.name then
+    return nil, errors.path("a path names an attribute")
+  end
+  local value = json.clean(raw)
+  local holder, k, def, urn = slot(r, rtype, p.schema, p.name)
+  if readonly(def, urn, rtype) then return apply_readonly(r, rtype, op, p, value, holder, k, def) end
+  if def and def.name == "password" then
+    return nil, errors.new(501, nil, "password changes are not supported: Close users sign in through Close")
+  end
+  local why = op ~= "remove" and not p.sub and not p.filter and def and unsettable(def, raw, value)
+  if why then return nil, errors.value(why) end
+  return apply_at(r, rtype, op, p, value)
 end
 
 local function parse_path(s)
@@ -223,7 +257,8 @@ local function parse_path(s)
   return p
 end
 
--- op without a path: each key of the value object is a path (or an extension URN)
+-- op without a path: each key of the value object is a path (or an extension
+-- URN); value as sent (nulls kept)
 local function apply_object(r, rtype, op, value)
   if op == "remove" then return nil, errors.no_target("remove needs a path") end
   if type(value) ~= "table" or json.is_array(value) then
@@ -276,8 +311,8 @@ function M.apply(r, rtype, body)
       return nil, errors.syntax(("Operations[%d].op must be add, replace or remove"):format(i))
     end
     local path = o[query.find_key(o, "path") or "path"]
-    local value = json.clean(o[query.find_key(o, "value") or "value"])
-    if op ~= "remove" and value == nil and o[query.find_key(o, "value") or "value"] == nil then
+    local value = o[query.find_key(o, "value") or "value"] -- as sent: null kept, for the checks
+    if op ~= "remove" and value == nil then
       return nil, errors.syntax(("Operations[%d] (%s) needs a value"):format(i, op))
     end
     local ok, err

@@ -23,7 +23,7 @@ local SCAN_COUNT = 500     -- keys a SCAN step looks at
 local MAX_SCAN_STEPS = 100000
 
 local function fail(what, why)
-  return nil, Error.new("store", ("store %s: %s"):format(what, tostring(why)))
+  return nil, Error.store(what, why)
 end
 
 local function check_string(v, name)

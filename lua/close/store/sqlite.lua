@@ -25,7 +25,7 @@ local function pid()
 end
 
 local function fail(what, why)
-  return nil, Error.new("store", ("store %s: %s"):format(what, tostring(why)))
+  return nil, Error.store(what, why)
 end
 
 -- The connection of this process, opened on first use.
