@@ -11,6 +11,8 @@
 # directory, CLOSE_LOCAL_DIR (default: build/local-server in the checkout);
 # its ports are free ones picked at start. It never talks to Close.
 set -eu
+# not under test: make asan's sanitizer preload stays out of nginx and curl
+unset LD_PRELOAD
 root=$(cd "$(dirname "$0")/.." && pwd)
 ctl="$root/test/server/ctl.sh"
 CLOSE_TEST_DIR=${CLOSE_LOCAL_DIR:-$root/build/local-server}
