@@ -114,7 +114,7 @@ asan: build/asan/close/core.so build/replay_server
 	$(STEP) asan-ubsan scripts/with-server.sh env $(call LUA_ENV,build/asan) \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  LSAN_OPTIONS=suppressions=test/lsan.supp \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp \
 	  $(BUSTED) spec/unit spec/integration
 
 # The specs under valgrind: no invalid access, no definite leak.

@@ -163,8 +163,9 @@ describe("close-provision and the files people give it", function()
       assert.matches("1 line to do again (failed, invalid or not started) is in " .. dir .. "/f\n", out, 1, true)
       -- without them: stdin.journal and stdin.failed in the working directory, said so
       -- (the launcher, which finds the checkout's modules from another directory)
-      local cmd = ("cd %s && printf 's2@acme.com,user\\nbad2,user\\n' | env %s %s/bin/close-provision - "
-        .. "2>&1; echo \"exit=$?\""):format(quote(dir), cli.env_words(), os.getenv("PWD"))
+      local cmd = ("cd %s && printf 's2@acme.com,user\\nbad2,user\\n' | env CLOSE_LUA_VERSION=%s %s "
+        .. "%s/bin/close-provision - 2>&1; echo \"exit=$?\""):format(quote(dir), cli.runtime, cli.env_words(),
+        os.getenv("PWD"))
       local p = assert(io.popen(cmd))
       local all = p:read("*a")
       p:close()

@@ -10,6 +10,9 @@ function M.quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- the Lua that runs the specs runs the tool too
 M.lua = arg and arg[-1] or "lua"
+-- and the launcher (bin/close-provision run directly) is told the same
+-- runtime: left to itself it takes build/5.4, whatever the run is testing
+M.runtime = jit and "luajit" or _VERSION:match("%d+%.%d+")
 
 --- The environment words of a run: the server's address and the key (or
 -- `env.key`; false: none), plus `env.vars` ("NAME=value ..." as written).
