@@ -80,16 +80,33 @@ function Server:client(timeout_ms)
   return red
 end
 
---- Stops the server with signal sig (TERM by default) and waits (bounded) until it is gone.
+-- true once the process is gone (or a zombie)
+local function gone(pid)
+  local stat = read("/proc/" .. pid .. "/stat")
+  return not stat or stat:match("^%d+ %b() Z") ~= nil
+end
+
+--- Stops the server with signal sig (TERM by default) and waits until it is
+-- gone: at most 30 s (a loaded machine with an fsync per write can take
+-- seconds to shut down), then KILL, so a spec never goes on beside a server
+-- still closing its clients (which reads as "closed", not "refused").
 function Server:stop(sig)
   if not self.pid then return end
   os.execute(("kill -%s %d 2>/dev/null"):format(sig or "TERM", self.pid))
-  for _ = 1, 200 do
-    local stat = read("/proc/" .. self.pid .. "/stat")
-    if not stat or stat:match("^%d+ %b() Z") then break end
+  for _ = 1, 600 do
+    if gone(self.pid) then break end
     core.sleep(0.05)
   end
+  if not gone(self.pid) then
+    os.execute(("kill -KILL %d 2>/dev/null"):format(self.pid))
+    for _ = 1, 100 do
+      if gone(self.pid) then break end
+      core.sleep(0.05)
+    end
+  end
+  local pid = self.pid
   self.pid = nil
+  assert(gone(pid), "redis-server " .. pid .. " did not stop")
 end
 
 --- Stops the server and removes its directory.
