@@ -52,7 +52,7 @@ function M.start(opts)
   local dir = opts.dir or M.tmpdir()
   for _ = 1, 5 do
     local port = opts.port or M.free_port()
-    local args = { "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
+    local args = { "env", "-u", "LD_PRELOAD", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
       "--appendonly", "yes", "--appendfsync", "always", "--save", "''", "--daemonize", "yes",
       "--pidfile", dir .. "/redis.pid", "--logfile", dir .. "/redis.log" }
     if opts.password then args[#args + 1] = "--requirepass " .. opts.password end
