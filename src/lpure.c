@@ -3,6 +3,7 @@
  * jitter generator. Tables <-> structs, nothing else. */
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "defaults.h"
 #include "interpret.h"
@@ -364,10 +365,23 @@ static int l_check_header(lua_State *L) {
 
 /* ---- the jitter generator ---- */
 
+/* A seed no other generator gets: the wall clock, the pid (workers forked
+ * from one master), the generator's address and a counter (two generators
+ * made within one clock tick). The counter is process state because a
+ * process is what it tells apart. */
+static unsigned long long rng_seed(const void *where) {
+    static unsigned long long counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return close_rand_mix((unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 30)) ^
+           close_rand_mix((unsigned long long)getpid() << 16 ^ ++counter) ^
+           close_rand_mix((unsigned long long)(size_t)where);
+}
+
 /* rng() -> a generator for one client's jitter; rng:next() -> [0, 1) */
 static int l_rng(lua_State *L) {
     close_rand *r = lua_newuserdata(L, sizeof *r);
-    close_rand_seed(r, (unsigned long long)(size_t)r);
+    close_rand_seed(r, rng_seed(r));
     close_setmetatable(L, CLOSE_RNG_MT);
     return 1;
 }

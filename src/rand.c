@@ -1,22 +1,15 @@
 #include "rand.h"
 
-#include <time.h>
-#include <unistd.h>
-
 /* splitmix64: spreads a seed's bits so that near seeds give unrelated states */
-static unsigned long long mix64(unsigned long long z) {
+unsigned long long close_rand_mix(unsigned long long z) {
     z += 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
-void close_rand_seed(close_rand *r, unsigned long long mix) {
-    static unsigned long long counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r->state = mix64(mix64((unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 30)) ^
-                     mix64((unsigned long long)getpid() << 16 ^ ++counter) ^ mix64(mix));
+void close_rand_seed(close_rand *r, unsigned long long seed) {
+    r->state = close_rand_mix(seed);
     if (r->state == 0) r->state = 0x9e3779b97f4a7c15ULL;
 }
 

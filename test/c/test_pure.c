@@ -150,16 +150,19 @@ static void test_wire(void) {
 }
 
 static void test_rand(void) {
-    close_rand a, b;
-    int i, same = 0;
+    close_rand a, b, c;
+    int i, same = 0, equal = 0;
     close_rand_seed(&a, 1);
-    close_rand_seed(&b, 1); /* the same mix: the per-process counter still tells them apart */
+    close_rand_seed(&b, 2); /* near seeds: unrelated sequences */
+    close_rand_seed(&c, 1); /* the same seed: the same sequence (pure) */
     for (i = 0; i < 1000; i++) {
-        double x = close_rand_next(&a), y = close_rand_next(&b);
+        double x = close_rand_next(&a), y = close_rand_next(&b), z = close_rand_next(&c);
         CHECK(x >= 0 && x < 1);
         same += x == y;
+        equal += x == z;
     }
     CHECK(same < 5);
+    CHECK(equal == 1000);
 }
 
 static void test_response(void) {
