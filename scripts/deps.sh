@@ -12,7 +12,7 @@ debs=(
   luajit2 libluajit2-5.1-dev
   lua-cjson lua-busted lua-check lua-ldoc lua-markdown luarocks
   nginx libnginx-mod-http-lua lua-resty-core
-  redis-server lua-socket wrk
+  redis-server lua-socket wrk procps
   valgrind clang libclang-rt-dev nodejs npm
 )
 missing=()
