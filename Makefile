@@ -96,7 +96,9 @@ spec-nodes: $(CORE) $(CORE_JIT)
 
 # The unit and integration specs on every Lua version, and on LuaJIT with
 # the module built against the 5.1 headers (as OpenResty loads it).
+# Every build first: a spec may run one runtime's launcher against another's build.
 versions:
+	@for v in $(VERSIONS); do $(MAKE) --no-print-directory LUA_VERSION=$$v all || exit 1; done
 	@for v in $(VERSIONS); do $(MAKE) --no-print-directory LUA_VERSION=$$v spec spec-integration || exit 1; done
 	$(MAKE) --no-print-directory LUA_VERSION=5.1 LUA=luajit SPEC_STEP=specs-luajit spec spec-integration
 
