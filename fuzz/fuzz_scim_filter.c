@@ -9,14 +9,7 @@ static char text[2][4 * CLOSE_SCIM_MAX_INPUT];
 static char out[2][4 * CLOSE_SCIM_MAX_INPUT];
 
 static close_scim_arena arena(int k) {
-    close_scim_arena a;
-    a.nodes = nodes[k];
-    a.cap = CLOSE_SCIM_MAX_NODES;
-    a.used = 0;
-    a.text = text[k];
-    a.text_cap = sizeof text[k];
-    a.text_used = 0;
-    return a;
+    return close_scim_arena_init(nodes[k], CLOSE_SCIM_MAX_NODES, text[k], sizeof text[k]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -17,12 +17,8 @@
 
 static close_scim_arena *new_arena(lua_State *L, size_t nodes, size_t text) {
     close_scim_arena *a = lua_newuserdata(L, sizeof *a + nodes * sizeof(close_scim_node) + text + 1);
-    a->nodes = (close_scim_node *)(a + 1);
-    a->cap = nodes;
-    a->used = 0;
-    a->text = (char *)(a->nodes + nodes);
-    a->text_cap = text;
-    a->text_used = 0;
+    close_scim_node *n = (close_scim_node *)(a + 1);
+    *a = close_scim_arena_init(n, nodes, (char *)(n + nodes), text);
     return a;
 }
 

@@ -434,6 +434,17 @@ static int start(parser *p, const char *in, size_t len, close_scim_arena *a, clo
     return 1;
 }
 
+close_scim_arena close_scim_arena_init(close_scim_node *nodes, size_t cap, char *text, size_t text_cap) {
+    close_scim_arena a;
+    a.nodes = nodes;
+    a.cap = cap;
+    a.used = 0;
+    a.text = text;
+    a.text_cap = text_cap;
+    a.text_used = 0;
+    return a;
+}
+
 close_scim_node *close_scim_parse_filter(const char *in, size_t len, close_scim_arena *a, close_scim_error *err) {
     parser p;
     close_scim_node *n;

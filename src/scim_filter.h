@@ -63,6 +63,9 @@ typedef struct {
     size_t text_cap, text_used;
 } close_scim_arena;
 
+/* An empty arena over nodes[0..cap) and text[0..text_cap). */
+close_scim_arena close_scim_arena_init(close_scim_node *nodes, size_t cap, char *text, size_t text_cap);
+
 typedef struct {
     size_t pos; /* 1-based byte offset of the problem */
     const char *reason;

@@ -15,12 +15,7 @@ static close_scim_error err;
 static char out[4 * CLOSE_SCIM_MAX_INPUT];
 
 static void reset(close_scim_node *n, char *t) {
-    arena.nodes = n;
-    arena.cap = CLOSE_SCIM_MAX_NODES;
-    arena.used = 0;
-    arena.text = t;
-    arena.text_cap = CLOSE_SCIM_MAX_INPUT;
-    arena.text_used = 0;
+    arena = close_scim_arena_init(n, CLOSE_SCIM_MAX_NODES, t, CLOSE_SCIM_MAX_INPUT);
 }
 
 static close_scim_node *parse(const char *s) {
