@@ -64,6 +64,9 @@ function M.oauth_grant() return control("POST", "/oauth/grant", {}) end
 --- OAuth counters since the last reset: {token_requests, refreshes,
 --- codes_exchanged, families_revoked, invalid_grant, pkce_verified}.
 function M.oauth_stats() return control("GET", "/oauth") end
+--- Every access token issued since the last reset, in issue order:
+--- {issued_at, expires_at, replaced_at (absent while current)}, epoch seconds.
+function M.oauth_tokens() return control("GET", "/oauth/tokens") end
 --- The counters oauth_stats gives, all 0 but those of t: what specs expect.
 function M.oauth_counts(t)
   local out = { token_requests = 0, refreshes = 0, codes_exchanged = 0, families_revoked = 0, invalid_grant = 0,

@@ -481,6 +481,8 @@ end
 --   oauth:at:<token>   {family, expires_at}
 --   oauth:rt:<token>   {family, used}
 --   oauth:n:<counter>  counts for GET /_test/oauth
+--   oauth:issued, oauth:tok:<n>  the n-th access token issued: {issued_at,
+--                      expires_at, replaced_at} (GET /_test/oauth/tokens)
 
 local OAUTH_COUNTERS = { "token_requests", "refreshes", "codes_exchanged", "families_revoked", "invalid_grant",
                          "pkce_verified" }
@@ -600,10 +602,12 @@ local function issue_tokens(family)
     family = family or ("fam_" .. random_alnum(16))
     local access, refresh = "access_" .. random_alnum(32), "refresh_" .. random_alnum(32)
     local expires_at = now + lifetime
-    if not (oauth_put("at:" .. access, { family = family, expires_at = expires_at },
+    local n = state_dict:incr("oauth:issued", 1, 0)
+    if not (n and oauth_put("at:" .. access, { family = family, expires_at = expires_at },
                       lifetime + EXPIRED_TOKEN_KEPT)
             and oauth_put("rt:" .. refresh, { family = family, used = false })
-            and oauth_put("fam:" .. family, { revoked = false, refresh_token = refresh })) then
+            and oauth_put("fam:" .. family, { revoked = false, refresh_token = refresh, n = n })
+            and oauth_put("tok:" .. n, { issued_at = now, expires_at = expires_at })) then
         return nil
     end
     return { access_token = access, refresh_token = refresh, expires_at = expires_at,
@@ -1336,6 +1340,12 @@ local function grant_refresh_token(form)
                            "The refresh token was already used; all tokens of its grant are revoked.")
     end
     rt.used = true
+    local replaced = fam.n and oauth_get("tok:" .. fam.n)
+    if replaced then
+        ngx.update_time()
+        replaced.replaced_at = ngx.now()
+        oauth_put("tok:" .. fam.n, replaced)
+    end
     local g = oauth_put("rt:" .. token, rt) and issue_tokens(rt.family)
     if not g then
         return oauth_error(503, "temporarily_unavailable", "The server cannot store tokens.")
@@ -1694,8 +1704,21 @@ local function control_oauth_stats()
     return send_json(200, out)
 end
 
+-- every access token issued since the last reset, in issue order:
+-- {issued_at, expires_at, replaced_at (by a refresh; absent while current)},
+-- epoch seconds: a spec counts the expiries a run went through and how
+-- long each token served
+local function control_oauth_tokens()
+    local out = {}
+    for n = 1, state_dict:get("oauth:issued") or 0 do
+        out[#out + 1] = oauth_get("tok:" .. n)
+    end
+    return send_json(200, setmetatable(out, cjson.array_mt))
+end
+
 local CONTROL = {
     ["/oauth/grant"] = { POST = control_oauth_grant },
+    ["/oauth/tokens"] = { GET = control_oauth_tokens },
     ["/oauth"] = { GET = control_oauth_stats },
     ["/reset"] = { POST = control_reset },
     ["/members"] = { POST = control_members },
