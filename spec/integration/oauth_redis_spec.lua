@@ -8,6 +8,7 @@ local core = require "close.core"
 local redis = require "close.redis"
 local redis_server = require "spec.support.redis_server"
 local server = require "spec.support.server"
+local cli = require "spec.support.cli"
 
 local PAIR = { access_token = "at1", refresh_token = "rt1", expires_at = 2e9, expires_in = 3600 }
 
@@ -159,6 +160,51 @@ describe("two nodes sharing one grant through close.oauth.redis_store", function
     -- the pair in Redis is the last one the server issued: both nodes use it
     local last = seed.load()
     assert.is_not.equal(g.refresh_token, last.refresh_token)
+  end)
+
+  it("a node killed -9 while holding the refresh lock delays the other by at most the lock's expiry", function()
+    server.config{ token_lifetime = 60 }
+    local g = server.oauth_grant()
+    local red = srv:client()
+    red:del("close:oauth", "close:oauth:lock")
+    -- an expired pair: the next call of either node refreshes
+    assert.is_true(close.oauth.redis_store({ port = srv.port }):save({ access_token = g.access_token,
+      refresh_token = g.refresh_token, expires_at = core.time() - 1, expires_in = 60 }))
+    -- node 1, a process of its own with a 3 s deadline (so a 4 s lock): its
+    -- token request hangs at the server, which then issues nothing
+    server.faults{ { mode = "hang", seconds = 20, target = "oauth" } }
+    local script = ("local close = require 'close'; local c = close.new{ base_url = %q, ca_file = %q, "
+      .. "deadline = 3, oauth = { client_id = %q, client_secret = %q, "
+      .. "store = close.oauth.redis_store{ port = %d } } }; "
+      .. "c:create_membership{ email = 'dies@acme.com', role_id = 'user' }")
+      :format(server.https_url, server.ca, server.oauth_client_id, server.oauth_client_secret, srv.port)
+    local p = assert(io.popen(("%s -e %s >/dev/null 2>&1 & echo $!"):format(cli.lua, cli.quote(script))))
+    local pid = tonumber(p:read("*l"))
+    p:close()
+    local ttl
+    for _ = 1, 200 do -- up to 10 s: the lock taken and the token request at the server
+      ttl = red:pttl("close:oauth:lock")
+      if ttl > 0 and server.oauth_stats().token_requests == 1 then break end
+      core.sleep(0.05)
+    end
+    assert.is_true(ttl > 0 and ttl <= 4000, "the lock's expiry: " .. tostring(ttl) .. " ms")
+    os.execute("kill -9 " .. pid)
+    local killed = core.now()
+    -- node 2 waits for the lock to expire, then refreshes with the pair in Redis
+    local node = close.new({ base_url = server.https_url, ca_file = server.ca, oauth = {
+      client_id = server.oauth_client_id, client_secret = server.oauth_client_secret,
+      store = close.oauth.redis_store({ port = srv.port }) } })
+    local m, err = node:create_membership{ email = "survives@acme.com", role_id = "user" }
+    local waited = core.now() - killed
+    assert.is_nil(err and tostring(err))
+    assert.matches("^memb_", m.id)
+    -- beyond the lock's expiry: one refresh and one create (2 s under valgrind)
+    assert.is_true(waited <= ttl / 1000 + 2, ("waited %.2f s for a lock of %d ms"):format(waited, ttl))
+    assert.is_true(waited >= ttl / 1000 - 0.5, ("waited only %.2f s for a lock of %d ms"):format(waited, ttl))
+    -- the grant lives on: one refresh, the old refresh token used once
+    assert.same(server.oauth_counts{ token_requests = 2, refreshes = 1 }, server.oauth_stats())
+    assert.equal(0, red:exists("close:oauth:lock"))
+    red:close()
   end)
 
   it("a node whose save lost the race adopts the pair another node stored, and never overwrites it", function()
