@@ -12,10 +12,10 @@ local SALES = "role_WBTAHxOVMWwfjkaBi4UWpkPXhW7wjsYbNCTCpmbjFug" -- Sales Rep
 local json_lines = cli.json_lines
 
 describe("close-provision and the files people give it", function()
-  local made = cli.made_files()
+  local made = cli.per_test()
   local file = made.file
-  before_each(function() server.reset() end)
-  after_each(made.clean)
+  before_each(made.before)
+  after_each(made.after)
 
   describe("role names (item 14)", function()
     it("an unknown role's message lists every role a user may type, the predefined ones by their UI names", function()

@@ -14,10 +14,10 @@ local HEADERS = "line 1 looks like a header row but names no known column: name 
   .. "rolename, role id or roleid)\n"
 
 describe("close-provision (QA fixes)", function()
-  local made = cli.made_files()
+  local made = cli.per_test()
   local file = made.file
-  before_each(function() server.reset() end)
-  after_each(made.clean)
+  before_each(made.before)
+  after_each(made.after)
 
   describe("1: --deactivate-missing and a file that lists nobody", function()
     local REFUSED = "close-provision: %s lists nobody: with --deactivate-missing every active member would be "

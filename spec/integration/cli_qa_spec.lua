@@ -1,7 +1,6 @@
 -- Defects found by trying close-provision as a new user would (the QA pass):
 -- bin/close-provision as a process against the local server. Its seed
 -- organization: admin@acme.com (admin, the key's user), sam@acme.com (user).
-local close = require "close"
 local server = require "spec.support.server"
 local cli = require "spec.support.cli"
 local files = require "spec.support.files"
@@ -11,17 +10,13 @@ local run, members = cli.run, cli.members
 local json_docs = cli.json_lines
 
 describe("close-provision, as a new user tries it", function()
-  local client
-  local made = cli.made_files()
-  local file = made.file
-  before_each(function()
-    server.reset()
-    client = close.new{ api_key = server.api_key, base_url = server.http_url }
-  end)
-  after_each(made.clean)
+  local each = cli.per_test()
+  local file = each.file
+  before_each(each.before)
+  after_each(each.after)
 
   it("--json: a refused --apply over --max-deactivate still says over_limit and the limit, as the plan did", function()
-    for i = 1, 3 do assert(client:create_membership{ email = ("q%d@acme.com"):format(i), role_id = "user" }) end
+    for i = 1, 3 do assert(each.client:create_membership{ email = ("q%d@acme.com"):format(i), role_id = "user" }) end
     local f = file("admin@acme.com,admin\n")
     local code, out, err = run("sync --json --deactivate-missing --max-deactivate 1 --apply " .. f)
     assert.equal(2, code)

@@ -28,10 +28,10 @@ local function team(n, tag)
 end
 
 describe("close-provision", function()
-  local made = cli.made_files()
+  local made = cli.per_test()
   local file = made.file
-  before_each(function() server.reset() end)
-  after_each(made.clean)
+  before_each(made.before)
+  after_each(made.after)
 
   it("provisions every line, names the file's lines, prints a summary, exits 0", function()
     local f = file("# team\njane@acme.com,user\n\njoe@acme.com, Sales Rep\nkim@acme.com,superuser\n")

@@ -2,7 +2,6 @@
 -- run as a process against the local server. Its seed organization:
 -- admin@acme.com (admin, the key's user), sam@acme.com (user),
 -- old@acme.com (inactive); roles Account Manager, Sales Rep, Support.
-local close = require "close"
 local cjson = require "cjson"
 local server = require "spec.support.server"
 local cli = require "spec.support.cli"
@@ -21,14 +20,10 @@ end
 local json_docs = cli.json_lines
 
 describe("close-provision (issue 14)", function()
-  local client
-  local made = cli.made_files()
-  local file = made.file
-  before_each(function()
-    server.reset()
-    client = close.new{ api_key = server.api_key, base_url = server.http_url }
-  end)
-  after_each(made.clean)
+  local each = cli.per_test()
+  local file = each.file
+  before_each(each.before)
+  after_each(each.after)
 
   describe("1: the organization's state decides; the journal is a record", function()
     it("a member removed, added back and removed again is deactivated again", function()
@@ -48,11 +43,11 @@ describe("close-provision (issue 14)", function()
     end)
 
     it("a role changed in Close since the last run is changed back", function()
-      local frank = assert(client:create_membership{ email = "frank4@acme.com", role_id = "superuser" })
+      local frank = assert(each.client:create_membership{ email = "frank4@acme.com", role_id = "superuser" })
       local f = file(lines_of(5, "frank"))
       assert.equal(0, (run("sync --apply " .. f)))
       assert.equal("user", members()["frank4@acme.com"].role_id)
-      assert(client:update_membership(frank.id, { role_id = "superuser" }))
+      assert(each.client:update_membership(frank.id, { role_id = "superuser" }))
       local code, out = run("sync --apply " .. f)
       assert.equal(0, code, out)
       assert.matches("line 4: frank4@acme.com: role changed", out, 1, true)
@@ -81,7 +76,7 @@ describe("close-provision (issue 14)", function()
         recs[#recs + 1] = t
       end
       assert.equal(2, #recs)
-      local org = client:request("GET", "/me/", { query = { _fields = "organization_id" } }).organization_id
+      local org = each.client:request("GET", "/me/", { query = { _fields = "organization_id" } }).organization_id
       assert.equal(7, #recs[1])
       assert.same({ org, "rec@acme.com", "create", "user", members()["rec@acme.com"].id, "done" },
         { recs[1][1], recs[1][3], recs[1][4], recs[1][5], recs[1][6], recs[1][7] })
@@ -198,7 +193,7 @@ describe("close-provision (issue 14)", function()
 
     it("SIGINT while export reads the organization: one line, no traceback, nothing written", function()
       local out_file = file("") .. ".export"
-      made.add(out_file)
+      each.add(out_file)
       os.remove(out_file)
       server.faults{ { mode = "delay", seconds = 2, times = 1 } }
       local code, out = cli.run_signalled("export -o " .. out_file, "INT", 0.7)
@@ -227,7 +222,7 @@ describe("close-provision (issue 14)", function()
 
   describe("8: a plan over --max-deactivate", function()
     before_each(function()
-      for i = 1, 3 do assert(client:create_membership{ email = ("x%d@acme.com"):format(i), role_id = "user" }) end
+      for i = 1, 3 do assert(each.client:create_membership{ email = ("x%d@acme.com"):format(i), role_id = "user" }) end
     end)
 
     it("is shown whole and marked, naming the members and the flag; only --apply is refused", function()
@@ -327,7 +322,7 @@ describe("close-provision (issue 14)", function()
     it("a revoked refresh token: exit 2", function()
       local g = server.oauth_grant()
       -- someone else uses the refresh token first: it is revoked
-      assert(client:request("GET", "/me/")) -- (the key works; the token file is what is broken)
+      assert(each.client:request("GET", "/me/")) -- (the key works; the token file is what is broken)
       local dir = files.tmpdir()
       local tokens = dir .. "/tokens.json"
       local t = assert(io.open(tokens, "w"))

@@ -1,5 +1,6 @@
 -- bin/close-provision as a user runs it, against the local server
 -- (spec.support.server): a real process, its exit status and its output.
+local close = require "close"
 local server = require "spec.support.server"
 local files = require "spec.support.files"
 local cjson = require "cjson"
@@ -67,6 +68,23 @@ function M.made_files()
     list = {}
   end
   return made
+end
+
+--- A CLI spec's set-up, made_files' fields and: `before` (give it to
+--- before_each: the server's seed organization and a library client on it,
+--- `each.client`), `after` (to after_each: the files `each.file` made are
+--- removed). Busted's before_each is the spec file's, not this module's.
+function M.per_test()
+  local each = M.made_files()
+  function each.before()
+    server.reset()
+    each.client = close.new{ api_key = server.api_key, base_url = server.http_url }
+  end
+  function each.after()
+    each.clean()
+    each.client:close()
+  end
+  return each
 end
 
 -- Runs the shell command cmd_for(outf), which leaves the tool's output in
