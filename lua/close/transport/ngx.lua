@@ -387,46 +387,45 @@ local function connect_error(err)
   return fail("network", "cannot connect: " .. tostring(err))
 end
 
--- `t`: the transport's handle (pool label and size, connection counts)
-local function attempt(u, req, wire, close_asked, t)
-  ngx.update_time()
-  local now = ngx.now()
-  local timeout = tonumber(req.timeout) or DEFAULTS.timeout
-  local connect_timeout = math.min(tonumber(req.connect_timeout) or DEFAULTS.connect_timeout, timeout)
-  local max_body = tonumber(req.max_body) or DEFAULTS.max_body
-  local st = { buf = "", received = 0, deadline = now + timeout }
-  local connect_deadline = now + connect_timeout
-
+-- A connected socket (from the pool or new) and whether it was pooled, or
+-- nil, err. `t`: the transport's handle (pool label and size, counts).
+local function connect(u, t, connect_timeout, timeout)
   local sock, serr = ngx.socket.tcp()
   if not sock then return fail("network", "cannot create a socket: " .. tostring(serr)) end
-  st.sock = sock
   sock:settimeouts(ms(connect_timeout), ms(timeout), ms(timeout))
   local ok, err = sock:connect(u.connect_host, u.port, u.pool_opts)
   if not ok then return connect_error(err) end
   local reused = (sock:getreusedtimes() or 0) > 0
   if reused then t.reused = t.reused + 1 else t.connects = t.connects + 1 end
+  return sock, reused
+end
 
-  if u.tls and not reused then
-    local left = connect_deadline - ngx.now()
-    if left <= 0 then
-      sock:close()
-      return fail("timeout", "timed out connecting")
-    end
-    sock:settimeouts(ms(left), ms(left), ms(left))
-    -- ngx_lua 0.10.23 with lua-resty-core 0.1.25 (Debian 12) raises
-    -- "assertion failed!" instead of returning the reason when verification
-    -- fails before the handshake had to wait (seen on loopback)
-    local called, session, herr = pcall(sock.sslhandshake, sock, nil, u.host, true)
-    if not called then session, herr = nil, "certificate verification failed" end
-    if not session then
-      sock:close()
-      if herr == "timeout" then return fail("timeout", "timed out in the TLS handshake") end
-      -- ngx_lua reports a failed verification as "<X509 code>: <reason>"
-      if type(herr) == "string" and herr:match("^%d+: ") then herr = "certificate verify error " .. herr end
-      return fail("tls", "TLS handshake with " .. u.host .. " failed: " .. tostring(herr))
-    end
+-- TLS on a new connection, within what is left of the connect timeout;
+-- true, or nil, err (the socket closed).
+local function handshake(sock, u, connect_deadline)
+  local left = connect_deadline - ngx.now()
+  if left <= 0 then
+    sock:close()
+    return fail("timeout", "timed out connecting")
   end
+  sock:settimeouts(ms(left), ms(left), ms(left))
+  -- ngx_lua 0.10.23 with lua-resty-core 0.1.25 (Debian 12) raises
+  -- "assertion failed!" instead of returning the reason when verification
+  -- fails before the handshake had to wait (seen on loopback)
+  local called, session, herr = pcall(sock.sslhandshake, sock, nil, u.host, true)
+  if not called then session, herr = nil, "certificate verification failed" end
+  if session then return true end
+  sock:close()
+  if herr == "timeout" then return fail("timeout", "timed out in the TLS handshake") end
+  -- ngx_lua reports a failed verification as "<X509 code>: <reason>"
+  if type(herr) == "string" and herr:match("^%d+: ") then herr = "certificate verify error " .. herr end
+  return fail("tls", "TLS handshake with " .. u.host .. " failed: " .. tostring(herr))
+end
 
+-- Sends wire and reads the response on st.sock, then pools the connection
+-- or closes it. The response, or nil, err, stale (see attempt).
+local function exchange(st, req, wire, close_asked, reused, max_body)
+  local sock = st.sock
   if not arm(st) then
     sock:close()
     return fail("timeout", "timed out before sending the request")
@@ -437,7 +436,6 @@ local function attempt(u, req, wire, close_asked, t)
     if werr == "timeout" then return fail("timeout", "timed out sending the request") end
     return nil, { kind = "network", message = "sending the request: " .. tostring(werr) }, reused
   end
-
   local res, keep = read_response(st, req.method, max_body)
   if not res then
     sock:close()
@@ -450,6 +448,23 @@ local function attempt(u, req, wire, close_asked, t)
     sock:close()
   end
   return res
+end
+
+-- One attempt: the response, or nil, err and whether it failed on a pooled
+-- connection before any response byte (stale: worth one fresh attempt).
+local function attempt(u, req, wire, close_asked, t)
+  ngx.update_time()
+  local now = ngx.now()
+  local timeout = tonumber(req.timeout) or DEFAULTS.timeout
+  local connect_timeout = math.min(tonumber(req.connect_timeout) or DEFAULTS.connect_timeout, timeout)
+  local sock, reused = connect(u, t, connect_timeout, timeout)
+  if not sock then return nil, reused end
+  if u.tls and not reused then
+    local ok, err = handshake(sock, u, now + connect_timeout)
+    if not ok then return nil, err end
+  end
+  local st = { buf = "", received = 0, deadline = now + timeout, sock = sock }
+  return exchange(st, req, wire, close_asked, reused, tonumber(req.max_body) or DEFAULTS.max_body)
 end
 
 -- -------------------------------------------------------------------------
