@@ -175,6 +175,7 @@ build/bare_curl: bench/bare_curl.c
 
 bench: $(CORE) $(CORE_JIT) build/bare_curl
 	bench/run.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/run.lua
+	bench/run.sh env BENCH_COST_ONLY=1 $(call LUA_ENV,build/5.1) luajit bench/run.lua
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/scim.lua
 	scripts/with-server.sh env $(call LUA_ENV,$(BUILD)) $(LUA) bench/scim_nodes.lua
 

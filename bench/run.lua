@@ -47,31 +47,37 @@ local reply = '{"id":"memb_JPCqDJq0AmoZFhemXAWrWk9327DqfJgUF2VGPMOL4Lp","role_id
 local response = { status = 200, headers = { ratelimit = "limit=100, remaining=99, reset=1" }, body = reply }
 local stub = close.new{ api_key = "ck_bench", transport = function() return response end }
 
-local N = 20000
-local baseline = time(N, function()
-  local body = cjson.encode({ email = "jane.doe@acme.com", role_id = "user" })
-  local doc = cjson.decode(response.body)
-  return body, doc
-end)
-local client_cost = time(N, function()
-  return assert(stub:create_membership{ email = "jane.doe@acme.com", role_id = "user" })
-end)
-print(("overhead: close %.2f us/call%s, hand-written %.2f us/call: ratio %.2f"):format(
-  client_cost * 1e6, was("overhead_us", " us"), baseline * 1e6, client_cost / baseline))
+-- BENCH_COST_ONLY=1: section 3 alone (make bench runs it again on LuaJIT)
+local COST_ONLY = os.getenv("BENCH_COST_ONLY") == "1"
+local RUNTIME = jit and jit.version or _VERSION
 
-server.reset()
-local M = 200
-local one = close.new{ api_key = server.api_key, base_url = server.https_url, ca_file = server.ca }
-local kept = time(M, function(i)
-  assert(one:create_membership{ email = ("ka%d@acme.com"):format(i), role_id = "user" })
-end)
-local fresh = time(M, function(i)
-  local c = close.new{ api_key = server.api_key, base_url = server.https_url, ca_file = server.ca }
-  assert(c:create_membership{ email = ("nc%d@acme.com"):format(i), role_id = "user" })
-  c:close()
-end)
-print(("keep-alive over TLS: %.2f ms/call reused, %.2f ms/call new connection: %.1fx faster"):format(
-  kept * 1e3, fresh * 1e3, fresh / kept))
+if not COST_ONLY then
+  local N = 20000
+  local baseline = time(N, function()
+    local body = cjson.encode({ email = "jane.doe@acme.com", role_id = "user" })
+    local doc = cjson.decode(response.body)
+    return body, doc
+  end)
+  local client_cost = time(N, function()
+    return assert(stub:create_membership{ email = "jane.doe@acme.com", role_id = "user" })
+  end)
+  print(("overhead: close %.2f us/call%s, hand-written %.2f us/call: ratio %.2f"):format(
+    client_cost * 1e6, was("overhead_us", " us"), baseline * 1e6, client_cost / baseline))
+
+  server.reset()
+  local M = 200
+  local one = close.new{ api_key = server.api_key, base_url = server.https_url, ca_file = server.ca }
+  local kept = time(M, function(i)
+    assert(one:create_membership{ email = ("ka%d@acme.com"):format(i), role_id = "user" })
+  end)
+  local fresh = time(M, function(i)
+    local c = close.new{ api_key = server.api_key, base_url = server.https_url, ca_file = server.ca }
+    assert(c:create_membership{ email = ("nc%d@acme.com"):format(i), role_id = "user" })
+    c:close()
+  end)
+  print(("keep-alive over TLS: %.2f ms/call reused, %.2f ms/call new connection: %.1fx faster"):format(
+    kept * 1e3, fresh * 1e3, fresh / kept))
+end -- not COST_ONLY
 
 -- 3. against the bare C program, in alternating rounds
 local url = assert(os.getenv("CLOSE_BENCH_URL"), "run through bench/run.sh")
@@ -116,11 +122,14 @@ for r = 1, ROUNDS do
   ow[r], oc[r] = ours()
 end
 local bwm, bcm, owm, ocm = median(bw), median(bc), median(ow), median(oc)
-print(("cost per call, %d rounds of %d creates over one keep-alive connection (medians):"):format(ROUNDS, CALLS))
+print(("cost per call on %s, %d rounds of %d creates over one keep-alive connection (medians):")
+  :format(RUNTIME, ROUNDS, CALLS))
 print(("  wall: close %.1f us, bare C libcurl %.1f us: ratio %.3f%s (target <= 1.10)"):format(owm, bwm, owm / bwm,
-  was("wall_ratio")))
+  was(jit and "wall_ratio_luajit" or "wall_ratio")))
 print(("  CPU of the client process: close %.1f us, bare C %.1f us: ratio %.3f%s"):format(ocm, bcm, ocm / bcm,
-  was("cpu_ratio")))
+  was(jit and "cpu_ratio_luajit" or "cpu_ratio")))
+
+if COST_ONLY then return end
 
 -- 3b. inside nginx: close's cosocket transport against a bare cosocket request
 local cosocket = os.getenv("CLOSE_BENCH_COSOCKET_URL")
