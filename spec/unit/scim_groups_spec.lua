@@ -136,6 +136,44 @@ describe("scim PATCH /Groups/{id}", function()
     for i = n + 1, #t.client.calls do assert.is_nil(t.client.calls[i]:find("^update")) end
   end)
 
+  it("an inactive member put in a group gets its role when reactivated; nothing is sent to Close before", function()
+    local t = S.new()
+    local n = #t.client.calls
+    local res = t:req("PATCH", "/Groups/role_support", ops({ op = "Add", path = "members",
+      value = { { value = "memb_old" } } }))
+    assert.are.equal(200, res.status, res.body)
+    -- an inactive member is in no group's member list, and Close holds no role change for them
+    assert.are.same({}, res.json.members)
+    for i = n + 1, #t.client.calls do assert.is_nil(t.client.calls[i]:find("^update")) end
+    assert.are.equal("role_sales", t:member("memb_old").role_id)
+    assert.are.same({ role = "role_sales", active = false }, t.audits[#t.audits].before)
+    assert.are.same({ role = "role_support", active = false }, t.audits[#t.audits].after)
+    assert.are.equal("ok: given when the member is reactivated", t.audits[#t.audits].outcome)
+    -- the user shows the role it will have
+    local user = t:req("GET", "/Users/memb_old").json
+    assert.are.equal("role_support", user.roles[1].value)
+    assert.are.equal("role_support", user.groups[1].value)
+    assert.is_false(user.active)
+    -- reactivated (Entra's PATCH active true): the group's role, not the one Close kept
+    res = t:req("PATCH", "/Users/memb_old", ops({ op = "replace", path = "active", value = true }))
+    assert.are.equal(200, res.status, res.body)
+    assert.are.same({ active = true, role_id = "role_support" },
+      { active = t:member("memb_old").active, role_id = t:member("memb_old").role_id })
+    assert.are.same({ "memb_old" }, values(t:req("GET", "/Groups/role_support").json.members))
+  end)
+
+  it("an inactive member removed from the group it waits for gets the default role when reactivated", function()
+    local t = S.new()
+    local add = ops({ op = "add", path = "members", value = { { value = "memb_old" } } })
+    assert.are.equal(200, t:req("PATCH", "/Groups/role_support", add).status)
+    local res = t:req("PATCH", "/Groups/role_support", ops({ op = "remove", path = 'members[value eq "memb_old"]' }))
+    assert.are.equal(200, res.status, res.body)
+    assert.are.equal("user", t:req("GET", "/Users/memb_old").json.roles[1].value)
+    local back = ops({ op = "replace", path = "active", value = true })
+    assert.are.equal(200, t:req("PATCH", "/Users/memb_old", back).status)
+    assert.are.equal("user", t:member("memb_old").role_id)
+  end)
+
   it("Okta's rename with the same name is accepted; another name is 400 mutability", function()
     local t = S.new()
     local res = t:req("PATCH", "/Groups/role_sales", ops({ op = "replace",
@@ -180,6 +218,32 @@ describe("scim PATCH /Groups/{id}", function()
     S.is_error(res, 503, nil, "connection reset")
     assert.are.equal("user", t:member("memb_sam").role_id)
     assert.are.equal("admin", t:member("memb_boss").role_id)
+  end)
+end)
+
+describe("scim /Groups and inactive members: failures", function()
+  it("Close refusing an active member's change puts back the role kept for an inactive one: 503", function()
+    local t = S.new()
+    t.client.fail.update_membership = { kind = "network", message = "connection reset" }
+    local res = t:req("PATCH", "/Groups/role_support", ops({ op = "add", path = "members",
+      value = { { value = "memb_old" }, { value = "memb_sam" } } }))
+    S.is_error(res, 503, nil, "connection reset")
+    assert.are.equal("user", t:member("memb_sam").role_id)
+    assert.is_nil(t.store.data["user:memb_old"])
+    assert.are.equal("role_sales", t:req("GET", "/Users/memb_old").json.roles[1].value)
+  end)
+
+  it("the store failing while keeping the role: 503, nothing sent to Close, nothing kept", function()
+    local t = S.new()
+    t.store.fail_set = t.store.sets + 1
+    local n = #t.client.calls
+    local res = t:req("PATCH", "/Groups/role_support", ops({ op = "add", path = "members",
+      value = { { value = "memb_old" }, { value = "memb_sam" } } }))
+    S.is_error(res, 503, nil, "disk I/O error")
+    for i = n + 1, #t.client.calls do assert.is_nil(t.client.calls[i]:find("^update")) end
+    assert.are.equal("user", t:member("memb_sam").role_id)
+    assert.are.equal("role_sales", t:req("GET", "/Users/memb_old").json.roles[1].value)
+    assert.are.equal("failed: the bridge's store failed: disk I/O error", t.audits[#t.audits].outcome)
   end)
 end)
 

@@ -159,6 +159,41 @@ describe("scim PATCH /Users/{id}: roles", function()
   end)
 end)
 
+describe("scim PATCH /Users/{id}: roles of an inactive member", function()
+  it("are kept, shown, and given when the member is reactivated (Close changes no inactive member)", function()
+    local t = S.new()
+    t.calls_before = 0
+    local res = t:req("PATCH", "/Users/memb_old", ops({ op = "replace", path = "roles",
+      value = { { value = "user" } } }))
+    assert.are.equal(200, res.status, res.body)
+    assert.are.same({}, close_calls(t))
+    assert.are.equal("user", res.json.roles[1].value)
+    assert.are.equal("user", res.json.groups[1].value)
+    assert.are.equal("role_sales", t:member("memb_old").role_id)
+    -- a later change of another attribute keeps it
+    local title = ops({ op = "replace", path = "title", value = "T" })
+    assert.are.equal(200, t:req("PATCH", "/Users/memb_old", title).status)
+    assert.are.equal("user", t:req("GET", "/Users/memb_old").json.roles[1].value)
+    -- Okta's reactivation with a full PUT that names no roles
+    local user = t:req("GET", "/Users/memb_old").json
+    user.active, user.roles = true, nil
+    res = t:req("PUT", "/Users/memb_old", user)
+    assert.are.equal(200, res.status, res.body)
+    assert.are.same({ "create old@acme.com user", "update memb_old user" }, close_calls(t))
+    assert.are.same({ true, "user" }, { t:member("memb_old").active, t:member("memb_old").role_id })
+  end)
+
+  it("a POST that brings the inactive member back without roles gives the role kept for them", function()
+    local t = S.new()
+    t.calls_before = 0
+    assert.are.equal(200, t:req("PATCH", "/Users/memb_old", ops({ op = "replace", path = "roles",
+      value = { { value = "Support" } } })).status)
+    local res = t:req("POST", "/Users", { userName = "old@acme.com", active = true })
+    assert.are.equal(201, res.status, res.body)
+    assert.are.same({ true, "role_support" }, { t:member("memb_old").active, t:member("memb_old").role_id })
+  end)
+end)
+
 describe("scim PATCH /Users/{id}: refusals", function()
   it("bad operations are 400 with the right scimType; nothing is written", function()
     local t, id = with_jane()

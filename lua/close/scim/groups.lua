@@ -54,9 +54,22 @@ local function named(snap, name)
   end
 end
 
+-- Inactive members waiting for role (users.role_of) that `wanted` leaves:
+-- they wait for the default role instead.
+local function left_waiting(snap, role, wanted, default, out)
+  if role.id == default.id then return end
+  for _, m in ipairs(snap.members) do
+    if not m.active and not wanted[m.id] and not snap.deleted[m.id] and m.role_id ~= role.id
+      and users.role_of(snap, m) == role.id then
+      out[#out + 1] = { member = m, role_id = default.id, pending = true }
+    end
+  end
+end
+
 -- The role changes that make `wanted` (a set of membership ids) the members
 -- of role: who joins gets the role; with `replace`, who leaves gets the
--- default role.
+-- default role. An inactive member's change waits for its reactivation
+-- (`pending`: Close changes no inactive member).
 local function changes(h, snap, role, wanted, replace)
   local default, why = roles.resolve(snap, h.default_role)
   if not default then return nil, errors.value("the default role: " .. why) end
@@ -66,47 +79,91 @@ local function changes(h, snap, role, wanted, replace)
     local m = snap.by_id[id]
     if not m or snap.deleted[id] then return nil, errors.value(("members: no user has id '%s'"):format(id)) end
     if m.active and not current[id] then out[#out + 1] = { member = m, role_id = role.id } end
+    if not m.active and users.role_of(snap, m) ~= role.id then
+      out[#out + 1] = { member = m, role_id = role.id, pending = true }
+    end
   end
   for id, m in pairs(replace and current or {}) do
     if not wanted[id] and role.id ~= default.id then out[#out + 1] = { member = m, role_id = default.id } end
   end
+  if replace then left_waiting(snap, role, wanted, default, out) end
   table.sort(out, function(a, b) return a.member.id < b.member.id end)
   return out
 end
 
--- Every change checked by the guard, then applied; if Close refuses one,
--- those already applied are put back (best effort) so that nothing is half applied.
-local function apply_changes(h, snap, list)
-  -- each change checked against the state the earlier ones leave
+-- Keeps the roles of the pending changes (store and index); on a failure
+-- those kept are put back. True, or nil and a SCIM error.
+local function keep_pending(h, snap, list)
+  local done = {}
+  for _, c in ipairs(list) do
+    if c.pending then
+      local old, err = users.keep_role(h, snap, c.member, c.role_id)
+      if old == nil then
+        for i = #done, 1, -1 do users.unkeep_role(h, snap, done[i].member, done[i].old) end
+        return nil, err
+      end
+      done[#done + 1] = { member = c.member, old = old }
+    end
+  end
+  return done
+end
+
+-- Every change to an active member checked by the guard against the state
+-- the earlier ones leave; true, or nil and a 403 (audited).
+local function check_changes(h, snap, list)
   local state = { caller = snap.caller, members = {} }
   for i, m in ipairs(snap.members) do state.members[i] = { id = m.id, user_id = m.user_id, email = m.email,
     role_id = m.role_id, active = m.active } end
   for _, c in ipairs(list) do
-    local ok, why = users.guard(state, c.member, true, c.role_id)
-    guard.record(state, { action = "change_role", membership_id = c.member.id, role_id = c.role_id })
-    if not ok then
-      h:audit("change_role", c.member.email, c.member, { role_id = c.role_id, active = true }, "refused: " .. why)
-      return nil, errors.new(403, nil, why)
+    if not c.pending then
+      local ok, why = users.guard(state, c.member, true, c.role_id)
+      guard.record(state, { action = "change_role", membership_id = c.member.id, role_id = c.role_id })
+      if not ok then
+        h:audit("change_role", c.member.email, c.member, { role_id = c.role_id, active = true }, "refused: " .. why)
+        return nil, errors.new(403, nil, why)
+      end
     end
   end
+  return true
+end
+
+-- Puts back the Close changes list[1..n-1] made (best effort, audited).
+local function undo_close(h, list, n)
+  for j = n - 1, 1, -1 do
+    local back = list[j].member
+    if not list[j].pending then
+      local _, berr = h.client:update_membership(back.id, { role_id = back.role_id })
+      h:audit("change_role", back.email, { role_id = list[j].role_id, active = true }, back,
+        berr and ("failed: " .. tostring(berr.message)) or "ok (undone)")
+    end
+  end
+end
+
+-- Every change checked, then applied: the roles kept for inactive members
+-- first, then Close's; if Close refuses one, those already applied are put
+-- back (best effort) so that nothing is half applied.
+local function apply_changes(h, snap, list)
+  local ok, err = check_changes(h, snap, list)
+  if not ok then return nil, err end
+  local kept
+  kept, err = keep_pending(h, snap, list)
+  if not kept then return nil, err end
   for i, c in ipairs(list) do
     local m = c.member
-    local _, err = h.client:update_membership(m.id, { role_id = c.role_id })
-    if err then
-      local e = errors.from_close(err)
-      h:audit("change_role", m.email, m, m, "failed: " .. e.detail)
-      for j = i - 1, 1, -1 do
-        local back = list[j].member
-        local _, berr = h.client:update_membership(back.id, { role_id = back.role_id })
-        h:audit("change_role", back.email, { role_id = list[j].role_id, active = true }, back,
-          berr and ("failed: " .. tostring(berr.message)) or "ok (undone)")
+    if not c.pending then
+      local _, cerr = h.client:update_membership(m.id, { role_id = c.role_id })
+      if cerr then
+        local e = errors.from_close(cerr)
+        h:audit("change_role", m.email, m, m, "failed: " .. e.detail)
+        undo_close(h, list, i)
+        for j = #kept, 1, -1 do users.unkeep_role(h, snap, kept[j].member, kept[j].old) end
+        h.index:invalidate()
+        return nil, e
       end
-      h.index:invalidate()
-      return nil, e
+      local after = users.with(m, { role_id = c.role_id })
+      h.index:record{ kind = "member", member = after }
+      h:audit("change_role", m.email, m, after, "ok")
     end
-    local after = users.with(m, { role_id = c.role_id })
-    h.index:record{ kind = "member", member = after }
-    h:audit("change_role", m.email, m, after, "ok")
   end
   return true
 end

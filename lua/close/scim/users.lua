@@ -33,6 +33,21 @@ local function sent_roles_hold(snap, list, role)
   return display == nil or (roles.resolve(snap, display) or {}).id == role.id
 end
 
+-- Close changes no inactive member's role: a role the provider gives one
+-- (roles, or a group) is kept in the store's doc as meta.pending_role,
+-- shown as theirs, and given when they are reactivated.
+local function pending_role(snap, m)
+  local doc = not m.active and snap.users[m.id]
+  local id = type(doc) == "table" and type(doc.meta) == "table" and doc.meta.pending_role
+  return type(id) == "string" and roles.by_id(snap, id) and id or nil
+end
+
+--- The role id member m has, or for an inactive member the one it will
+-- get when reactivated.
+function M.role_of(snap, m)
+  return pending_role(snap, m) or m.role_id
+end
+
 --- The SCIM resource of membership m in snapshot snap.
 function M.resource(h, snap, m)
   local doc = snap.users[m.id]
@@ -58,7 +73,8 @@ function M.resource(h, snap, m)
   if not r.emails and m.email then
     r.emails = json.array({ { value = m.email, type = "work", primary = true } })
   end
-  local role = roles.by_id(snap, m.role_id) or { id = m.role_id, name = m.role_id }
+  local role_id = M.role_of(snap, m)
+  local role = roles.by_id(snap, role_id) or { id = role_id, name = role_id }
   if not sent_roles_hold(snap, r.roles, role) and role.id then
     r.roles = json.array({ { value = role.id, display = role.name, primary = true } })
   end
@@ -136,7 +152,7 @@ local function wanted(h, snap, r, m)
   local role, why = roles.from_scim(snap, r.roles)
   if why then return nil, errors.value(why) end
   if not role then
-    if m then return { active = active, role_id = m.role_id } end
+    if m then return { active = active, role_id = M.role_of(snap, m) } end
     role, why = roles.resolve(snap, h.default_role)
     if not role then return nil, errors.value("the default role: " .. why) end
   end
@@ -201,12 +217,16 @@ local function close_apply(h, m, active, role_id)
   return m.id
 end
 
-local function operation(m, active, role_id)
+-- (current: the role m has, or will get when reactivated: M.role_of)
+local function operation(m, active, role_id, current)
   if active == false and m.active then return "deactivate" end
   if active ~= false and not m.active then return "reactivate" end
-  if role_id ~= m.role_id then return "change_role" end
+  if role_id ~= current then return "change_role" end
   return "update"
 end
+
+-- the audit's outcome of a role kept for an inactive member
+local PENDING = "ok: given when the member is reactivated"
 
 -- What the store keeps of r, the new resource of member m (old: its doc).
 local function kept_doc(h, snap, m, r, old)
@@ -231,7 +251,7 @@ function M.commit(h, snap, m, r)
   if not want then return nil, err end
   local active = want.active
   if active == nil then active = m.active end
-  local op = operation(m, active, want.role_id)
+  local op = operation(m, active, want.role_id, M.role_of(snap, m))
   local ok, why = M.guard(snap, m, active, want.role_id)
   if not ok then
     h:audit(op, m.email, m, { role_id = want.role_id, active = active }, "refused: " .. why)
@@ -239,6 +259,8 @@ function M.commit(h, snap, m, r)
   end
   local old = snap.users[m.id]
   local doc = kept_doc(h, snap, m, r, old)
+  local pending = not active and want.role_id ~= m.role_id and want.role_id or nil
+  doc.meta.pending_role = pending
   if op == "update" and json.equal(doc, old, { meta = true }) then
     return M.resource(h, snap, m) -- nothing changes: nothing written, nothing audited
   end
@@ -257,7 +279,11 @@ function M.commit(h, snap, m, r)
   end
   local after = M.with(m, { id = id, role_id = active and want.role_id or m.role_id, active = active })
   h.index:record{ kind = "member", member = after, doc = doc }
-  h:audit(op, m.email, m, after, "ok")
+  if op == "change_role" and pending then
+    h:audit(op, m.email, m, M.with(after, { role_id = pending }), PENDING)
+  else
+    h:audit(op, m.email, m, after, "ok")
+  end
   snap.users[id] = doc
   return M.resource(h, snap, after)
 end
@@ -349,7 +375,35 @@ function M.create(h, req)
   local want
   want, err = wanted(h, snap, r, nil)
   if not want then return nil, err end
+  if existing and r.roles == nil then want.role_id = pending_role(snap, existing) or want.role_id end
   return create_member(h, snap, r, existing, want)
+end
+
+--- Keeps role_id for inactive member m (a group it was put in): written
+-- to the store and the index, audited. Returns the doc it replaced (for
+-- M.unkeep_role), or nil and a SCIM error.
+function M.keep_role(h, snap, m, role_id)
+  local old = snap.users[m.id]
+  local doc = type(old) == "table" and json.copy(old) or {}
+  local om = type(doc.meta) == "table" and doc.meta or {}
+  doc.meta = { created = om.created or h:iso(), lastModified = h:iso(),
+    pending_role = role_id ~= m.role_id and role_id or nil }
+  local ok, err = save_doc(h, m.id, doc, old)
+  if not ok then
+    h:audit("change_role", m.email, m, m, "failed: " .. err.detail)
+    return nil, err
+  end
+  h.index:record{ kind = "member", member = m, doc = doc }
+  snap.users[m.id] = doc
+  h:audit("change_role", m.email, m, M.with(m, { role_id = role_id }), PENDING)
+  return old or false
+end
+
+--- Puts back the doc M.keep_role replaced (best effort).
+function M.unkeep_role(h, snap, m, old)
+  restore_doc(h, m.id, old or nil, snap.users[m.id])
+  h.index:record{ kind = "member", member = m, doc = old or false }
+  snap.users[m.id] = old or nil
 end
 
 --- PUT /Users/{id}: the resource replaced by the body. What the provider
