@@ -214,6 +214,19 @@ describe("SCIM through bin/close-scim (4 workers)", function()
       for _, m in ipairs(admin.members or {}) do assert.not_equal(id, m.value) end
     end)
 
+    it("puts a disabled user in a group: Close keeps the role until the user is enabled again", function()
+      assert.is_true(({ [200] = true, [204] = true })[patch("/Users/" .. id,
+        { { op = "Replace", path = "active", value = "False" } })])
+      local status = patch("/Groups/superuser", { { op = "Add", path = "members", value = { { value = id } } } })
+      assert.is_true(status == 200 or status == 204)
+      assert.same({ false, "user" }, { member("entra.joe@acme.com").active, member("entra.joe@acme.com").role_id })
+      local _, doc = call("GET", "/Users/" .. id)
+      assert.equal("superuser", doc.roles[1].value)
+      status = patch("/Users/" .. id, { { op = "Replace", path = "active", value = "True" } })
+      assert.is_true(status == 200 or status == 204)
+      assert.same({ true, "superuser" }, { member("entra.joe@acme.com").active, member("entra.joe@acme.com").role_id })
+    end)
+
     it("deletes: the membership is deactivated and the user is 404 from then on", function()
       local status = call("DELETE", "/Users/" .. id)
       assert.equal(204, status)
