@@ -15,9 +15,7 @@ local RATE = tonumber(os.getenv("SCIM_BENCH_RATE") or 200)
 local SECONDS = tonumber(os.getenv("SCIM_BENCH_SECONDS") or 40)   -- longer than the index's max_age (30 s)
 local CONNECTIONS, WORKERS = 10, tonumber(os.getenv("SCIM_BENCH_WORKERS") or 2)
 
-if not scim.sh("command -v wrk >/dev/null") then
-  error("bench/scim.lua needs wrk (apt-get install wrk; scripts/deps.sh installs it)")
-end
+figures.need_wrk("bench/scim.lua")
 
 server.reset()
 figures.seed(MEMBERS, "bench")

@@ -16,9 +16,7 @@ local RATE = tonumber(os.getenv("SCIM_BENCH_NODES_RATE") or 100)
 local SECONDS = tonumber(os.getenv("SCIM_BENCH_NODES_SECONDS") or 10)
 local CONNECTIONS = 8
 
-if not scim.sh("command -v wrk >/dev/null") then
-  error("bench/scim_nodes.lua needs wrk (apt-get install wrk; scripts/deps.sh installs it)")
-end
+figures.need_wrk("bench/scim_nodes.lua")
 
 server.reset()
 figures.seed(MEMBERS, "node")

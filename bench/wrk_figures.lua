@@ -1,5 +1,5 @@
--- What the SCIM benches share: members seeded into the local server, and
--- the figures of a `wrk --latency` run read from its output.
+-- What the SCIM benches share: wrk checked for, members seeded into the
+-- local server, and the figures of a `wrk --latency` run read from its output.
 local server = require "spec.support.server"
 
 local M = {}
@@ -13,6 +13,14 @@ function M.seed(n, tag)
       list[#list + 1] = { email = ("%s%05d@acme.com"):format(tag, i), role_id = "user" }
     end
     server.add_members(list)
+  end
+end
+
+--- Raises, naming the bench script, when wrk is not installed.
+function M.need_wrk(script)
+  local r = os.execute("command -v wrk >/dev/null")
+  if not (r == true or r == 0) then
+    error(script .. " needs wrk (apt-get install wrk; scripts/deps.sh installs it)")
   end
 end
 

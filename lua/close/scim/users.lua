@@ -42,6 +42,12 @@ local function pending_role(snap, m)
   return type(id) == "string" and roles.by_id(snap, id) and id or nil
 end
 
+-- what meta.pending_role holds when inactive member m is given role_id:
+-- nothing when Close has that role already
+local function pending_for(m, role_id)
+  return role_id ~= m.role_id and role_id or nil
+end
+
 --- The role id member m has, or for an inactive member the one it will
 -- get when reactivated.
 function M.role_of(snap, m)
@@ -259,7 +265,7 @@ function M.commit(h, snap, m, r)
   end
   local old = snap.users[m.id]
   local doc = kept_doc(h, snap, m, r, old)
-  local pending = not active and want.role_id ~= m.role_id and want.role_id or nil
+  local pending = not active and pending_for(m, want.role_id) or nil
   doc.meta.pending_role = pending
   if op == "update" and json.equal(doc, old, { meta = true }) then
     return M.resource(h, snap, m) -- nothing changes: nothing written, nothing audited
@@ -387,7 +393,7 @@ function M.keep_role(h, snap, m, role_id)
   local doc = type(old) == "table" and json.copy(old) or {}
   local om = type(doc.meta) == "table" and doc.meta or {}
   doc.meta = { created = om.created or h:iso(), lastModified = h:iso(),
-    pending_role = role_id ~= m.role_id and role_id or nil }
+    pending_role = pending_for(m, role_id) }
   local ok, err = save_doc(h, m.id, doc, old)
   if not ok then
     h:audit("change_role", m.email, m, m, "failed: " .. err.detail)
