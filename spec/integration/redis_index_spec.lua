@@ -58,6 +58,9 @@ describe("close.store.redis_index", function()
     local cache = redis_index(store, dict())
     local port, dir = srv.port, srv.dir
     srv:stop()
+    finally(function() -- a failed assertion must not leave the next specs without Redis
+      if not srv.pid then srv = server.start{ port = port, dir = dir, password = "index-pass-0123" } end
+    end)
     local ok, err = cache:prefetch()
     assert.is_nil(ok)
     assert.matches("connection refused", err)

@@ -36,4 +36,14 @@ function M.free_port()
   return assert(tonumber(port))
 end
 
+--- Whether process pid has ended: no longer there, or a zombie whose
+-- threads have all ended. A thread group's leader shows as a zombie while
+-- its other threads run on (redis-server's fsync thread), and the process's
+-- sockets stay open until the last thread ends.
+function M.process_gone(pid)
+  local status = M.read("/proc/" .. pid .. "/status")
+  if not status then return true end
+  return status:match("\nState:%s*Z") ~= nil and status:match("\nThreads:%s*(%d+)") == "1"
+end
+
 return M

@@ -80,11 +80,7 @@ function Server:client(timeout_ms)
   return red
 end
 
--- true once the process is gone (or a zombie)
-local function gone(pid)
-  local stat = read("/proc/" .. pid .. "/stat")
-  return not stat or stat:match("^%d+ %b() Z") ~= nil
-end
+local gone = files.process_gone
 
 --- Stops the server with signal sig (TERM by default) and waits until it is
 -- gone: at most 30 s (a loaded machine with an fsync per write can take

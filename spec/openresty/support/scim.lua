@@ -38,10 +38,9 @@ function M.sleep(s)
   core.sleep(s)
 end
 
--- Whether pid is a live process (a zombie is gone).
+-- Whether pid is a live process.
 function M.alive(pid)
-  local stat = M.read("/proc/" .. pid .. "/stat")
-  return stat ~= nil and not stat:match("^%d+ %b() Z")
+  return not files.process_gone(pid)
 end
 
 -- Waits (bounded) until f() is true; returns its last value.
