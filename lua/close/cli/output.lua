@@ -29,21 +29,21 @@ local function planned_text(item)
 end
 
 -- what a text line says of an item in a status
-local function status_text(item, status, extra)
+local function status_text(item, status, result)
   if status == "invalid" then return "INVALID " .. text(item.reason) end
-  if status == "failed" then return "FAILED " .. text(extra.err) end
+  if status == "failed" then return "FAILED " .. text(result.err) end
   if status == "unchanged" then return item.reason or "unchanged" end
   if status == "duplicate" then return "warning: " .. text(item.reason) .. ", ignored" end
   if status == "planned" then return planned_text(item) end
-  local what = (PAST[item.action] or item.action) .. (extra.id and (" " .. extra.id) or "")
-  if extra.attempts and extra.attempts > 1 then what = what .. (" (%d attempts)"):format(extra.attempts) end
+  local what = (PAST[item.action] or item.action) .. (result.id and (" " .. result.id) or "")
+  if result.attempts and result.attempts > 1 then what = what .. (" (%d attempts)"):format(result.attempts) end
   return what
 end
 
-local function json_item(item, status, extra)
-  local err = extra.err
+local function json_item(item, status, result)
+  local err = result.err
   return cjson.encode({ line = item.line, email = item.email, action = item.action, status = status,
-    membership_id = extra.id or item.membership_id, role_id = item.role_id, role = item.role,
+    membership_id = result.id or item.membership_id, role_id = item.role_id, role = item.role,
     previous_role_id = item.previous_role_id, previous_role = item.previous_role, reason = item.reason,
     error = err and { kind = err.kind, message = err.message, status = err.status } or nil })
 end
@@ -68,25 +68,26 @@ local function summary_text(o, fields)
     #parts > 0 and table.concat(parts, ", ") or "nothing to do")
 end
 
---- The output of a run: `o.item(item, status, extra)`, `o.note(text)`,
+--- The output of a run: `o.item(item, status, result)` (result: what a
+-- write gave, `{id=, attempts=}` or `{err=}`), `o.note(text)`,
 -- `o.summary(fields)`; `o.progress` true while a progress line is shown on
 -- stderr (an item line clears it first; the applier draws it again).
 function M.new(env, opts)
   local out = env.out or function(s) io.stdout:write(s, "\n") io.stdout:flush() end
   local o = { counts = {}, tally = {} }
-  function o.item(item, status, extra)
-    extra = extra or {}
+  function o.item(item, status, result)
+    result = result or {}
     o.counts[status] = (o.counts[status] or 0) + 1
     local t = status == "unchanged" and item.reason or status
     o.tally[t] = (o.tally[t] or 0) + 1
     if opts.json then
-      if status ~= "not_started" then out(json_item(item, status, extra)) end
+      if status ~= "not_started" then out(json_item(item, status, result)) end
       return
     end
     if hidden(opts, item, status) then return end
     if o.progress then io.stderr:write("\r\27[K") end
     local where = item.line and ("line " .. item.line) or "member"
-    out(("%s: %s%s"):format(where, item.email and (item.email .. ": ") or "", status_text(item, status, extra)))
+    out(("%s: %s%s"):format(where, item.email and (item.email .. ": ") or "", status_text(item, status, result)))
   end
   function o.note(s) if not opts.json then out(s) end end
   --- `fields`: items, command, applied, and when they apply stopped (a

@@ -78,13 +78,13 @@ end
 
 -- A run that cannot go on: the line on stderr, with --json a summary on
 -- stdout as well (`stopped` the reason's word, `message` its prose, and
--- `extra`'s fields).
-local function fatal(run, reason, message, code, extra)
+-- the `fields` given).
+local function fatal(run, reason, message, code, fields)
   run.errout("close-provision: " .. message)
   if run.opts.json then
     local s = { items = reported(run.o), command = run.opts.command, applied = false, stopped = reason,
       message = message }
-    for k, v in pairs(extra or {}) do s[k] = v end
+    for k, v in pairs(fields or {}) do s[k] = v end
     run.o.summary(s)
   end
   return code

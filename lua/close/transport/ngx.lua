@@ -203,15 +203,18 @@ local function ms(seconds)
   return v
 end
 
-local function arm(st)
+-- Sets the socket's timeout to what is left until the deadline; false when
+-- nothing is left.
+local function time_left_to_socket(st)
   local left = st.deadline - ngx.now()
   if left <= 0 then return false end
   st.sock:settimeout(ms(left))
   return true
 end
 
-local function fill(st)
-  if not arm(st) then return nil, "timeout" end
+-- Reads what has arrived (one block at most) onto st.buf.
+local function receive_more(st)
+  if not time_left_to_socket(st) then return nil, "timeout" end
   local data, err = st.sock:receiveany(BLOCK)
   if not data then return nil, err end
   st.buf = st.buf .. data
@@ -230,7 +233,7 @@ local function read_line(st, limit)
       return line
     end
     if #st.buf > limit then return nil, "too long" end
-    local ok, err = fill(st)
+    local ok, err = receive_more(st)
     if not ok then return nil, err end
   end
 end
@@ -242,7 +245,7 @@ local function read_exact(st, n)
     st.buf = st.buf:sub(n + 1)
     return data
   end
-  if not arm(st) then return nil, "timeout", have end
+  if not time_left_to_socket(st) then return nil, "timeout", have end
   local data, err, partial = st.sock:receive(n - have)
   if not data then
     return nil, err, have + #(partial or "")
@@ -253,7 +256,7 @@ local function read_exact(st, n)
 end
 
 -- The failure of a read in the middle of a body or head.
-local function cut(err, what)
+local function read_failure(err, what)
   if err == "timeout" then return fail("timeout", "timed out reading the " .. what) end
   if err == "closed" then return fail("protocol", "the connection closed in the middle of the " .. what) end
   return fail("network", "reading the " .. what .. ": " .. tostring(err))
@@ -273,7 +276,7 @@ local function read_head(st, method, max_body)
       return status, headers, size, framing, length, keep
     end
     if status == nil then return fail("protocol", headers) end -- headers: the reason
-    local ok, err = fill(st)
+    local ok, err = receive_more(st)
     if not ok then
       if st.received == 0 then
         if err == "timeout" then return fail("timeout", "timed out waiting for the response") end
@@ -281,7 +284,7 @@ local function read_head(st, method, max_body)
         if err == "closed" then return fail("network", "the server closed the connection without a response") end
         return fail("network", "reading the response: " .. tostring(err))
       end
-      return cut(err, "response headers")
+      return read_failure(err, "response headers")
     end
   end
 end
@@ -292,20 +295,20 @@ local function read_chunked(st, max_body, trailer_room)
     local line, err = read_line(st, MAX_CHUNK_LINE)
     if not line then
       if err == "too long" then return fail("protocol", LIMITS.chunk_line_too_long) end
-      return cut(err, "response body")
+      return read_failure(err, "response body")
     end
     local size, why = core.chunk_size(line)
     if not size then return fail("protocol", why) end
     if size == 0 then break end
     if total + size > max_body then return fail("protocol", BODY_TOO_LARGE) end
     local data, rerr = read_exact(st, size)
-    if not data then return cut(rerr, "response body") end
+    if not data then return read_failure(rerr, "response body") end
     parts[#parts + 1] = data
     total = total + size
     local crlf, lerr = read_line(st, 1)
     if crlf ~= "" then
       if crlf or lerr == "too long" then return fail("protocol", "malformed chunked body: no CRLF after a chunk") end
-      return cut(lerr, "response body")
+      return read_failure(lerr, "response body")
     end
   end
   -- trailers: read and dropped, within what is left of the header allowance
@@ -313,7 +316,7 @@ local function read_chunked(st, max_body, trailer_room)
     local line, err = read_line(st, trailer_room)
     if not line then
       if err == "too long" then return fail("protocol", HEAD_TOO_LARGE) end
-      return cut(err, "response body")
+      return read_failure(err, "response body")
     end
     if line == "" then break end
     trailer_room = trailer_room - #line - 2
@@ -327,11 +330,11 @@ local function read_until_close(st, max_body)
   st.buf = ""
   if total > max_body then return fail("protocol", BODY_TOO_LARGE) end
   while true do
-    if not arm(st) then return fail("timeout", "timed out reading the response body") end
+    if not time_left_to_socket(st) then return fail("timeout", "timed out reading the response body") end
     local data, err = st.sock:receiveany(BLOCK)
     if not data then
       if err == "closed" then break end
-      return cut(err, "response body")
+      return read_failure(err, "response body")
     end
     total = total + #data
     if total > max_body then return fail("protocol", BODY_TOO_LARGE) end
@@ -348,7 +351,7 @@ local function read_length(st, n)
     return fail("protocol", ("the connection closed in the middle of the response body (%d of %d bytes)")
       :format(got or 0, n))
   end
-  return cut(rerr, "response body")
+  return read_failure(rerr, "response body")
 end
 
 -- Reads the whole response: returns response, reusable or nil, err.
@@ -426,7 +429,7 @@ end
 -- or closes it. The response, or nil, err, stale (see attempt).
 local function exchange(st, req, wire, close_asked, reused, max_body)
   local sock = st.sock
-  if not arm(st) then
+  if not time_left_to_socket(st) then
     sock:close()
     return fail("timeout", "timed out before sending the request")
   end
