@@ -44,12 +44,10 @@ static double now(void) {
 
 static const char body[] = "{\"email\":\"jane.doe@acme.com\",\"role_id\":\"user\"}";
 
-/* one POST on a new easy handle run by the multi handle m; 1 when it got a 200 */
-static int fresh_post(CURLM *m, const char *url, struct curl_slist *headers, buf *head, buf *resp) {
+/* a new easy handle set up for the POST; NULL when libcurl has no memory */
+static CURL *post_handle(const char *url, struct curl_slist *headers, buf *head, buf *resp) {
     CURL *e = curl_easy_init();
-    CURLMsg *msg;
-    int running = 1, left, ok = 0;
-    long status = 0;
+    if (!e) return NULL;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
@@ -57,6 +55,16 @@ static int fresh_post(CURLM *m, const char *url, struct curl_slist *headers, buf
     curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, keep);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, head);
+    return e;
+}
+
+/* one POST on a new easy handle run by the multi handle m; 1 when it got a 200 */
+static int fresh_post(CURLM *m, const char *url, struct curl_slist *headers, buf *head, buf *resp) {
+    CURL *e = post_handle(url, headers, head, resp);
+    CURLMsg *msg;
+    int running = 1, left, ok = 0;
+    long status = 0;
+    if (!e) return 0;
     curl_multi_add_handle(m, e);
     while (curl_multi_perform(m, &running) == CURLM_OK && running > 0)
         if (curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK) break;
@@ -71,7 +79,7 @@ static int fresh_post(CURLM *m, const char *url, struct curl_slist *headers, buf
 int main(int argc, char **argv) {
     struct curl_slist *headers = NULL;
     buf head = {0}, resp = {0};
-    CURL *e;
+    CURL *e = NULL;
     CURLM *m = NULL;
     long status = 0;
     int i, n, fresh = argc > 1 && strcmp(argv[1], "--fresh") == 0;
@@ -90,19 +98,13 @@ int main(int argc, char **argv) {
     headers = curl_slist_append(headers, "Expect:");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (fresh) m = curl_multi_init();
-    e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, argv[1]);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, keep);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &head);
+    else e = post_handle(argv[1], headers, &head, &resp);
+    if (fresh ? m == NULL : e == NULL) return 1;
     t0 = now();
     c0 = clock();
     for (i = 0; i < n; i++) {
         head.len = resp.len = 0;
-        if (m) {
+        if (fresh) {
             if (!fresh_post(m, argv[1], headers, &head, &resp)) return 1;
             continue;
         }
@@ -111,7 +113,7 @@ int main(int argc, char **argv) {
         if (status != 200) return 1;
     }
     printf("wall_us %.3f cpu_us %.3f\n", (now() - t0) / n * 1e6, (double)(clock() - c0) / CLOCKS_PER_SEC / n * 1e6);
-    curl_easy_cleanup(e);
+    if (e) curl_easy_cleanup(e);
     if (m) curl_multi_cleanup(m);
     curl_slist_free_all(headers);
     free(head.data);

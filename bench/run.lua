@@ -50,10 +50,8 @@ local stub = close.new{ api_key = "ck_bench", transport = function() return resp
 -- BENCH_COST_ONLY=1: section 3 alone (make bench runs it again on LuaJIT)
 local COST_ONLY = os.getenv("BENCH_COST_ONLY") == "1"
 local RUNTIME = jit and jit.version or _VERSION
-local libcurl_before_8_1 = (function(v)
-  local major, minor = v:match("^(%d+)%.(%d+)")
-  return tonumber(major) < 8 or (tonumber(major) == 8 and tonumber(minor) < 1)
-end)(core.curl_version())
+local curl_major, curl_minor = core.curl_version():match("^(%d+)%.(%d+)")
+local libcurl_before_8_1 = tonumber(curl_major) * 1000 + tonumber(curl_minor) < 8001
 
 if not COST_ONLY then
   local N = 20000

@@ -1,6 +1,7 @@
 -- What the SCIM benches share: wrk checked for, members seeded into the
 -- local server, and the figures of a `wrk --latency` run read from its output.
 local server = require "spec.support.server"
+local files = require "spec.support.files"
 
 local M = {}
 
@@ -18,8 +19,7 @@ end
 
 --- Raises, naming the bench script, when wrk is not installed.
 function M.need_wrk(script)
-  local r = os.execute("command -v wrk >/dev/null")
-  if not (r == true or r == 0) then
+  if not files.sh("command -v wrk >/dev/null") then
     error(script .. " needs wrk (apt-get install wrk; scripts/deps.sh installs it)")
   end
 end

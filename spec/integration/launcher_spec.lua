@@ -16,8 +16,7 @@ local function launch(launcher, version, args)
     :format(sh_quote(version), sh_quote(PROBE), sh_quote(server.api_key), sh_quote(server.http_url), launcher, args))
 end
 
--- os.execute's success is true on 5.2+ and 0 on 5.1
-local function ok(cmd) local r = os.execute(cmd) return r == true or r == 0 end
+local ok = files.sh
 local function exists(path) return ok("test -e " .. sh_quote(path)) end
 
 -- The first of build/5.4, 5.3, 5.2 that is built (with its interpreter installed)

@@ -16,10 +16,7 @@ local function read(path)
   return s
 end
 
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
+local sh = files.sh
 
 local free_port = files.free_port
 

@@ -36,6 +36,13 @@ function M.free_port()
   return assert(tonumber(port))
 end
 
+--- Runs a shell command; true when it exited 0 (os.execute says so with
+-- true on 5.2+, with 0 on 5.1).
+function M.sh(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+
 --- Whether process pid has ended: no longer there, or a zombie whose
 -- threads have all ended. A thread group's leader shows as a zombie while
 -- its other threads run on (redis-server's fsync thread), and the process's

@@ -12,10 +12,7 @@ local function tmpdir()
   return d
 end
 
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
+local sh = require("spec.support.files").sh
 
 local function read(path)
   local f = assert(io.open(path, "rb"))

@@ -10,10 +10,7 @@ local M = {}
 M.ROOT = assert(io.popen("pwd")):read("*l")
 M.TOKEN = "scim-test-token-0123456789abcdefghijklmnop"   -- 42 characters
 
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
+local sh = files.sh
 M.sh = sh
 
 local function capture(cmd)
